@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs testssl.sh 3.2 from Debian bookworm-backports (bookworm's own 3.0.8 has no
+# rating). The mirror URI comes from this machine's apt sources, never from the project.
+# Idempotent: does nothing when a testssl.sh 3.2 is already installed.
+set -euo pipefail
+
+if dpkg-query -W -f='${Version}' testssl.sh 2>/dev/null | grep -q '^3\.2'; then
+  echo "testssl.sh $(dpkg-query -W -f='${Version}' testssl.sh) already installed"
+  exit 0
+fi
+
+LIST=/etc/apt/sources.list.d/jhub-bookworm-backports.sources
+if ! grep -rqs 'bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d/; then
+  # The main Debian entry is the one whose suites include plain "bookworm".
+  URI=$(awk '
+    /^URIs:/   { uri = $2 }
+    /^Suites:/ { for (i = 2; i <= NF; i++) if ($i == "bookworm") main = 1 }
+    /^$/       { if (main && uri) { print uri; exit } uri = ""; main = 0 }
+    END        { if (main && uri) print uri }
+  ' /etc/apt/sources.list.d/*.sources | head -n1)
+  if [[ -z $URI ]]; then
+    echo "install-testssl: no 'URIs:' line of a bookworm entry in /etc/apt/sources.list.d/*.sources; add one" >&2
+    exit 1
+  fi
+  cat >"$LIST" <<SRC
+Types: deb
+URIs: $URI
+Suites: bookworm-backports
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+SRC
+  echo "added $LIST for $URI"
+fi
+
+# Other setup scripts may hold the dpkg lock; wait for it instead of failing.
+apt-get -o DPkg::Lock::Timeout=600 update -qq
+DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -q -t bookworm-backports testssl.sh
+testssl.sh --version | grep -m1 -i 'testssl.sh'
