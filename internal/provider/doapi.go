@@ -1,0 +1,46 @@
+package provider
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/digitalocean/godo"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+)
+
+// isNotFound reports whether a godo call failed because the object is gone.
+func isNotFound(err error) bool {
+	var er *godo.ErrorResponse
+	return errors.As(err, &er) && er.Response != nil && er.Response.StatusCode == http.StatusNotFound
+}
+
+// apiError describes a failed API call with what was attempted; godo's own
+// message already carries the status, the API's message and its request id.
+func apiError(what string, err error) string {
+	return fmt.Sprintf("%s: %s", what, err)
+}
+
+// clientFrom turns the provider's data into the shared client, reporting a
+// provider that was not configured (for example an unknown token at plan time).
+func clientFrom(data any, diags *diag.Diagnostics) *client {
+	if data == nil {
+		return nil
+	}
+	c, ok := data.(*client)
+	if !ok {
+		diags.AddError("Unexpected provider data", fmt.Sprintf("Expected *provider.client, got %T. This is a bug in the provider; please report it.", data))
+		return nil
+	}
+	return c
+}
+
+// requireClient is called where an API call is about to happen.
+func requireClient(c *client, diags *diag.Diagnostics) bool {
+	if c == nil {
+		diags.AddError("Provider not configured",
+			"The jhub provider has no DigitalOcean client: its token or api_endpoint was unknown when it was configured. Set them from values known before apply, such as variables or environment variables.")
+		return false
+	}
+	return true
+}
