@@ -1,0 +1,257 @@
+package certs_test
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"io"
+	"log"
+	"log/slog"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/classhub/terraform-provider-jhub/internal/certs"
+	"github.com/classhub/terraform-provider-jhub/internal/certs/pebbletest"
+)
+
+// edgeStub listens like the edge does on the ports Pebble validates: HTTP with
+// the challenge handler in front of a 404, TLS with the manager's config. It
+// counts what reached the manager's handlers, to prove they answered.
+type edgeStub struct {
+	httpChallenges atomic.Int32 // /.well-known/acme-challenge/ requests
+	alpnHellos     atomic.Int32 // ClientHellos offering acme-tls/1
+}
+
+func startEdgeStub(t *testing.T, m *certs.Manager, p *pebbletest.Server) *edgeStub {
+	t.Helper()
+	e := &edgeStub{}
+	quiet := log.New(io.Discard, "", 0)
+
+	hl, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p.HTTPPort))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := m.HTTPChallengeHandler(http.NotFoundHandler())
+	hs := &http.Server{ErrorLog: quiet, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/.well-known/acme-challenge/") {
+			e.httpChallenges.Add(1)
+		}
+		h.ServeHTTP(w, r)
+	})}
+	go hs.Serve(hl)
+
+	tl, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p.TLSPort))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := m.TLSConfig()
+	get := cfg.GetCertificate
+	cfg.GetCertificate = func(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
+		if slices.Contains(hello.SupportedProtos, "acme-tls/1") {
+			e.alpnHellos.Add(1)
+		}
+		return get(hello)
+	}
+	ts := &http.Server{ErrorLog: quiet, TLSConfig: cfg, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Strict-Transport-Security", "max-age=63072000")
+		io.WriteString(w, "ok")
+	})}
+	go ts.ServeTLS(tl, "", "")
+	t.Cleanup(func() { hs.Close(); ts.Close() })
+	return e
+}
+
+func acmeConfig(p *pebbletest.Server, dir, challenge string, hosts ...string) certs.Config {
+	return certs.Config{Mode: certs.ModeACME, Hosts: hosts, StorageDir: dir, ACME: certs.ACMEConfig{
+		Email: "admin@jhub.test", DirectoryURL: p.DirectoryURL, CARootFile: p.CARootFile,
+		Challenges: []string{challenge}, HTTPPort: p.HTTPPort, TLSPort: p.TLSPort,
+	}}
+}
+
+func testLogger(t *testing.T) *slog.Logger {
+	return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+}
+
+type tWriter struct{ t *testing.T }
+
+func (w tWriter) Write(p []byte) (int, error) { w.t.Log(strings.TrimSpace(string(p))); return len(p), nil }
+
+// issue runs ManageSync and returns how long issuance took.
+func issue(t *testing.T, m *certs.Manager, p *pebbletest.Server) time.Duration {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	start := time.Now()
+	if err := m.ManageSync(ctx); err != nil {
+		t.Fatalf("ManageSync: %v\npebble log:\n%s", err, p.Log())
+	}
+	return time.Since(start)
+}
+
+// verifyServed checks that the TLS port serves host a P-256 leaf that chains
+// to Pebble's issuing root, and returns the leaf.
+func verifyServed(t *testing.T, p *pebbletest.Server, host string) *x509.Certificate {
+	t.Helper()
+	st, err := handshake(fmt.Sprintf("127.0.0.1:%d", p.TLSPort), &tls.Config{ServerName: host, RootCAs: p.Roots(t)})
+	if err != nil {
+		t.Fatalf("served certificate for %s does not verify against Pebble's /roots/0: %v", host, err)
+	}
+	leaf := st.PeerCertificates[0]
+	if k, ok := leaf.PublicKey.(*ecdsa.PublicKey); !ok || k.Curve != elliptic.P256() {
+		t.Fatalf("ACME leaf key %T, want ECDSA P-256", leaf.PublicKey)
+	}
+	return leaf
+}
+
+func TestACMEHTTP01(t *testing.T) {
+	p := pebbletest.Start(t)
+	host := "http01.jhub.test"
+	p.AddA(t, host)
+	dir := filepath.Join(t.TempDir(), "store")
+	m, err := certs.New(context.Background(), acmeConfig(p, dir, certs.ChallengeHTTP01, host), testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	e := startEdgeStub(t, m, p)
+	took := issue(t, m, p)
+	t.Logf("http-01 issuance took %v", took.Round(time.Millisecond))
+	verifyServed(t, p, host)
+	if e.httpChallenges.Load() == 0 {
+		t.Fatal("Pebble's HTTP-01 validation never reached HTTPChallengeHandler")
+	}
+	assertPrivate(t, dir)
+}
+
+func TestACMETLSALPN01(t *testing.T) {
+	p := pebbletest.Start(t)
+	host := "alpn.jhub.test"
+	p.AddA(t, host)
+	dir := filepath.Join(t.TempDir(), "store")
+	m, err := certs.New(context.Background(), acmeConfig(p, dir, certs.ChallengeTLSALPN01, host), testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	e := startEdgeStub(t, m, p)
+	took := issue(t, m, p)
+	t.Logf("tls-alpn-01 issuance took %v", took.Round(time.Millisecond))
+	verifyServed(t, p, host)
+	if e.alpnHellos.Load() == 0 || e.httpChallenges.Load() != 0 {
+		t.Fatalf("acme-tls/1 hellos %d, http challenges %d: want validation through TLSConfig only",
+			e.alpnHellos.Load(), e.httpChallenges.Load())
+	}
+	assertPrivate(t, dir)
+}
+
+func TestACMEDNS01DigitalOcean(t *testing.T) {
+	p := pebbletest.Start(t)
+	hosts := []string{"dns01.jhub.test", "*.dns01.jhub.test"} // a wildcard needs DNS-01
+	p.AddA(t, hosts[0])
+	fake := newDOFake(t, doToken, "jhub.test", "unrelated.test")
+	// What the simulated DigitalOcean zone holds, real DNS (challtestsrv) answers.
+	fake.onTXT = func(fqdn string, values []string) {
+		if err := p.ClearTXT(fqdn); err != nil {
+			t.Error(err)
+		}
+		for _, v := range values {
+			if err := p.SetTXT(fqdn, v); err != nil {
+				t.Error(err)
+			}
+		}
+	}
+	dir := filepath.Join(t.TempDir(), "store")
+	c := acmeConfig(p, dir, certs.ChallengeDNS01, hosts...)
+	c.ACME.DNS = certs.DNSConfig{TokenFile: tokenFile(t, doToken), APIURL: fake.URL(),
+		Resolvers: []string{p.DNSAddr}, PropagationTimeout: 20 * time.Second}
+	m, err := certs.New(context.Background(), c, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	e := startEdgeStub(t, m, p)
+	took := issue(t, m, p)
+	t.Logf("dns-01 issuance (2 names incl. wildcard) took %v", took.Round(time.Millisecond))
+	verifyServed(t, p, hosts[0])
+	verifyServed(t, p, "anything.dns01.jhub.test") // certmagic keeps one certificate per name: this is the wildcard's
+	var created int
+	for _, call := range fake.calls {
+		if call == "POST /v2/domains/jhub.test/records" {
+			created++
+		}
+	}
+	if created != 2 || len(fake.snapshot("jhub.test")) != 0 {
+		t.Fatalf("TXT records created %d (want 2), left behind %+v (want none)", created, fake.snapshot("jhub.test"))
+	}
+	if e.httpChallenges.Load() != 0 || e.alpnHellos.Load() != 0 {
+		t.Fatal("dns-01 configuration also answered HTTP or TLS-ALPN challenges")
+	}
+	assertPrivate(t, dir)
+}
+
+func TestACMEExportImportReusesCertificate(t *testing.T) {
+	p := pebbletest.Start(t)
+	host := "rebuild.jhub.test"
+	p.AddA(t, host)
+	first := filepath.Join(t.TempDir(), "old-droplet")
+	m, err := certs.New(context.Background(), acmeConfig(p, first, certs.ChallengeHTTP01, host), testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	startEdgeStub(t, m, p)
+	issue(t, m, p)
+	want := verifyServed(t, p, host).SerialNumber
+	m.Close()
+	if n := p.Orders(); n != 1 {
+		t.Fatalf("Pebble saw %d orders for the first issuance, want 1", n)
+	}
+
+	bundle, err := certs.Export(first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(first); err != nil {
+		t.Fatal(err)
+	}
+	second := filepath.Join(t.TempDir(), "new-droplet")
+	if err := certs.Import(second, bundle); err != nil {
+		t.Fatal(err)
+	}
+	assertPrivate(t, second)
+
+	// A fresh process on the rebuilt machine: new listeners, same storage.
+	m2, err := certs.New(context.Background(), acmeConfig(p, second, certs.ChallengeHTTP01, host), testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m2.Close()
+	issue(t, m2, p)
+	got := servedSerialVia(t, m2, host, p)
+	if got.Cmp(want) != 0 {
+		t.Fatalf("imported storage serves serial %v, want the exported %v", got, want)
+	}
+	if n := p.Orders(); n != 1 {
+		t.Fatalf("Pebble saw %d orders after import, want still 1 (no re-issuance)", n)
+	}
+}
+
+// servedSerialVia serves m on a fresh loopback port and verifies host's chain.
+func servedSerialVia(t *testing.T, m *certs.Manager, host string, p *pebbletest.Server) *big.Int {
+	t.Helper()
+	st, err := handshake(serveTLS(t, m), &tls.Config{ServerName: host, RootCAs: p.Roots(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st.PeerCertificates[0].SerialNumber
+}
