@@ -1,0 +1,50 @@
+package cloudinit
+
+import (
+	"maps"
+	"slices"
+	"strings"
+)
+
+// DefaultHubInstall is the method used when Config.HubInstall is "".
+const DefaultHubInstall = "debian"
+
+// hubInstaller is one way of getting JupyterHub onto the droplet. Its commands
+// run from runcmd after the firewall is up, because installing the hub starts
+// it listening on :8000 and that port must never be reachable.
+type hubInstaller struct {
+	aptPackages []string
+}
+
+// hubInstallers maps Config.HubInstall values to methods; a new method (pip in
+// a venv, a different image family) is one more entry.
+var hubInstallers = map[string]hubInstaller{
+	// Debian 12 packages JupyterHub 3.0; jupyter-notebook brings the
+	// single-user server, node-configurable-http-proxy the default proxy.
+	"debian": {aptPackages: []string{"jupyterhub", "node-configurable-http-proxy", "jupyter-notebook"}},
+}
+
+// HubInstallMethods lists the accepted Config.HubInstall values, sorted.
+func HubInstallMethods() []string { return slices.Sorted(maps.Keys(hubInstallers)) }
+
+func (c Config) hubInstaller() (hubInstaller, error) {
+	name := c.HubInstall
+	if name == "" {
+		name = DefaultHubInstall
+	}
+	h, ok := hubInstallers[name]
+	if !ok {
+		return hubInstaller{}, fieldErr("HubInstall", "%q is not a known install method; use one of %s", c.HubInstall, strings.Join(HubInstallMethods(), ", "))
+	}
+	return h, nil
+}
+
+func (h hubInstaller) commands() [][]string {
+	if len(h.aptPackages) == 0 {
+		return nil
+	}
+	// The lock timeout rides out apt-daily / unattended-upgrades runs that
+	// start on first boot and would otherwise fail the install outright.
+	cmd := []string{"env", "DEBIAN_FRONTEND=noninteractive", "apt-get", "-q", "-y", "-o", "DPkg::Lock::Timeout=600", "install", "--no-install-recommends"}
+	return [][]string{append(cmd, h.aptPackages...)}
+}

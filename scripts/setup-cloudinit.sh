@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Installs Debian's cloud-init so the internal/cloudinit tests can run the real
+# `cloud-init schema` against every rendered payload. Idempotent; run as root.
+#
+# Installing cloud-init on a build host must not make the host itself start
+# being configured by cloud-init, so this script:
+#   - refuses service starts during the install (policy-rc.d, only when one is
+#     not already present and only for the duration of the install), and
+#   - writes /etc/cloud/cloud-init.disabled when it installed the package, which
+#     makes cloud-init's systemd generator skip every stage at the next boot.
+# A host that already had cloud-init is left exactly as it was.
+set -euo pipefail
+
+if [[ ${EUID} -ne 0 ]]; then
+	echo "setup-cloudinit.sh: run as root (it installs the cloud-init package)" >&2
+	exit 1
+fi
+
+if command -v cloud-init >/dev/null 2>&1 && cloud-init schema --help >/dev/null 2>&1; then
+	echo "setup-cloudinit.sh: $(cloud-init --version 2>&1) already installed"
+	exit 0
+fi
+
+policy=/usr/sbin/policy-rc.d
+made_policy=""
+if [[ ! -e ${policy} ]]; then
+	printf '#!/bin/sh\n# temporary, from scripts/setup-cloudinit.sh\nexit 101\n' >"${policy}"
+	chmod 0755 "${policy}"
+	made_policy=1
+fi
+cleanup() { if [[ -n ${made_policy} ]]; then rm -f "${policy}"; fi; }
+trap cleanup EXIT
+
+# Only a host that did not have cloud-init gets it disabled; one that already
+# relies on it (installed but somehow broken) is repaired, not switched off.
+# Disabled before installing so not even a postinst-triggered run can act.
+if ! dpkg-query -W -f='${Status}' cloud-init 2>/dev/null | grep -q 'install ok installed'; then
+	mkdir -p /etc/cloud
+	touch /etc/cloud/cloud-init.disabled
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends cloud-init >/dev/null
+
+cloud-init schema --help >/dev/null
+echo "setup-cloudinit.sh: installed $(cloud-init --version 2>&1)"
