@@ -1,0 +1,122 @@
+// Command jhub-edge is the TLS edge in front of JupyterHub: it replaces nginx
+// and configurable-http-proxy. See internal/edge for the configuration file.
+//
+//	jhub-edge run -config FILE     serve until SIGINT/SIGTERM; SIGHUP reloads
+//	jhub-edge check -config FILE   validate FILE; exit 1 naming each bad field
+//	jhub-edge version              print the version
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"syscall"
+
+	"github.com/classhub/terraform-provider-jhub/internal/certs"
+	"github.com/classhub/terraform-provider-jhub/internal/edge"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = ""
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprintln(stderr, "usage: jhub-edge run|check -config FILE, or jhub-edge version")
+		return 2
+	}
+	switch args[0] {
+	case "version":
+		fmt.Fprintln(stdout, "jhub-edge", versionString())
+		return 0
+	case "check", "run":
+	default:
+		fmt.Fprintf(stderr, "jhub-edge: unknown command %q; use run, check or version\n", args[0])
+		return 2
+	}
+	fs := flag.NewFlagSet(args[0], flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("config", "/etc/jhub-edge/edge.yaml", "configuration file (YAML)")
+	if err := fs.Parse(args[1:]); err != nil {
+		return 2
+	}
+	cfg, err := edge.LoadConfig(*path)
+	if err != nil {
+		fmt.Fprintf(stderr, "jhub-edge: invalid config:\n%v\n", err)
+		return 1
+	}
+	if args[0] == "check" {
+		fmt.Fprintf(stdout, "%s: ok (%d hosts)\n", *path, len(cfg.Hosts()))
+		return 0
+	}
+	if err := serve(cfg, *path, stderr); err != nil {
+		fmt.Fprintf(stderr, "jhub-edge: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+func serve(cfg *edge.Config, path string, stderr io.Writer) error {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(cfg.Log.Level)); err != nil {
+		return fmt.Errorf("log.level: %w", err)
+	}
+	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	cm, err := certs.New(ctx, cfg.ToCerts(), log)
+	if err != nil {
+		return err
+	}
+	defer cm.Close()
+	srv, err := edge.New(cfg, edge.Options{ConfigPath: path, Logger: log, TLS: cm})
+	if err != nil {
+		return err
+	}
+	if err := srv.Listen(); err != nil {
+		return err
+	}
+	// Certificates are obtained once :80 and :443 are bound, so HTTP-01 and
+	// TLS-ALPN-01 challenges reach this process.
+	go func() {
+		if err := cm.ManageSync(ctx); err != nil {
+			log.Error("certificates not obtained; serving whatever is stored", "err", err.Error())
+		}
+	}()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for range hup {
+			_ = srv.ReloadFile() // logs its own error; the old config keeps serving
+			if err := cm.Reload(); err != nil {
+				log.Error("certificate reload failed; keeping the current certificate", "err", err.Error())
+			}
+		}
+	}()
+	err = srv.Serve(ctx)
+	if errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
+}
+
+func versionString() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		return bi.Main.Version
+	}
+	return "(devel)"
+}

@@ -1,0 +1,411 @@
+package edge
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"reflect"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/classhub/terraform-provider-jhub/internal/basicauth"
+	"github.com/classhub/terraform-provider-jhub/internal/static"
+)
+
+// TLSProvider supplies the HTTPS listener's tls.Config and answers ACME
+// HTTP-01 challenges on :80; *certs.Manager is the implementation.
+type TLSProvider interface {
+	TLSConfig() *tls.Config
+	HTTPChallengeHandler(next http.Handler) http.Handler
+}
+
+// Options are the edge's collaborators.
+type Options struct {
+	// ConfigPath is re-read by ReloadFile (SIGHUP, POST /api/reload).
+	ConfigPath string
+	// Logger receives operational messages; AccessLog one line per request
+	// (Logger when nil).
+	Logger    *slog.Logger
+	AccessLog *slog.Logger
+	TLS       TLSProvider
+}
+
+// Server is a running edge: three listeners sharing one live configuration
+// that reloads swap atomically, so open connections are never dropped.
+type Server struct {
+	opts   Options
+	log    *slog.Logger
+	access *slog.Logger
+	up     *upstreams
+	routes *routeTable
+	state  atomic.Pointer[state]
+	gen    atomic.Uint64
+
+	reloadMu sync.Mutex // serialises reloads
+
+	challenge                 http.Handler
+	httpsPort                 string // ":8443" when the HTTPS port is not 443, for redirects
+	lnHTTP, lnHTTPS, lnAPI    net.Listener
+	srvHTTP, srvHTTPS, srvAPI *http.Server
+}
+
+// state is everything a reload replaces; handlers read it with one load.
+type state struct {
+	cfg        *Config
+	hosts      map[string]http.Handler
+	token      string
+	accessLog  bool
+	hsts       bool
+	chpRoutes  bool
+	generation uint64
+}
+
+// New validates nothing beyond cfg (already validated by LoadConfig or
+// ParseConfig) and prepares the handlers; Listen and Serve start it.
+func New(cfg *Config, opts Options) (*Server, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.AccessLog == nil {
+		opts.AccessLog = opts.Logger
+	}
+	if opts.TLS == nil {
+		return nil, errors.New("edge: Options.TLS is required (a certs.Manager)")
+	}
+	s := &Server{
+		opts:   opts,
+		log:    opts.Logger,
+		access: opts.AccessLog,
+		up:     newUpstreams(opts.Logger),
+		routes: newRouteTable(),
+	}
+	s.challenge = opts.TLS.HTTPChallengeHandler(http.NotFoundHandler())
+	st, err := s.build(cfg)
+	if err != nil {
+		return nil, err
+	}
+	s.install(st)
+	return s, nil
+}
+
+// build turns a validated config into handlers. It reads the token,
+// htpasswd and cookie key files, so it can still fail.
+func (s *Server) build(cfg *Config) (*state, error) {
+	st := &state{
+		cfg:        cfg,
+		hosts:      map[string]http.Handler{},
+		accessLog:  *cfg.Log.Access,
+		hsts:       *cfg.HSTS,
+		chpRoutes:  cfg.Hub.Mode == ModeCHPAPI,
+		generation: s.gen.Add(1),
+	}
+	if cfg.Hub.APITokenFile != "" {
+		tok, err := readToken(cfg.Hub.APITokenFile)
+		if err != nil {
+			return nil, fmt.Errorf("hub.api_token_file: %w", err)
+		}
+		st.token = tok
+	}
+
+	hub := &hubHandler{routes: s.routes, base: cfg.Hub.BaseURL, baseNoSlash: strings.TrimSuffix(cfg.Hub.BaseURL, "/")}
+	if cfg.Hub.Mode == ModeUpstream {
+		u, _ := parseHTTPURL(cfg.Hub.Upstream)
+		hub.fixed = s.up.newProxy(u, new(atomic.Int64))
+	}
+	hubH, err := withBasicAuth(hub, cfg.Hub.BasicAuth, "hub.basic_auth")
+	if err != nil {
+		return nil, err
+	}
+	for _, h := range cfg.Hub.Hosts {
+		st.hosts[h] = hubH
+	}
+	for i, site := range cfg.Sites {
+		var h http.Handler
+		if site.Static != nil {
+			h = static.Handler(site.Static.Root)
+		} else {
+			u, _ := parseHTTPURL(site.Upstream)
+			h = s.up.newProxy(u, new(atomic.Int64))
+		}
+		if h, err = withBasicAuth(h, site.BasicAuth, fmt.Sprintf("sites[%d].basic_auth", i)); err != nil {
+			return nil, err
+		}
+		st.hosts[site.Host] = h
+	}
+	return st, nil
+}
+
+// install publishes st and brings the routing table in line with it.
+func (s *Server) install(st *state) {
+	cfg := st.cfg
+	s.routes.hostRouting.Store(cfg.Hub.HostRouting)
+	// The default target is the edge's own "/" route (CHP's --default-target);
+	// a "/" route JupyterHub registered always wins over it.
+	cur := s.routes.get("/")
+	if cur == nil || cur.fromConfig {
+		switch {
+		case cfg.Hub.Mode == ModeCHPAPI && cfg.Hub.DefaultTarget != "":
+			if cur == nil || cur.target.String() != cfg.Hub.DefaultTarget {
+				u, _ := parseHTTPURL(cfg.Hub.DefaultTarget)
+				s.routes.set(s.newRoute("/", u, map[string]json.RawMessage{}, true))
+			}
+		case cur != nil:
+			s.routes.remove("/")
+		}
+	}
+	s.up.hsts.Store(st.hsts)
+	s.state.Store(st)
+}
+
+func withBasicAuth(next http.Handler, c *BasicAuthConfig, field string) (http.Handler, error) {
+	if c == nil {
+		return next, nil
+	}
+	users, err := basicauth.Load(c.Htpasswd)
+	if err != nil {
+		return nil, fmt.Errorf("%s.htpasswd: %w", field, err)
+	}
+	var key []byte
+	if c.CookieKeyFile != "" {
+		if key, err = os.ReadFile(c.CookieKeyFile); err != nil {
+			return nil, fmt.Errorf("%s.cookie_key_file: %w", field, err)
+		}
+	}
+	auth := basicauth.Middleware(next, basicauth.Options{Realm: c.Realm, Users: users, CookieKey: key})
+	if len(c.Paths) == 0 {
+		return auth, nil
+	}
+	return &pathAuth{paths: c.Paths, auth: auth, next: next}, nil
+}
+
+// pathAuth applies basic auth under some path prefixes only (nginx
+// location-prefix semantics).
+type pathAuth struct {
+	paths      []string
+	auth, next http.Handler
+}
+
+func (p *pathAuth) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	for _, prefix := range p.paths {
+		if strings.HasPrefix(r.URL.Path, prefix) {
+			p.auth.ServeHTTP(w, r)
+			return
+		}
+	}
+	p.next.ServeHTTP(w, r)
+}
+
+// hubHandler routes hub traffic: redirects to base_url, then the CHP
+// routing table (or one fixed upstream).
+type hubHandler struct {
+	routes            *routeTable
+	base, baseNoSlash string
+	fixed             *proxy
+}
+
+func (h *hubHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	p := r.URL.Path
+	if h.base != "/" && (p == "/" || p == "" || p == h.baseNoSlash) {
+		target := h.base
+		if r.URL.RawQuery != "" {
+			target += "?" + r.URL.RawQuery
+		}
+		http.Redirect(w, r, target, http.StatusFound)
+		return
+	}
+	if h.fixed != nil {
+		h.fixed.ServeHTTP(w, r)
+		return
+	}
+	rt := h.routes.lookup(hostOnly(r.Host), p)
+	if rt == nil {
+		http.Error(w, "503 Service Unavailable: no route (is JupyterHub running?)", http.StatusServiceUnavailable)
+		return
+	}
+	rt.proxy.ServeHTTP(w, r)
+}
+
+var hstsValue = []string{"max-age=63072000; includeSubDomains"}
+
+// serveHTTPS is the TLS listener's handler: virtual host by Host, checked
+// against SNI so one certificate cannot front for another host.
+func (s *Server) serveHTTPS(w http.ResponseWriter, r *http.Request) {
+	st := s.state.Load()
+	if st.accessLog {
+		lw := newLogWriter(w)
+		defer s.logAccess(lw, r, time.Now())
+		w = lw
+	}
+	if st.hsts {
+		w.Header()["Strict-Transport-Security"] = hstsValue
+	}
+	host := hostOnly(r.Host)
+	h := st.hosts[host]
+	switch {
+	case h == nil:
+		http.Error(w, "404 Not Found: unknown host", http.StatusNotFound)
+	case r.TLS != nil && r.TLS.ServerName != "" && !strings.EqualFold(r.TLS.ServerName, host):
+		http.Error(w, "421 Misdirected Request: Host does not match the TLS server name", http.StatusMisdirectedRequest)
+	case r.Method == http.MethodConnect && r.ProtoMajor == 1:
+		http.Error(w, "405 CONNECT is not allowed: this is not a forward proxy", http.StatusMethodNotAllowed)
+	default:
+		h.ServeHTTP(w, r)
+	}
+}
+
+// serveHTTP is the :80 handler: ACME HTTP-01 answers, else a redirect to
+// the same host, path and query over HTTPS.
+func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	st := s.state.Load()
+	if st.accessLog {
+		lw := newLogWriter(w)
+		defer s.logAccess(lw, r, time.Now())
+		w = lw
+	}
+	if strings.HasPrefix(r.URL.Path, "/.well-known/acme-challenge/") {
+		s.challenge.ServeHTTP(w, r)
+		return
+	}
+	host := hostOnly(r.Host)
+	if st.hosts[host] == nil {
+		http.Error(w, "404 Not Found: unknown host", http.StatusNotFound)
+		return
+	}
+	if strings.IndexByte(host, ':') >= 0 {
+		host = "[" + host + "]"
+	}
+	code := http.StatusMovedPermanently
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		code = http.StatusPermanentRedirect // keep the method and body
+	}
+	http.Redirect(w, r, "https://"+host+s.httpsPort+r.URL.RequestURI(), code)
+}
+
+// hostOnly lower-cases the Host header and strips its port; it allocates
+// only for upper-case input.
+func hostOnly(h string) string {
+	if i := strings.LastIndexByte(h, ':'); i >= 0 && !strings.HasSuffix(h, "]") {
+		h = h[:i]
+	}
+	h = strings.TrimSuffix(strings.TrimPrefix(h, "["), "]")
+	for i := 0; i < len(h); i++ {
+		if c := h[i]; c >= 'A' && c <= 'Z' {
+			return strings.ToLower(h)
+		}
+	}
+	return h
+}
+
+// Listen binds the three listeners from the configuration.
+func (s *Server) Listen() error {
+	l := s.state.Load().cfg.Listen
+	var err error
+	if s.lnHTTP, err = net.Listen("tcp", l.HTTP); err != nil {
+		return fmt.Errorf("listen.http: %w", err)
+	}
+	if s.lnHTTPS, err = net.Listen("tcp", l.HTTPS); err != nil {
+		s.lnHTTP.Close()
+		return fmt.Errorf("listen.https: %w", err)
+	}
+	if s.lnAPI, err = net.Listen("tcp", l.API); err != nil {
+		s.lnHTTP.Close()
+		s.lnHTTPS.Close()
+		return fmt.Errorf("listen.api: %w", err)
+	}
+	if _, port, _ := net.SplitHostPort(s.lnHTTPS.Addr().String()); port != "443" {
+		s.httpsPort = ":" + port
+	}
+	return nil
+}
+
+// Addrs are the bound addresses (useful when the config says port 0).
+func (s *Server) Addrs() (httpAddr, httpsAddr, apiAddr string) {
+	return s.lnHTTP.Addr().String(), s.lnHTTPS.Addr().String(), s.lnAPI.Addr().String()
+}
+
+// Serve runs until ctx ends, then shuts down gracefully: in-flight requests
+// get ShutdownGrace to finish.
+func (s *Server) Serve(ctx context.Context) error {
+	lim := s.state.Load().cfg.Limits
+	newSrv := func(h http.HandlerFunc) *http.Server {
+		return &http.Server{
+			Handler:           h,
+			ReadHeaderTimeout: lim.ReadHeaderTimeout,
+			IdleTimeout:       lim.IdleTimeout,
+			MaxHeaderBytes:    lim.MaxHeaderBytes,
+			// Handshake failures from scanners are noise, not warnings.
+			ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+		}
+	}
+	s.srvHTTP = newSrv(s.serveHTTP)
+	s.srvHTTPS = newSrv(s.serveHTTPS)
+	s.srvHTTPS.TLSConfig = s.opts.TLS.TLSConfig()
+	s.srvAPI = newSrv(s.serveAPI)
+
+	errc := make(chan error, 3)
+	go func() { errc <- s.srvHTTP.Serve(s.lnHTTP) }()
+	go func() { errc <- s.srvHTTPS.ServeTLS(s.lnHTTPS, "", "") }()
+	go func() { errc <- s.srvAPI.Serve(s.lnAPI) }()
+	httpA, httpsA, apiA := s.Addrs()
+	s.log.Info("edge serving", "http", httpA, "https", httpsA, "api", apiA, "generation", s.state.Load().generation)
+
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+		err = fmt.Errorf("edge: listener stopped: %w", err)
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), ShutdownGrace)
+	defer cancel()
+	for _, srv := range []*http.Server{s.srvHTTP, s.srvHTTPS, s.srvAPI} {
+		_ = srv.Shutdown(sctx)
+	}
+	s.up.transport.CloseIdleConnections()
+	return err
+}
+
+// ShutdownGrace bounds a graceful stop.
+const ShutdownGrace = 10 * time.Second
+
+// Reload replaces the live configuration. Listener addresses, limits and
+// TLS settings need a restart and are kept (with a warning); everything else
+// (hosts, sites, base_url, mode, token, basic auth, logging, HSTS) applies to
+// the next request while open connections carry on.
+func (s *Server) Reload(cfg *Config) error {
+	s.reloadMu.Lock()
+	defer s.reloadMu.Unlock()
+	old := s.state.Load().cfg
+	st, err := s.build(cfg)
+	if err != nil {
+		s.log.Error("config reload rejected; the previous config keeps serving", "err", err.Error())
+		return err
+	}
+	if cfg.Listen != old.Listen || cfg.Limits != old.Limits || !reflect.DeepEqual(cfg.TLS, old.TLS) {
+		s.log.Warn("config reload: listen, limits and tls changes take effect after a restart")
+	}
+	s.install(st)
+	s.log.Info("config reloaded", "generation", st.generation)
+	return nil
+}
+
+// ReloadFile re-reads Options.ConfigPath and reloads; an invalid file is
+// rejected and logged, and the previous config keeps serving.
+func (s *Server) ReloadFile() error {
+	if s.opts.ConfigPath == "" {
+		return errors.New("edge: no config file to reload (Options.ConfigPath is empty)")
+	}
+	cfg, err := LoadConfig(s.opts.ConfigPath)
+	if err != nil {
+		s.log.Error("config reload rejected; the previous config keeps serving", "err", err.Error())
+		return err
+	}
+	return s.Reload(cfg)
+}
