@@ -28,7 +28,7 @@ const MaxSwapMiB = 64 * 1024
 // rendered document is deterministic for a given Config, so a plan only shows
 // a user_data change when an input really changed.
 type Config struct {
-	Hostname  string   // RFC 1123 host name; a dotted name also sets the FQDN
+	Hostname  string   // RFC 1123 host name (rendered lower-case); a dotted name also sets the FQDN
 	AdminUser string   // created with sudo NOPASSWD, shell /bin/bash, lock_passwd true
 	AdminKeys []string // authorized_keys lines for AdminUser, at least one
 	HostKey   HostKey  // the droplet's only SSH host key, pinned by the provider
@@ -136,9 +136,9 @@ func validateHostname(h string) error {
 	if h == "" || len(h) > 253 {
 		return fieldErr("Hostname", "must be 1-253 characters, got %d", len(h))
 	}
-	for _, label := range strings.Split(h, ".") {
+	for _, label := range strings.Split(strings.ToLower(h), ".") {
 		if !hostLabel.MatchString(label) {
-			return fieldErr("Hostname", "%q is not a valid host name: dot-separated labels of 1-63 lower-case letters, digits and inner '-'", h)
+			return fieldErr("Hostname", "%q is not a valid host name: dot-separated labels of 1-63 letters, digits and inner '-'", h)
 		}
 	}
 	return nil

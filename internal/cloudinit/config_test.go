@@ -19,7 +19,6 @@ func TestValidateNamesTheField(t *testing.T) {
 		field  string
 	}{
 		{"empty hostname", func(c *Config) { c.Hostname = "" }, "Hostname"},
-		{"upper case hostname", func(c *Config) { c.Hostname = "Hub" }, "Hostname"},
 		{"underscore hostname", func(c *Config) { c.Hostname = "my_hub" }, "Hostname"},
 		{"leading dash", func(c *Config) { c.Hostname = "-hub" }, "Hostname"},
 		{"empty label", func(c *Config) { c.Hostname = "hub..org" }, "Hostname"},

@@ -93,6 +93,17 @@ func TestExtraConflicts(t *testing.T) {
 	}
 }
 
+// billionLaughs nests aliases nine deep: 9^9 strings once expanded.
+func billionLaughs() string {
+	s := "a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n"
+	prev := "a"
+	for _, n := range []string{"b", "c", "d", "e", "f", "g", "h", "i"} {
+		s += n + ": &" + n + " [" + strings.TrimSuffix(strings.Repeat("*"+prev+", ", 9), ", ") + "]\n"
+		prev = n
+	}
+	return s
+}
+
 func TestExtraShape(t *testing.T) {
 	for extra, want := range map[string]string{
 		"- a\n- b\n":                "mapping",
@@ -102,6 +113,7 @@ func TestExtraShape(t *testing.T) {
 		"a: &x [1]\nb: *y\n":        "not valid YAML",
 		"a: !!binary '%%%'\n":       "",
 		"? [complex, key]\n: val\n": "",
+		billionLaughs():             "aliasing",
 	} {
 		_, err := renderExtra(t, extra)
 		if err == nil || !strings.Contains(err.Error(), "ExtraCloudConfig") || !strings.Contains(err.Error(), want) {

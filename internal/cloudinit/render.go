@@ -140,9 +140,11 @@ func (c Config) document() (map[string]any, error) {
 		}
 	}
 
+	// Host names are case-insensitive; DigitalOcean droplet names need not be.
+	hostname := strings.ToLower(c.Hostname)
 	doc := map[string]any{
 		"preserve_hostname": false,
-		"hostname":          strings.SplitN(c.Hostname, ".", 2)[0],
+		"hostname":          strings.SplitN(hostname, ".", 2)[0],
 		"users": []any{map[string]any{
 			"name":                c.AdminUser,
 			"shell":               "/bin/bash",
@@ -165,8 +167,8 @@ func (c Config) document() (map[string]any, error) {
 		"write_files":    writeFiles,
 		"runcmd":         runcmd,
 	}
-	if strings.Contains(c.Hostname, ".") {
-		doc["fqdn"] = c.Hostname
+	if strings.Contains(hostname, ".") {
+		doc["fqdn"] = hostname
 	}
 	if c.SwapMiB > 0 {
 		size := c.SwapMiB * 1024 * 1024

@@ -139,6 +139,12 @@ func TestRenderMinimal(t *testing.T) {
 	if got := get(t, doc, "hostname"); got != "hub" {
 		t.Errorf("hostname %v", got)
 	}
+	c := minimalConfig(t)
+	c.Hostname = "Hub-1.Class.Example.ORG"
+	upper := decode(t, mustRender(t, c))
+	if upper["hostname"] != "hub-1" || upper["fqdn"] != "hub-1.class.example.org" {
+		t.Errorf("a mixed-case droplet name is not rendered lower-case: %v %v", upper["hostname"], upper["fqdn"])
+	}
 	last := strList(t, get(t, doc, "runcmd", len(get(t, doc, "runcmd").([]any))-1))
 	if !slices.Contains(last, "jupyterhub") {
 		t.Errorf("default HubInstall did not install jupyterhub: %v", last)
