@@ -9,6 +9,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"io"
 	"log"
 	"net/netip"
 	"os"
@@ -20,44 +21,46 @@ import (
 )
 
 func main() {
-	listen := flag.String("listen", "127.0.0.1:0", "address to serve on (host:port; loopback)")
-	token := flag.String("token", "", "bearer token to accept (default: random)")
-	active := flag.Duration("active-delay", 2*time.Second, "time for a droplet to become active and for each droplet action")
-	pool := flag.String("ipv4-pool", "198.18.0.0/15", "prefix droplet IPv4 addresses come from")
-	pool6 := flag.String("ipv6-pool", "2001:db8:d0::/64", "prefix droplet IPv6 addresses come from")
-	spec := flag.String("spec", "", "DigitalOcean-public.v2.yaml for conformance checks (default: $"+dosim.SpecEnv+" or ../shared/do-openapi)")
-	verbose := flag.Bool("v", false, "log every request")
-	flag.Parse()
-
-	if err := run(*listen, *token, *active, *pool, *pool6, *spec, *verbose); err != nil {
+	stop := make(chan os.Signal, 1)
+	signal.Notify(stop, syscall.SIGINT, syscall.SIGTERM)
+	if err := run(os.Args[1:], os.Stdout, os.Stderr, stop); err != nil {
 		fmt.Fprintln(os.Stderr, "dosim:", err)
 		os.Exit(1)
 	}
 }
 
-func run(listen, token string, active time.Duration, pool, pool6, spec string, verbose bool) error {
-	v4, err := netip.ParsePrefix(pool)
+// run serves until stop receives; it fails if the traffic broke the spec.
+func run(args []string, stdout, stderr io.Writer, stop <-chan os.Signal) error {
+	fs := flag.NewFlagSet("dosim", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	listen := fs.String("listen", "127.0.0.1:0", "address to serve on (host:port; loopback)")
+	token := fs.String("token", "", "bearer token to accept (default: random)")
+	active := fs.Duration("active-delay", 2*time.Second, "time for a droplet to become active and for each droplet action")
+	pool := fs.String("ipv4-pool", "198.18.0.0/15", "prefix droplet IPv4 addresses come from")
+	pool6 := fs.String("ipv6-pool", "2001:db8:d0::/64", "prefix droplet IPv6 addresses come from")
+	spec := fs.String("spec", "", "DigitalOcean-public.v2.yaml for conformance checks (default: $"+dosim.SpecEnv+" or ../shared/do-openapi)")
+	verbose := fs.Bool("v", false, "log every request")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	v4, err := netip.ParsePrefix(*pool)
 	if err != nil {
-		return fmt.Errorf("-ipv4-pool %q: %w", pool, err)
+		return fmt.Errorf("-ipv4-pool %q: %w", *pool, err)
 	}
-	v6, err := netip.ParsePrefix(pool6)
+	v6, err := netip.ParsePrefix(*pool6)
 	if err != nil {
-		return fmt.Errorf("-ipv6-pool %q: %w", pool6, err)
+		return fmt.Errorf("-ipv6-pool %q: %w", *pool6, err)
 	}
-	logger := log.New(os.Stderr, "", log.LstdFlags)
-	logf := func(format string, args ...any) {
-		if verbose {
-			logger.Printf(format, args...)
-		}
+	logger := log.New(stderr, "", log.LstdFlags)
+	logf := func(string, ...any) {}
+	if *verbose {
+		logf = logger.Printf
 	}
-	s, err := dosim.New(dosim.Options{
-		Token: token, ActiveAfter: active, IPv4Pool: v4, IPv6Pool: v6, SpecPath: spec,
-		Logf: logf,
-	})
+	s, err := dosim.New(dosim.Options{Token: *token, ActiveAfter: *active, IPv4Pool: v4, IPv6Pool: v6, SpecPath: *spec, Logf: logf})
 	if err != nil {
 		return err
 	}
-	url, err := s.Listen(listen)
+	url, err := s.Listen(*listen)
 	if err != nil {
 		return err
 	}
@@ -65,10 +68,8 @@ func run(listen, token string, active time.Duration, pool, pool6, spec string, v
 	if !s.Conformance() {
 		logger.Printf("OpenAPI conformance is off: set %s=/path/to/DigitalOcean-public.v2.yaml or -spec", dosim.SpecEnv)
 	}
-	fmt.Printf("DIGITALOCEAN_API_URL=%s\nDIGITALOCEAN_TOKEN=%s\n", url, s.Token())
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
-	<-sig
+	fmt.Fprintf(stdout, "DIGITALOCEAN_API_URL=%s\nDIGITALOCEAN_TOKEN=%s\n", url, s.Token())
+	<-stop
 	if v := s.Violations(); len(v) > 0 {
 		for _, m := range v {
 			logger.Printf("conformance violation: %s", m)
