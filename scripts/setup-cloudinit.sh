@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Installs Debian's cloud-init so the internal/cloudinit tests can run the real
-# `cloud-init schema` against every rendered payload, and ufw so they can run
-# the payload's firewall commands in a private network namespace.
+# `cloud-init schema` (and its apt module) against every rendered payload, ufw
+# (with iproute2 and curl) so they can run the payload's firewall commands in
+# private namespaces, and openssh-client so ssh-keygen can read the host key.
 # Idempotent; run as root.
 #
 # Installing cloud-init on a build host must not make the host itself start
 # being configured by cloud-init, so this script:
 #   - refuses service starts during the install (policy-rc.d, only when one is
-#     not already present and only for the duration of the install), and
+#     not already present and only for the duration of the install),
 #   - writes /etc/cloud/cloud-init.disabled when it installed the package, which
 #     makes cloud-init's systemd generator skip every stage at the next boot,
 #   - preseeds ufw/enable=false, so the host's own firewall stays as it is (the
@@ -20,8 +21,8 @@ if [[ ${EUID} -ne 0 ]]; then
 	exit 1
 fi
 
-if command -v cloud-init >/dev/null 2>&1 && cloud-init schema --help >/dev/null 2>&1 && [[ -x /usr/sbin/ufw ]]; then
-	echo "setup-cloudinit.sh: $(cloud-init --version 2>&1) and ufw already installed"
+if command -v cloud-init >/dev/null 2>&1 && cloud-init schema --help >/dev/null 2>&1 && [[ -x /usr/sbin/ufw && -x /usr/bin/ssh-keygen && -x /usr/bin/curl && -x /usr/sbin/ip ]]; then
+	echo "setup-cloudinit.sh: $(cloud-init --version 2>&1), ufw, ssh-keygen, curl and ip already installed"
 	exit 0
 fi
 
@@ -48,7 +49,7 @@ if ! dpkg-query -W -f='${Status}' ufw 2>/dev/null | grep -q 'install ok installe
 	echo 'ufw ufw/enable boolean false' | debconf-set-selections
 fi
 apt-get update -qq
-apt-get install -y -qq --no-install-recommends cloud-init ufw iptables >/dev/null
+apt-get install -y -qq --no-install-recommends cloud-init ufw iptables iproute2 curl openssh-client >/dev/null
 
 cloud-init schema --help >/dev/null
 echo "setup-cloudinit.sh: installed $(cloud-init --version 2>&1) and $(ufw version | head -1)"

@@ -95,18 +95,27 @@ func decode(t testing.TB, payload []byte) map[string]any {
 	return m
 }
 
+// needTool returns the path of a tool scripts/setup-cloudinit.sh installs.
+// Outside CI a missing tool skips the test; under CI=true it fails, because
+// the CI setup installs it.
+func needTool(t *testing.T, name string) string {
+	t.Helper()
+	bin, err := exec.LookPath(name)
+	if err == nil {
+		return bin
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("%s is not installed but CI=true: run `bash scripts/setup-cloudinit.sh` (as root) before the tests", name)
+	}
+	t.Skipf("%s is not installed; run `sudo bash scripts/setup-cloudinit.sh` to test against it", name)
+	return ""
+}
+
 // cloudInitSchema runs the real `cloud-init schema` on payload and returns its
-// verdict. Outside CI a missing cloud-init skips; under CI=true it fails,
-// because the CI setup installs it.
+// verdict.
 func cloudInitSchema(t *testing.T, payload []byte) (ok bool, output string) {
 	t.Helper()
-	bin, err := exec.LookPath("cloud-init")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("cloud-init is not installed but CI=true: run `bash scripts/setup-cloudinit.sh` (as root) before the tests")
-		}
-		t.Skip("cloud-init is not installed; run `sudo bash scripts/setup-cloudinit.sh` to check payloads against the real schema")
-	}
+	bin := needTool(t, "cloud-init")
 	f := filepath.Join(t.TempDir(), "user-data")
 	if err := os.WriteFile(f, payload, 0o600); err != nil {
 		t.Fatal(err)

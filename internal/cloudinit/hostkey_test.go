@@ -7,6 +7,9 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"encoding/pem"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -47,6 +50,19 @@ func TestGenerateHostKey(t *testing.T) {
 	}
 	if err := k.validate(); err != nil {
 		t.Fatalf("validate rejects a generated key: %v", err)
+	}
+
+	// OpenSSH itself reads the private half and derives the same public key.
+	keyFile := filepath.Join(t.TempDir(), "ssh_host_ed25519_key")
+	if err := os.WriteFile(keyFile, []byte(k.Private), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	derived, err := exec.Command(needTool(t, "ssh-keygen"), "-y", "-f", keyFile).Output()
+	if err != nil {
+		t.Fatalf("ssh-keygen -y rejects the private half: %v", err)
+	}
+	if strings.TrimSpace(string(derived)) != k.Public {
+		t.Fatalf("ssh-keygen derives %q, GenerateHostKey exported %q", derived, k.Public)
 	}
 
 	other, err := GenerateHostKey()
