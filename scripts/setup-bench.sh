@@ -6,6 +6,7 @@ set -euo pipefail
 
 CADDY_VERSION=v2.11.9
 CACHE=${JHUB_CACHE:-/var/cache/jhub}
+export PATH=$PATH:/usr/local/go/bin # Go's install location on these machines
 mkdir -p "$CACHE/bin"
 
 need=()
@@ -29,7 +30,8 @@ if ((${#need[@]})); then
 fi
 
 caddy="$CACHE/bin/caddy"
-if ! [[ -x $caddy ]] || ! "$caddy" version 2>/dev/null | grep -q "^${CADDY_VERSION} "; then
+# `caddy version` says "unknown" for go-installed builds; the build info has the version.
+if ! [[ -x $caddy ]] || ! go version -m "$caddy" 2>/dev/null | grep -Eq "^[[:space:]]+mod[[:space:]]+github.com/caddyserver/caddy/v2[[:space:]]+${CADDY_VERSION}[[:space:]]"; then
 	GOBIN="$CACHE/bin" CGO_ENABLED=0 go install "github.com/caddyserver/caddy/v2/cmd/caddy@${CADDY_VERSION}"
 fi
 
