@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/caddyserver/certmagic"
 )
 
 // Certificate sources.
@@ -27,7 +29,7 @@ const (
 
 // Defaults for fields left empty.
 const (
-	DefaultDirectoryURL = "https://acme-v02.api.letsencrypt.org/directory"
+	DefaultDirectoryURL = certmagic.LetsEncryptProductionCA
 	DefaultDOAPIURL     = "https://api.digitalocean.com/"
 	DefaultReload       = time.Minute
 )
