@@ -15,7 +15,8 @@ import (
 
 // TestFirewallInNamespace runs the payload's own write_files and firewall
 // runcmd entries with the real ufw inside private mount, network and PID
-// namespaces, then probes: the metadata address answers root and nobody else;
+// namespaces, starting from an /etc/ufw that already allows 8000 (an image
+// with rules of its own), then probes: the metadata address answers root and nobody else;
 // from a second namespace on a veth pair, 22, 80 and 443 answer and 8000 does
 // not. It repeats the probes after `ufw reload` and after a disable/enable
 // cycle (what a reboot does: rules rebuilt from the files).
@@ -229,6 +230,8 @@ probe() {
 	done
 }
 probe open
+# the image's own rule, which the payload must not keep
+ufw allow 8000/tcp >/dev/null
 %[2]s
 probe enabled
 echo "== ufw status"

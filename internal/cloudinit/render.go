@@ -43,10 +43,12 @@ var filesData = struct {
 // sets up the firewall that needs ufw.
 var basePackages = []string{"ufw", "unattended-upgrades"}
 
-// firewallCommands run in order from runcmd: the metadata rule is spliced in
-// before ufw is enabled, and the final reload covers images where ufw was
-// already active (enable alone would not re-read before.rules there).
+// firewallCommands run in order from runcmd. The reset makes "nothing else
+// open" true even on an image that ships ufw with rules of its own, and leaves
+// ufw stopped, so the enable at the end loads the before.rules into which the
+// metadata rule was spliced.
 var firewallCommands = [][]string{
+	{"ufw", "--force", "reset"},
 	{blockMetadata},
 	{"ufw", "default", "deny", "incoming"},
 	{"ufw", "default", "allow", "outgoing"},
@@ -54,7 +56,6 @@ var firewallCommands = [][]string{
 	{"ufw", "allow", "80/tcp"},
 	{"ufw", "allow", "443/tcp"},
 	{"ufw", "--force", "enable"},
-	{"ufw", "reload"},
 }
 
 func renderFile(name string) (string, error) {

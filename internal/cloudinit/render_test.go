@@ -91,6 +91,7 @@ func TestRenderStructure(t *testing.T) {
 		cmds = append(cmds, strings.Join(strList(t, e), " "))
 	}
 	wantCmds := []string{
+		"ufw --force reset",
 		"/usr/local/sbin/jhub-block-metadata",
 		"ufw default deny incoming",
 		"ufw default allow outgoing",
@@ -98,7 +99,6 @@ func TestRenderStructure(t *testing.T) {
 		"ufw allow 80/tcp",
 		"ufw allow 443/tcp",
 		"ufw --force enable",
-		"ufw reload",
 		"env DEBIAN_FRONTEND=noninteractive apt-get -q -y -o DPkg::Lock::Timeout=600 install --no-install-recommends jupyterhub node-configurable-http-proxy jupyter-notebook",
 		"touch /var/lib/extra-ran",
 	}
