@@ -278,6 +278,12 @@ func TestRecords(t *testing.T) {
 	wantStatus(t, err, http.StatusNotFound, "a deleted record")
 	_, err = c.Domains.DeleteRecord(ctx(t), "hub.example", www.ID)
 	wantStatus(t, err, http.StatusNotFound, "deleting a deleted record")
+	soa := s.Records("hub.example")[0]
+	if soa.Type != "SOA" {
+		t.Fatalf("first record is %s, want the SOA", soa.Type)
+	}
+	_, err = c.Domains.DeleteRecord(ctx(t), "hub.example", soa.ID)
+	wantStatus(t, err, http.StatusUnprocessableEntity, "deleting the SOA record")
 	if n := len(s.Records("hub.example")); n != 4+6 {
 		t.Errorf("snapshot holds %d records, want 10", n)
 	}

@@ -318,6 +318,15 @@ func (s *Server) recordLocked(r *http.Request) (*domain, *record, error) {
 	return d, rec, nil
 }
 
+// userRecordLocked finds a record the user may change: not the SOA.
+func (s *Server) userRecordLocked(r *http.Request) (*domain, *record, error) {
+	d, rec, err := s.recordLocked(r)
+	if err == nil && rec.Type == "SOA" {
+		err = unprocessable("The SOA record is managed by DigitalOcean and cannot be changed or deleted")
+	}
+	return d, rec, err
+}
+
 func (s *Server) getRecord(r *http.Request) (int, any, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -340,12 +349,9 @@ func (s *Server) updateRecord(r *http.Request) (int, any, error) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	d, rec, err := s.recordLocked(r)
+	d, rec, err := s.userRecordLocked(r)
 	if err != nil {
 		return 0, nil, err
-	}
-	if rec.Type == "SOA" {
-		return 0, nil, unprocessable("The SOA record is managed by DigitalOcean and cannot be changed")
 	}
 	next := rec.DomainRecord
 	targets := map[string]any{
@@ -371,12 +377,9 @@ func (s *Server) updateRecord(r *http.Request) (int, any, error) {
 func (s *Server) deleteRecord(r *http.Request) (int, any, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	d, rec, err := s.recordLocked(r)
+	d, rec, err := s.userRecordLocked(r)
 	if err != nil {
 		return 0, nil, err
-	}
-	if rec.Type == "SOA" {
-		return 0, nil, unprocessable("The SOA record is managed by DigitalOcean and cannot be deleted")
 	}
 	delete(d.records, rec.ID)
 	return http.StatusNoContent, nil, nil

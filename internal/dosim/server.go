@@ -3,6 +3,17 @@
 // API's semantics (pagination, rate-limit headers, error bodies, 401, 422),
 // faults on demand, and every request and response checked against
 // DigitalOcean's published OpenAPI spec.
+//
+// In a test:
+//
+//	sim := dosim.NewTest(t, dosim.Options{Token: "tok", ActiveAfter: 300 * time.Millisecond})
+//	sim.Faults().RateLimit(2, time.Second)
+//	// point godo (or the provider) at sim.URL() with token "tok"
+//
+// NewTest fails the test at cleanup if any exchange broke the spec. A
+// Backend turns droplets into real machines (the lab); the default one only
+// waits ActiveAfter. Snapshots (Droplet, Droplets, Domains, Records, SSHKeys)
+// serve assertions, the lab's DNS server and its metadata service.
 package dosim
 
 import (
