@@ -258,3 +258,36 @@ func servedSerialVia(t *testing.T, m *certs.Manager, host string, p *pebbletest.
 	}
 	return st.PeerCertificates[0].SerialNumber
 }
+
+// TestACMERenewsAutomatically issues a short-lived certificate and waits for
+// the manager to replace it on its own, as it must every 60 days in production.
+func TestACMERenewsAutomatically(t *testing.T) {
+	p := pebbletest.StartWith(t, pebbletest.Options{CertValidity: 30 * time.Second})
+	host := "renew.jhub.test"
+	p.AddA(t, host)
+	c := acmeConfig(p, filepath.Join(t.TempDir(), "store"), certs.ChallengeHTTP01, host)
+	c.ReloadInterval = time.Second
+	m, err := certs.New(context.Background(), c, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	startEdgeStub(t, m, p)
+	issue(t, m, p)
+	first := verifyServed(t, p, host)
+	deadline := first.NotAfter
+	for {
+		time.Sleep(500 * time.Millisecond)
+		leaf := verifyServed(t, p, host)
+		if leaf.SerialNumber.Cmp(first.SerialNumber) != 0 {
+			t.Logf("renewed %s after issuance, %s before expiry", time.Since(first.NotBefore).Round(time.Second), time.Until(first.NotAfter).Round(time.Second))
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("certificate expired at %s without renewal\npebble log:\n%s", first.NotAfter, p.Log())
+		}
+	}
+	if n := p.Orders(); n != 2 {
+		t.Fatalf("Pebble saw %d orders, want 2 (issue, renew)", n)
+	}
+}

@@ -100,8 +100,9 @@ func (m *Manager) setupACME() error {
 		Logger:    zl,
 	}
 	m.cache = certmagic.NewCache(certmagic.CacheOptions{
-		GetConfigForCert: func(certmagic.Certificate) (*certmagic.Config, error) { return m.magic, nil },
-		Logger:           zl,
+		GetConfigForCert:   func(certmagic.Certificate) (*certmagic.Config, error) { return m.magic, nil },
+		RenewCheckInterval: m.cfg.ReloadInterval,
+		Logger:             zl,
 	})
 	m.magic = certmagic.New(m.cache, tmpl)
 	m.issuer = certmagic.NewACMEIssuer(m.magic, certmagic.ACMEIssuer{

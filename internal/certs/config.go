@@ -46,8 +46,8 @@ type Config struct {
 	StorageDir string   // certificates, keys and the ACME account; files 0600, dirs 0700
 	ACME       ACMEConfig
 	PEM        PEMConfig
-	// ReloadInterval is how often PEM files are checked for changes and the
-	// self-signed leaf for expiry; DefaultReload when zero.
+	// ReloadInterval is how often PEM files are checked for changes and
+	// self-signed or ACME certificates for renewal; DefaultReload when zero.
 	ReloadInterval time.Duration
 }
 

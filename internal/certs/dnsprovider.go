@@ -280,7 +280,8 @@ func hasTXT(ctx context.Context, server, name, want string) bool {
 	}}
 	qctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	txts, err := r.LookupTXT(qctx, name)
+	// The trailing dot keeps the resolver from trying search domains.
+	txts, err := r.LookupTXT(qctx, strings.TrimSuffix(name, ".")+".")
 	if err != nil {
 		return false
 	}

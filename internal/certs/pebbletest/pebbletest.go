@@ -57,9 +57,23 @@ func Require(t testing.TB, path, script string) string {
 	return path
 }
 
+// Options change Pebble's defaults.
+type Options struct {
+	CertValidity time.Duration // lifetime of issued certificates; 90 days when zero
+}
+
 // Start runs Pebble and challtestsrv on free loopback ports until the test ends.
 func Start(t testing.TB) *Server {
 	t.Helper()
+	return StartWith(t, Options{})
+}
+
+// StartWith is Start with options.
+func StartWith(t testing.TB, o Options) *Server {
+	t.Helper()
+	if o.CertValidity == 0 {
+		o.CertValidity = 90 * 24 * time.Hour
+	}
 	const script = "scripts/install-pebble.sh"
 	bin := filepath.Join(Cache(), "bin")
 	pebbleBin := Require(t, filepath.Join(bin, "pebble"), script)
@@ -102,7 +116,8 @@ func Start(t testing.TB) *Server {
 		"externalAccountBindingRequired": false,
 		"retryAfter":                     map[string]int{"authz": 1, "order": 1},
 		"keyAlgorithm":                   "ecdsa",
-		"profiles":                       map[string]any{"default": map[string]any{"description": "90 days", "validityPeriod": 7776000}},
+		"profiles": map[string]any{"default": map[string]any{
+			"description": "test profile", "validityPeriod": int(o.CertValidity.Seconds())}},
 	}}
 	cfgFile := filepath.Join(t.TempDir(), "pebble.json")
 	data, _ := json.Marshal(cfg)
