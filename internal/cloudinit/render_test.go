@@ -292,3 +292,13 @@ func TestSizeLimit(t *testing.T) {
 		t.Fatalf("200 KiB extra: %v", err)
 	}
 }
+
+func BenchmarkRender(b *testing.B) {
+	c := fullConfig(b)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Render(c); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
