@@ -484,7 +484,7 @@ func readToken(path string) (string, error) {
 func parseHTTPURL(s string) (*url.URL, error) {
 	u, err := url.Parse(s)
 	if err != nil {
-		return nil, fmt.Errorf("%q is not a URL: %v", s, err)
+		return nil, fmt.Errorf("%q must be an absolute http:// or https:// URL with a host (%v)", s, err)
 	}
 	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("%q must be an absolute http:// or https:// URL with a host", s)

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -377,8 +378,9 @@ const ShutdownGrace = 10 * time.Second
 
 // Reload replaces the live configuration. Listener addresses, limits and
 // TLS settings need a restart and are kept (with a warning); everything else
-// (hosts, sites, base_url, mode, token, basic auth, logging, HSTS) applies to
-// the next request while open connections carry on.
+// (sites, base_url, mode, token, basic auth, logging, HSTS) applies to the
+// next request while open connections carry on. New host names are routed
+// at once, but the certificate covers them only after a restart.
 func (s *Server) Reload(cfg *Config) error {
 	s.reloadMu.Lock()
 	defer s.reloadMu.Unlock()
@@ -388,8 +390,9 @@ func (s *Server) Reload(cfg *Config) error {
 		s.log.Error("config reload rejected; the previous config keeps serving", "err", err.Error())
 		return err
 	}
-	if cfg.Listen != old.Listen || cfg.Limits != old.Limits || !reflect.DeepEqual(cfg.TLS, old.TLS) {
-		s.log.Warn("config reload: listen, limits and tls changes take effect after a restart")
+	if cfg.Listen != old.Listen || cfg.Limits != old.Limits || !reflect.DeepEqual(cfg.TLS, old.TLS) ||
+		!slices.Equal(cfg.Hosts(), old.Hosts()) {
+		s.log.Warn("config reload: listen, limits, tls and the certificate's host names change only after a restart")
 	}
 	s.install(st)
 	s.log.Info("config reloaded", "generation", st.generation)

@@ -1,0 +1,23 @@
+// Package edge is jhub-edge: the TLS reverse proxy in front of JupyterHub
+// that replaces nginx and configurable-http-proxy (CHP).
+//
+// It serves three listeners from one YAML file (see Config and the
+// annotated testdata/edge.example.yaml):
+//
+//   - listen.http redirects to HTTPS except ACME HTTP-01 challenges;
+//   - listen.https serves virtual hosts chosen by Host and checked against
+//     SNI: the hub (routed through the CHP routing table or one fixed
+//     upstream), static sites and other upstreams;
+//   - listen.api, loopback only, speaks CHP's REST API (/api/routes,
+//     /_chp_healthz) so a stock JupyterHub with
+//     c.ConfigurableHTTPProxy.should_start = False routes through the edge,
+//     plus /_edge/health and POST /api/reload.
+//
+// Websockets are proxied on any path, never with deadlines. Over HTTP/2 the
+// edge bridges RFC 8441 extended CONNECT to an HTTP/1.1 upgrade when Go's
+// server advertises it (GODEBUG=http2xconnect=1); otherwise browsers open
+// their websockets over HTTP/1.1.
+//
+// Reloads swap the whole configuration atomically; the routing table is
+// copy-on-write, so route changes and reloads never touch open connections.
+package edge
