@@ -2,7 +2,6 @@ package provider
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
@@ -15,6 +14,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/booldefault"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/boolplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/int64default"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
@@ -43,6 +43,8 @@ type domainModel struct {
 	Records       types.Map    `tfsdk:"records"`
 	CAAIssuer     types.String `tfsdk:"caa_issuer"`
 	FQDNs         types.Map    `tfsdk:"fqdns"`
+	OwnsZone      types.Bool   `tfsdk:"owns_zone"`
+	RecordIDs     types.Map    `tfsdk:"record_ids"`
 }
 
 type recordModel struct {
@@ -109,6 +111,19 @@ func (r *domainResource) Schema(_ context.Context, _ resource.SchemaRequest, res
 				Computed:    true,
 				ElementType: types.StringType,
 			},
+			// Ownership lives in state, not private data: Terraform keeps state, but
+			// not private data, for an object whose create failed (tainted), and
+			// destroy must still remove exactly what was made.
+			"owns_zone": schema.BoolAttribute{
+				Description:   "Whether destroy deletes the zone: true when this resource created the zone or imported it, false when it adopted an existing one.",
+				Computed:      true,
+				PlanModifiers: []planmodifier.Bool{boolplanmodifier.UseStateForUnknown()},
+			},
+			"record_ids": schema.MapAttribute{
+				Description: "The DigitalOcean IDs of the records this resource manages, keyed by `label/TYPE` (`@/CAA/issue` for CAA). Destroy deletes exactly these.",
+				Computed:    true,
+				ElementType: types.Int64Type,
+			},
 		},
 	}
 }
@@ -157,6 +172,14 @@ func (r *domainResource) ModifyPlan(ctx context.Context, req resource.ModifyPlan
 	resp.Diagnostics.Append(d...)
 	resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("fqdns"), fqdns)...)
 	resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("id"), plan.Name)...)
+	// Record IDs stay as they are unless the records change.
+	if !req.State.Raw.IsNull() {
+		var state domainModel
+		resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+		if plan.Records.Equal(state.Records) && plan.CAAIssuer.Equal(state.CAAIssuer) {
+			resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("record_ids"), state.RecordIDs)...)
+		}
+	}
 }
 
 func (r *domainResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
@@ -190,11 +213,12 @@ func (r *domainResource) Create(ctx context.Context, req resource.CreateRequest,
 		return
 	}
 
-	// From here on the zone exists: whatever happens, state records what was made so destroy can undo it.
+	// From here on the zone exists: whatever happens, state records what was
+	// made (tainted on error), so destroy undoes exactly that.
 	syncErr := r.syncRecords(ctx, zone, &plan, &own)
 	plan.ID = plan.Name
+	resp.Diagnostics.Append(own.into(&plan)...)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
-	resp.Diagnostics.Append(own.save(ctx, resp.Private)...)
 	resp.Diagnostics.Append(syncErr...)
 }
 
@@ -204,11 +228,11 @@ func (r *domainResource) Read(ctx context.Context, req resource.ReadRequest, res
 	}
 	var state domainModel
 	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
-	own, d := loadOwnership(ctx, req.Private)
-	resp.Diagnostics.Append(d...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	own, d := ownershipOf(ctx, &state)
+	resp.Diagnostics.Append(d...)
 	zone := state.Name.ValueString()
 	if _, _, err := r.client.do.Domains.Get(ctx, zone); err != nil {
 		if isNotFound(err) {
@@ -261,27 +285,28 @@ func (r *domainResource) Read(ctx context.Context, req resource.ReadRequest, res
 	var d2 diag.Diagnostics
 	state.FQDNs, d2 = fqdnMap(zone, state.Records)
 	resp.Diagnostics.Append(d2...)
+	resp.Diagnostics.Append(own.into(&state)...)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
-	resp.Diagnostics.Append(own.save(ctx, resp.Private)...)
 }
 
 func (r *domainResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
 	if !requireClient(r.client, &resp.Diagnostics) {
 		return
 	}
-	var plan domainModel
+	var plan, state domainModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
-	own, d := loadOwnership(ctx, req.Private)
-	resp.Diagnostics.Append(d...)
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	own, d := ownershipOf(ctx, &state)
+	resp.Diagnostics.Append(d...)
 	if own == nil {
 		own = &ownership{Records: map[string]int{}}
 	}
 	syncErr := r.syncRecords(ctx, plan.Name.ValueString(), &plan, own)
+	resp.Diagnostics.Append(own.into(&plan)...)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
-	resp.Diagnostics.Append(own.save(ctx, resp.Private)...)
 	resp.Diagnostics.Append(syncErr...)
 }
 
@@ -291,9 +316,12 @@ func (r *domainResource) Delete(ctx context.Context, req resource.DeleteRequest,
 	}
 	var state domainModel
 	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
-	own, d := loadOwnership(ctx, req.Private)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	own, d := ownershipOf(ctx, &state)
 	resp.Diagnostics.Append(d...)
-	if resp.Diagnostics.HasError() || own == nil {
+	if own == nil {
 		return
 	}
 	zone := state.Name.ValueString()
@@ -394,47 +422,36 @@ func (r *domainResource) foreignConflict(ctx context.Context, zone string, want 
 	return ""
 }
 
-// ownership is kept in private state: what this resource made, so that
-// destroy never removes a record or a zone somebody else owns.
+// ownership is what this resource made, so that destroy never removes a
+// record or a zone somebody else owns. It is kept in state (owns_zone, record_ids).
 type ownership struct {
-	ZoneCreated bool           `json:"zone_created"`
-	Records     map[string]int `json:"records"` // "label/TYPE" or "@/CAA/tag" -> record id
+	ZoneCreated bool
+	Records     map[string]int // "label/TYPE" or "@/CAA/tag" -> record id
 }
 
-type privateState interface {
-	GetKey(ctx context.Context, key string) ([]byte, diag.Diagnostics)
+// ownershipOf reads ownership from state; nil means none is recorded (an import).
+func ownershipOf(ctx context.Context, m *domainModel) (*ownership, diag.Diagnostics) {
+	if m.RecordIDs.IsNull() || m.RecordIDs.IsUnknown() {
+		return nil, nil
+	}
+	ids := map[string]int64{}
+	diags := m.RecordIDs.ElementsAs(ctx, &ids, false)
+	o := &ownership{ZoneCreated: m.OwnsZone.ValueBool(), Records: map[string]int{}}
+	for k, id := range ids {
+		o.Records[k] = int(id)
+	}
+	return o, diags
 }
 
-type privateSetter interface {
-	SetKey(ctx context.Context, key string, value []byte) diag.Diagnostics
-}
-
-const ownershipKey = "ownership"
-
-func loadOwnership(ctx context.Context, p privateState) (*ownership, diag.Diagnostics) {
-	raw, diags := p.GetKey(ctx, ownershipKey)
-	if diags.HasError() || len(raw) == 0 {
-		return nil, diags
+func (o *ownership) into(m *domainModel) diag.Diagnostics {
+	elems := map[string]attr.Value{}
+	for k, id := range o.Records {
+		elems[k] = types.Int64Value(int64(id))
 	}
-	var o ownership
-	if err := json.Unmarshal(raw, &o); err != nil {
-		diags.AddError("Corrupt private state", "The record ownership kept in state does not parse ("+err.Error()+"). Remove the resource from state and import the zone again.")
-		return nil, diags
-	}
-	if o.Records == nil {
-		o.Records = map[string]int{}
-	}
-	return &o, diags
-}
-
-func (o *ownership) save(ctx context.Context, p privateSetter) diag.Diagnostics {
-	raw, err := json.Marshal(o)
-	if err != nil {
-		var d diag.Diagnostics
-		d.AddError("Cannot save record ownership", err.Error())
-		return d
-	}
-	return p.SetKey(ctx, ownershipKey, raw)
+	ids, diags := types.MapValue(types.Int64Type, elems)
+	m.RecordIDs = ids
+	m.OwnsZone = types.BoolValue(o.ZoneCreated)
+	return diags
 }
 
 // desiredRecords lists the API records the plan asks for, by ownership key.

@@ -211,7 +211,7 @@ resource "jhub_domain" "class" {
 func TestAccDomain_validation(t *testing.T) {
 	sim := testSim(t, dosim.Options{})
 	for name, tc := range map[string]struct{ zone, records, want string }{
-		"zone with capitals": {"Example.edu", `hub = { ipv4 = "198.18.0.1" }`, `capitals.*"example.edu"`},
+		"zone with capitals": {"Example.edu", `hub = { ipv4 = "198.18.0.1" }`, `(?s)capitals.*"example.edu"`},
 		"zone trailing dot":  {"example.edu.", `hub = { ipv4 = "198.18.0.1" }`, `ends with a dot`},
 		"label with zone":    {"example.edu", `"hub.example.edu" = { ipv4 = "198.18.0.1" }`, `(?s)includes the zone name.*write "hub"`},
 		"label syntax":       {"example.edu", `"hub_1" = { ipv4 = "198.18.0.1" }`, `invalid part "hub_1"`},

@@ -2,7 +2,6 @@ package provider
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
@@ -64,6 +63,7 @@ type dropletModel struct {
 	ExtraCloudConfig   types.String   `tfsdk:"extra_cloud_config"`
 	SwapMiB            types.Int64    `tfsdk:"swap_mib"`
 	HostPublicKey      types.String   `tfsdk:"host_public_key"`
+	RegisteredKeyIDs   types.Set      `tfsdk:"registered_ssh_key_ids"`
 	IPv4Address        types.String   `tfsdk:"ipv4_address"`
 	IPv4AddressPrivate types.String   `tfsdk:"ipv4_address_private"`
 	IPv6Address        types.String   `tfsdk:"ipv6_address"`
@@ -178,6 +178,13 @@ func (r *dropletResource) Schema(ctx context.Context, _ resource.SchemaRequest, 
 				Description:   "The droplet's SSH host public key (authorized_keys format). The provider generates the host key and installs it through cloud-init, so the first SSH connection is already verified: pin it with this value. Unknown after an import.",
 				Computed:      true,
 				PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
+			},
+			"registered_ssh_key_ids": schema.SetAttribute{
+				Description: "IDs of the DigitalOcean SSH keys this resource added to the account because it lacked them; destroy removes exactly these. " +
+					"Kept in state rather than private data so that a droplet whose creation failed (tainted) still cleans up after itself.",
+				Computed:      true,
+				ElementType:   types.Int64Type,
+				PlanModifiers: []planmodifier.Set{setplanmodifier.UseStateForUnknown()},
 			},
 			"ipv4_address":         computedString("The public IPv4 address."),
 			"ipv4_address_private": computedString("The private (VPC) IPv4 address."),
@@ -324,11 +331,11 @@ func (r *dropletResource) Create(ctx context.Context, req resource.CreateRequest
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 
-	keys := sshKeyOwnership{}
-	createKeys, extraKeys, d := r.resolveKeys(ctx, &plan, &keys)
+	var registered []int64
+	createKeys, extraKeys, d := r.resolveKeys(ctx, &plan, &registered)
 	resp.Diagnostics.Append(d...)
 	if resp.Diagnostics.HasError() {
-		r.deleteKeys(ctx, &keys, &resp.Diagnostics)
+		r.deleteKeys(ctx, registered, &resp.Diagnostics)
 		return
 	}
 
@@ -344,7 +351,7 @@ func (r *dropletResource) Create(ctx context.Context, req resource.CreateRequest
 		resp.Diagnostics.AddAttributeError(payloadErrorPath(err), "Cannot render the bootstrap payload", err.Error())
 	}
 	if resp.Diagnostics.HasError() {
-		r.deleteKeys(ctx, &keys, &resp.Diagnostics)
+		r.deleteKeys(ctx, registered, &resp.Diagnostics)
 		return
 	}
 
@@ -367,7 +374,7 @@ func (r *dropletResource) Create(ctx context.Context, req resource.CreateRequest
 	droplet, apiResp, err := r.client.do.Droplets.Create(ctx, createReq)
 	if err != nil {
 		resp.Diagnostics.AddError("Cannot create droplet", apiError("creating droplet "+createReq.Name, err))
-		r.deleteKeys(ctx, &keys, &resp.Diagnostics)
+		r.deleteKeys(ctx, registered, &resp.Diagnostics)
 		return
 	}
 
@@ -375,9 +382,10 @@ func (r *dropletResource) Create(ctx context.Context, req resource.CreateRequest
 	// state (tainted) and destroy removes it rather than orphaning it.
 	plan.ID = types.StringValue(strconv.Itoa(droplet.ID))
 	plan.HostPublicKey = types.StringValue(strings.TrimSpace(hostKey.Public))
+	plan.RegisteredKeyIDs, d = types.SetValueFrom(ctx, types.Int64Type, registered)
+	resp.Diagnostics.Append(d...)
 	setDropletComputed(&plan, droplet)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
-	resp.Diagnostics.Append(keys.save(ctx, resp.Private)...)
 
 	if err := r.waitCreated(ctx, droplet.ID, apiResp); err != nil {
 		resp.Diagnostics.AddError("Droplet did not become active",
@@ -536,9 +544,9 @@ func (r *dropletResource) Delete(ctx context.Context, req resource.DeleteRequest
 		resp.Diagnostics.AddError("Droplet not deleted", fmt.Sprintf("Droplet %d was asked to delete but is still there: %s. Run destroy again, or raise timeouts.delete.", id, err))
 		return
 	}
-	keys, d := loadSSHKeyOwnership(ctx, req.Private)
-	resp.Diagnostics.Append(d...)
-	r.deleteKeys(ctx, &keys, &resp.Diagnostics)
+	var registered []int64
+	resp.Diagnostics.Append(state.RegisteredKeyIDs.ElementsAs(ctx, &registered, true)...)
+	r.deleteKeys(ctx, registered, &resp.Diagnostics)
 }
 
 func (r *dropletResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
@@ -551,9 +559,9 @@ func (r *dropletResource) ImportState(ctx context.Context, req resource.ImportSt
 }
 
 // resolveKeys turns the configured keys into DigitalOcean key references,
-// registering public keys the account lacks (recorded in keys, so destroy
-// removes exactly those), and returns the public halves of fingerprint-only keys.
-func (r *dropletResource) resolveKeys(ctx context.Context, plan *dropletModel, keys *sshKeyOwnership) ([]godo.DropletCreateSSHKey, []string, diag.Diagnostics) {
+// registering public keys the account lacks (appended to registered, so
+// destroy removes exactly those), and returns the public halves of fingerprint-only keys.
+func (r *dropletResource) resolveKeys(ctx context.Context, plan *dropletModel, registered *[]int64) ([]godo.DropletCreateSSHKey, []string, diag.Diagnostics) {
 	var diags diag.Diagnostics
 	var pubs, fps []string
 	diags.Append(plan.SSHPublicKeys.ElementsAs(ctx, &pubs, true)...)
@@ -574,7 +582,7 @@ func (r *dropletResource) resolveKeys(ctx context.Context, plan *dropletModel, k
 			}
 			key, _, err = r.client.do.Keys.Create(ctx, &godo.KeyCreateRequest{Name: name, PublicKey: pub})
 			if err == nil {
-				keys.Created = append(keys.Created, key.ID)
+				*registered = append(*registered, int64(key.ID))
 			}
 		}
 		if err != nil {
@@ -597,36 +605,12 @@ func (r *dropletResource) resolveKeys(ctx context.Context, plan *dropletModel, k
 	return refs, extra, diags
 }
 
-func (r *dropletResource) deleteKeys(ctx context.Context, keys *sshKeyOwnership, diags *diag.Diagnostics) {
-	for _, id := range keys.Created {
-		if _, err := r.client.do.Keys.DeleteByID(ctx, id); err != nil && !isNotFound(err) {
+func (r *dropletResource) deleteKeys(ctx context.Context, ids []int64, diags *diag.Diagnostics) {
+	for _, id := range ids {
+		if _, err := r.client.do.Keys.DeleteByID(ctx, int(id)); err != nil && !isNotFound(err) {
 			diags.AddWarning("SSH key left in the account", apiError(fmt.Sprintf("deleting SSH key %d that this resource registered (delete it under Settings → Security)", id), err))
 		}
 	}
-	keys.Created = nil
-}
-
-// sshKeyOwnership is kept in private state: the account keys this resource registered.
-type sshKeyOwnership struct {
-	Created []int `json:"created"`
-}
-
-const sshKeysKey = "ssh_keys"
-
-func loadSSHKeyOwnership(ctx context.Context, p privateState) (sshKeyOwnership, diag.Diagnostics) {
-	var k sshKeyOwnership
-	raw, diags := p.GetKey(ctx, sshKeysKey)
-	if len(raw) > 0 {
-		if err := json.Unmarshal(raw, &k); err != nil {
-			diags.AddWarning("Corrupt private state", "The list of SSH keys this droplet registered does not parse; they are left in the account: "+err.Error())
-		}
-	}
-	return k, diags
-}
-
-func (k sshKeyOwnership) save(ctx context.Context, p privateSetter) diag.Diagnostics {
-	raw, _ := json.Marshal(k)
-	return p.SetKey(ctx, sshKeysKey, raw)
 }
 
 // waitCreated waits for the droplet's create action, or its status where the

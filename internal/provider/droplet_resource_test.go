@@ -1,6 +1,7 @@
 package provider
 
 import (
+	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"fmt"
@@ -152,7 +153,7 @@ func TestAccDroplet_lifecycle(t *testing.T) {
 				ImportState:       true,
 				ImportStateVerify: true,
 				// Only the bootstrap payload knew these; DigitalOcean cannot tell them.
-				ImportStateVerifyIgnore: []string{"admin_user", "ssh_public_keys", "swap_mib", "host_public_key", "timeouts"},
+				ImportStateVerifyIgnore: []string{"admin_user", "ssh_public_keys", "swap_mib", "host_public_key", "registered_ssh_key_ids", "timeouts"},
 			},
 			{
 				// The region forces a new droplet.
@@ -181,26 +182,41 @@ func TestAccDroplet_lifecycle(t *testing.T) {
 func TestAccDroplet_importThenApply(t *testing.T) {
 	sim := testSim(t, dosim.Options{})
 	key := testPublicKey(t, "a@b")
-	cfg := dropletConfig(sim, fmt.Sprintf(`
-  name            = "hub"
-  region          = "fra1"
-  size            = "s-2vcpu-4gb"
-  ssh_public_keys = [%q]`, key))
+	var id string
 	accTest(t, resource.TestCase{
 		CheckDestroy: nothingLeft(sim),
 		Steps: []resource.TestStep{
-			{Config: cfg},
 			{
-				Config:             cfg,
+				// A droplet made by hand, before Terraform knew of it.
+				PreConfig: func() {
+					d, _, err := simClient(t, sim).Droplets.Create(context.Background(), &godo.DropletCreateRequest{
+						Name: "hub", Region: "fra1", Size: "s-2vcpu-4gb", Image: godo.DropletCreateImage{Slug: defaultImage},
+					})
+					if err != nil {
+						t.Fatal(err)
+					}
+					id = strconv.Itoa(d.ID)
+				},
+				Config: dropletConfig(sim, fmt.Sprintf(`
+  name            = "hub"
+  region          = "fra1"
+  size            = "s-2vcpu-4gb"
+  ssh_public_keys = [%q]`, key)),
 				ResourceName:       "jhub_droplet.hub",
 				ImportState:        true,
+				ImportStateIdFunc:  func(*terraform.State) (string, error) { return id, nil },
 				ImportStatePersist: true,
 			},
 			{
-				Config: cfg,
+				Config: dropletConfig(sim, fmt.Sprintf(`
+  name            = "hub"
+  region          = "fra1"
+  size            = "s-2vcpu-4gb"
+  ssh_public_keys = [%q]`, key)),
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
 					plancheck.ExpectResourceAction("jhub_droplet.hub", plancheck.ResourceActionUpdate),
 				}},
+				Check: resource.TestCheckResourceAttrPtr("jhub_droplet.hub", "id", &id),
 			},
 		},
 	})
@@ -241,9 +257,17 @@ func TestAccDroplet_failedCreateIsTainted(t *testing.T) {
 				},
 			},
 			{
-				PreConfig:   func() { sim.Faults().SlowActions(30 * time.Second) },
-				Config:      cfg("2s") + "\n# slow region",
-				ExpectError: regexp.MustCompile(`did not become active`),
+				// A second droplet in a slow region times out; destroy still removes it.
+				PreConfig: func() { sim.Faults().SlowActions(30 * time.Second) },
+				Config: cfg("1m") + fmt.Sprintf(`
+resource "jhub_droplet" "slow" {
+  name            = "slow"
+  region          = "fra1"
+  size            = "s-2vcpu-4gb"
+  ssh_public_keys = [%q]
+  timeouts { create = "2s" }
+}`, key),
+				ExpectError: regexp.MustCompile(`(?s)did not become active.*deadline`),
 			},
 		},
 	})
