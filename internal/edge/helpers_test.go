@@ -26,7 +26,7 @@ const testToken = "s3cret-proxy-token"
 // testEdge is a real edge on loopback ports with a self-signed certificate
 // from the certs package.
 type testEdge struct {
-	t                        *testing.T
+	t                        testing.TB
 	srv                      *Server
 	dir, cfgPath             string
 	httpAddr, httpsAddr, api string
@@ -95,13 +95,13 @@ func prepareDir(t testing.TB) string {
 	return dir
 }
 
-func startEdge(t *testing.T, body string, opts ...func(*Config, *Options, *tlsWrap)) *testEdge {
+func startEdge(t testing.TB, body string, opts ...func(*Config, *Options, *tlsWrap)) *testEdge {
 	t.Helper()
 	dir := prepareDir(t)
 	return startEdgeIn(t, dir, body, opts...)
 }
 
-func startEdgeIn(t *testing.T, dir, body string, opts ...func(*Config, *Options, *tlsWrap)) *testEdge {
+func startEdgeIn(t testing.TB, dir, body string, opts ...func(*Config, *Options, *tlsWrap)) *testEdge {
 	t.Helper()
 	te := &testEdge{t: t, dir: dir, logs: &syncBuffer{}}
 	te.cfgPath = writeConfig(t, dir, body)

@@ -1,7 +1,6 @@
 package edge
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -123,12 +122,8 @@ const maxRouteBody = 1 << 20
 // "target" (absolute http(s) URL) and any other members, kept verbatim.
 func parseRouteBody(b []byte) (routeBody, error) {
 	var raw map[string]json.RawMessage
-	dec := json.NewDecoder(bytes.NewReader(b))
-	if err := dec.Decode(&raw); err != nil {
-		return routeBody{}, fmt.Errorf("body must be a JSON object: %v", err)
-	}
-	if dec.More() {
-		return routeBody{}, errors.New("body must hold exactly one JSON object")
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return routeBody{}, fmt.Errorf("body must be one JSON object: %v", err)
 	}
 	if raw == nil {
 		return routeBody{}, errors.New("body must be a JSON object, not null")

@@ -1,0 +1,99 @@
+package edge
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+)
+
+var kib = strings.Repeat("x", 1024)
+
+func benchUpstream(b *testing.B) *httptest.Server {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		io.WriteString(w, kib)
+	}))
+	b.Cleanup(srv.Close)
+	return srv
+}
+
+func benchEdge(b *testing.B, accessLog bool) *testEdge {
+	up := benchUpstream(b)
+	te := startEdge(b, fmt.Sprintf(`log: {access: %v}
+hub: {hosts: [hub.test], mode: chp-api, api_token_file: "{{dir}}/token", default_target: %q}
+`, accessLog, up.URL))
+	return te
+}
+
+func discardLogger() *slog.Logger { return slog.New(slog.NewJSONHandler(io.Discard, nil)) }
+
+// discardWriter is a minimal ResponseWriter so the handler benchmark
+// measures the edge and the upstream round trip, not a client.
+type discardWriter struct{ h http.Header }
+
+func (d *discardWriter) Header() http.Header         { return d.h }
+func (d *discardWriter) Write(p []byte) (int, error) { return len(p), nil }
+func (d *discardWriter) WriteHeader(int)             {}
+func (d *discardWriter) Flush()                      {}
+
+// BenchmarkProxyHandler is the per-request hot path: vhost, route lookup,
+// rewrite, upstream keep-alive round trip, copy. allocs/op is the number
+// to watch.
+func BenchmarkProxyHandler(b *testing.B) {
+	for _, logOn := range []bool{false, true} {
+		b.Run(fmt.Sprintf("accesslog=%v", logOn), func(b *testing.B) {
+			te := benchEdge(b, logOn)
+			te.srv.access = discardLogger()
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				w := &discardWriter{h: make(http.Header)}
+				req := httptest.NewRequest("GET", "https://hub.test/user/alice/api/contents", nil)
+				req.RemoteAddr = "127.0.0.1:40000"
+				for pb.Next() {
+					clear(w.h)
+					te.srv.serveHTTPS(w, req)
+				}
+			})
+		})
+	}
+}
+
+// BenchmarkProxyKeepAliveHTTPS is end to end: 64 keep-alive HTTP/1.1 TLS
+// clients through the edge to a 1 KiB upstream, all in this process.
+func BenchmarkProxyKeepAliveHTTPS(b *testing.B) {
+	te := benchEdge(b, false)
+	tr := te.transport(false)
+	tr.MaxIdleConnsPerHost = 64
+	c := &http.Client{Transport: tr}
+	b.SetParallelism(32)
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			resp, err := c.Get("https://hub.test/user/alice/api/contents")
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+	})
+}
+
+func BenchmarkRouteLookup(b *testing.B) {
+	tab := newRouteTable()
+	tab.set(&route{prefix: "/"})
+	for i := 0; i < 1000; i++ {
+		tab.set(&route{prefix: fmt.Sprintf("/user/u%d", i)})
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if tab.lookup("hub.test", "/user/u500/api/kernels/abc/channels") == nil {
+			b.Fatal("no route")
+		}
+	}
+}
