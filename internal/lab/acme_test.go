@@ -1,0 +1,111 @@
+package lab
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"net/http"
+	"os"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/acme"
+	"golang.org/x/crypto/ssh"
+)
+
+// issueHTTP01 gets a certificate for name from the lab's Pebble, answering
+// the HTTP-01 challenge from inside the droplet: the key authorization goes
+// into the directory the droplet's web server on :80 serves (set up by the
+// firewall subtest), so Pebble resolves name through the lab DNS and fetches
+// it from the droplet over the lab network. The certificate must verify
+// against the roots the lab exports.
+func issueHTTP01(t *testing.T, l *Lab, cli *ssh.Client, name string) {
+	env := l.Env()
+	acmeCA, err := os.ReadFile(env.ACMECAFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(acmeCA) {
+		t.Fatalf("%s holds no certificate", env.ACMECAFile)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	accountKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	ac := &acme.Client{
+		Key:          accountKey,
+		DirectoryURL: env.ACMEDirectory,
+		HTTPClient:   &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}},
+	}
+	if _, err := ac.Register(ctx, &acme.Account{}, acme.AcceptTOS); err != nil {
+		t.Fatalf("ACME register at %s: %v", env.ACMEDirectory, err)
+	}
+	order, err := ac.AuthorizeOrder(ctx, acme.DomainIDs(name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range order.AuthzURLs {
+		z, err := ac.GetAuthorization(ctx, u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var chal *acme.Challenge
+		for _, c := range z.Challenges {
+			if c.Type == "http-01" {
+				chal = c
+			}
+		}
+		if chal == nil {
+			t.Fatalf("no http-01 challenge for %s", name)
+		}
+		keyAuth, err := ac.HTTP01ChallengeResponse(chal.Token)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mustRun(t, cli, "printf %s '"+keyAuth+"' | sudo tee /srv/www"+ac.HTTP01ChallengePath(chal.Token)+" >/dev/null")
+		if _, err := ac.Accept(ctx, chal); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ac.WaitAuthorization(ctx, z.URI); err != nil {
+			t.Fatalf("HTTP-01 for %s: %v", name, err)
+		}
+	}
+	if _, err = ac.WaitOrder(ctx, order.URI); err != nil {
+		t.Fatal(err)
+	}
+	certKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	csr, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{DNSNames: []string{name}}, certKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, _, err := ac.CreateCertFromOrder(ctx, order, csr, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, err := x509.ParseCertificate(der[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots, err := os.ReadFile(env.CAFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rootPool := x509.NewCertPool()
+	if !rootPool.AppendCertsFromPEM(roots) {
+		t.Fatalf("%s holds no certificate", env.CAFile)
+	}
+	inter := x509.NewCertPool()
+	for _, d := range der[1:] {
+		c, err := x509.ParseCertificate(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		inter.AddCert(c)
+	}
+	if _, err := leaf.Verify(x509.VerifyOptions{DNSName: name, Roots: rootPool, Intermediates: inter}); err != nil {
+		t.Fatalf("certificate from Pebble does not verify against %s: %v", env.CAFile, err)
+	}
+}

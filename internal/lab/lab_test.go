@@ -1,0 +1,573 @@
+package lab
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/digitalocean/godo"
+	"golang.org/x/crypto/ssh"
+	"golang.org/x/oauth2"
+
+	"github.com/classhub/terraform-provider-jhub/internal/cloudinit"
+)
+
+// The tests below need root, the image from scripts/setup-lab.sh and Pebble
+// (scripts/install-pebble.sh, run by setup-lab.sh). With CI=true a missing
+// prerequisite fails them; elsewhere they skip saying what to run.
+
+var (
+	sharedOnce sync.Once
+	sharedLab  *Lab
+	sharedErr  error
+)
+
+func TestMain(m *testing.M) {
+	if os.Getenv("JHUB_LAB_CHILD") == "1" {
+		labChild()
+		return
+	}
+	code := m.Run()
+	if sharedLab != nil {
+		if err := sharedLab.Close(); err != nil {
+			fmt.Fprintln(os.Stderr, "closing the lab:", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+// requireLab skips (or in CI fails) when the lab cannot run here.
+func requireLab(t testing.TB) {
+	t.Helper()
+	var missing string
+	if os.Geteuid() != 0 {
+		missing = "root"
+	} else if _, err := FindImage(); err != nil {
+		missing = err.Error()
+	} else if !exists(filepath.Join(CacheDir(), "bin", "pebble")) {
+		missing = "pebble in " + filepath.Join(CacheDir(), "bin")
+	}
+	if missing == "" {
+		return
+	}
+	msg := "lab prerequisites missing (" + missing + "); run `sudo bash scripts/setup-lab.sh` and the tests as root"
+	if os.Getenv("CI") == "true" {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
+}
+
+// theLab is one lab shared by the tests of this package (starting one costs
+// a second; booting droplets is what the tests measure).
+func theLab(t testing.TB) *Lab {
+	t.Helper()
+	requireLab(t)
+	sharedOnce.Do(func() {
+		sharedLab, sharedErr = Start(context.Background(), Options{Logf: func(f string, a ...any) {
+			if os.Getenv("JHUB_LAB_DEBUG") != "" {
+				fmt.Fprintf(os.Stderr, "lab: "+f+"\n", a...)
+			}
+		}})
+	})
+	if sharedErr != nil {
+		t.Fatal(sharedErr)
+	}
+	return sharedLab
+}
+
+func apiClient(t testing.TB, env Env) *godo.Client {
+	t.Helper()
+	hc := oauth2.NewClient(context.Background(), oauth2.StaticTokenSource(&oauth2.Token{AccessToken: env.Token}))
+	c, err := godo.New(hc, godo.SetBaseURL(env.APIURL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// machine is a droplet under test with the keys to reach it.
+type machine struct {
+	id       int
+	ip       string
+	hostKey  ssh.PublicKey
+	admin    ssh.Signer
+	userData string
+	created  time.Time
+}
+
+// createDroplet renders the real payload (the one a DigitalOcean droplet
+// gets, with the lab's apt mirror) and creates the droplet through the API.
+func createDroplet(t testing.TB, l *Lab, c *godo.Client, name string) *machine {
+	t.Helper()
+	_, adminPriv, _ := ed25519.GenerateKey(rand.Reader)
+	admin, _ := ssh.NewSignerFromKey(adminPriv)
+	hk, err := cloudinit.GenerateHostKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pinned, _, _, _, err := ssh.ParseAuthorizedKey([]byte(hk.Public))
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := l.Env()
+	ud, err := cloudinit.Render(cloudinit.Config{
+		Hostname:          name,
+		AdminUser:         "teacher",
+		AdminKeys:         []string{strings.TrimSpace(string(ssh.MarshalAuthorizedKey(admin.PublicKey())))},
+		HostKey:           hk,
+		AptMirror:         env.AptMirror,
+		AptSecurityMirror: env.AptSecurityMirror,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &machine{hostKey: pinned, admin: admin, userData: string(ud), created: time.Now()}
+	d, _, err := c.Droplets.Create(context.Background(), &godo.DropletCreateRequest{
+		Name: name, Region: "fra1", Size: "s-1vcpu-2gb",
+		Image: godo.DropletCreateImage{Slug: "debian-12-x64"}, UserData: string(ud),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.id = d.ID
+	t.Cleanup(func() { c.Droplets.Delete(context.Background(), m.id) })
+	return m
+}
+
+// waitActive polls the API until the droplet is active and returns its IPv4.
+func waitActive(t testing.TB, c *godo.Client, m *machine) {
+	t.Helper()
+	deadline := time.Now().Add(3 * time.Minute)
+	for time.Now().Before(deadline) {
+		d, _, err := c.Droplets.Get(context.Background(), m.id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.Status == "active" {
+			if m.ip, err = d.PublicIPv4(); err != nil || m.ip == "" {
+				t.Fatalf("droplet %d active without a public IPv4 (%v)", m.id, err)
+			}
+			return
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Fatalf("droplet %d not active within 3m", m.id)
+}
+
+func (m *machine) dial(t testing.TB) *ssh.Client {
+	t.Helper()
+	cfg := &ssh.ClientConfig{
+		User:            "teacher",
+		Auth:            []ssh.AuthMethod{ssh.PublicKeys(m.admin)},
+		HostKeyCallback: ssh.FixedHostKey(m.hostKey),
+		Timeout:         5 * time.Second,
+	}
+	var lastErr error
+	for range 30 {
+		c, err := ssh.Dial("tcp", net.JoinHostPort(m.ip, "22"), cfg)
+		if err == nil {
+			t.Cleanup(func() { c.Close() })
+			return c
+		}
+		lastErr = err
+		time.Sleep(500 * time.Millisecond)
+	}
+	t.Fatalf("ssh to droplet %d at %s with the pinned host key: %v", m.id, m.ip, lastErr)
+	return nil
+}
+
+func sshRun(c *ssh.Client, cmd string) (string, error) {
+	s, err := c.NewSession()
+	if err != nil {
+		return "", err
+	}
+	defer s.Close()
+	var out, errOut bytes.Buffer
+	s.Stdout, s.Stderr = &out, &errOut
+	if err = s.Run(cmd); err != nil {
+		return out.String() + errOut.String(), err
+	}
+	return out.String(), nil
+}
+
+func mustRun(t testing.TB, c *ssh.Client, cmd string) string {
+	t.Helper()
+	out, err := sshRun(c, cmd)
+	if err != nil {
+		t.Fatalf("%s: %v\n%s", cmd, err, out)
+	}
+	return out
+}
+
+// cloudInitDone waits for cloud-init and fails with its logs unless it
+// ended "done".
+func cloudInitDone(t testing.TB, c *ssh.Client) {
+	t.Helper()
+	out, err := sshRun(c, "sudo cloud-init status --wait")
+	if err != nil || !strings.Contains(out, "status: done") {
+		logs, _ := sshRun(c, "sudo cloud-init status --long; sudo tail -n 60 /var/log/cloud-init-output.log")
+		t.Fatalf("cloud-init did not end done (%v): %s\n%s", err, out, logs)
+	}
+}
+
+func tcpOpen(addr string) bool {
+	c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+	if err != nil {
+		return false
+	}
+	c.Close()
+	return true
+}
+
+// TestDroplet is the lab end to end: a droplet with the real payload boots,
+// is reachable with its pinned host key, cloud-init ends done with a no-op
+// package step, ufw is what the payload says, the metadata service answers
+// root only, its name resolves, Pebble issues it a certificate over HTTP-01,
+// it keeps its disk across a power cycle, and delete removes it all.
+func TestDroplet(t *testing.T) {
+	l := theLab(t)
+	c := apiClient(t, l.Env())
+	ctx := context.Background()
+	const zone = "jhub-lab.test"
+	if _, _, err := c.Domains.Create(ctx, &godo.DomainCreateRequest{Name: zone}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Domains.Delete(ctx, zone) })
+	m := createDroplet(t, l, c, "hub")
+	waitActive(t, c, m)
+	if !tcpOpen(net.JoinHostPort(m.ip, "22")) {
+		t.Fatalf("droplet active but %s:22 closed", m.ip)
+	}
+	cli := m.dial(t)
+	cloudInitDone(t, cli)
+
+	t.Run("hostname", func(t *testing.T) {
+		if got := strings.TrimSpace(mustRun(t, cli, "hostname")); got != "hub" {
+			t.Fatalf("hostname %q, want hub", got)
+		}
+	})
+	t.Run("packages", func(t *testing.T) {
+		// apt-get update went through the lab mirror, and the install step
+		// changed nothing: every package was already in the image.
+		mustRun(t, cli, "ls /var/lib/apt/lists/ | grep -F '"+l.Env().Gateway+":8080_debian_dists_bookworm_InRelease'")
+		if out, _ := sshRun(cli, "test /var/log/dpkg.log -nt /etc/jhub-lab-recipe && tail -n 20 /var/log/dpkg.log"); out != "" {
+			t.Fatalf("cloud-init installed packages the image lacks; add them to scripts/setup-lab.sh:\n%s", out)
+		}
+		mustRun(t, cli, "dpkg-query -W jupyterhub node-configurable-http-proxy jupyter-notebook ufw unattended-upgrades")
+	})
+	t.Run("firewall", func(t *testing.T) {
+		// Listeners on every port; only the firewall decides what the
+		// outside sees.
+		mustRun(t, cli, "sudo mkdir -p /srv/www/.well-known/acme-challenge")
+		for _, p := range []string{"80", "443", "8000"} {
+			mustRun(t, cli, "sudo sh -c 'nohup python3 -m http.server "+p+" --directory /srv/www >/dev/null 2>&1 &'")
+		}
+		for _, p := range []string{"80", "443", "8000"} {
+			mustRun(t, cli, "for i in $(seq 50); do curl -s -o /dev/null http://127.0.0.1:"+p+"/ && exit 0; sleep 0.1; done; exit 1")
+		}
+		for port, want := range map[string]bool{"22": true, "80": true, "443": true, "8000": false} {
+			if got := tcpOpen(net.JoinHostPort(m.ip, port)); got != want {
+				t.Errorf("port %s from outside: open=%v, want %v", port, got, want)
+			}
+		}
+	})
+	t.Run("metadata", func(t *testing.T) {
+		base := "http://169.254.169.254/metadata/v1"
+		if got := mustRun(t, cli, "sudo curl -sf "+base+"/id"); got != fmt.Sprint(m.id) {
+			t.Errorf("metadata id %q, want %d", got, m.id)
+		}
+		if got := mustRun(t, cli, "sudo curl -sf "+base+"/hostname"); got != "hub" {
+			t.Errorf("metadata hostname %q", got)
+		}
+		if got := mustRun(t, cli, "sudo curl -sf "+base+"/user-data"); got != m.userData {
+			t.Errorf("metadata user-data differs from what the API received (%d vs %d bytes)", len(got), len(m.userData))
+		}
+		if got := mustRun(t, cli, "sudo curl -sf "+base+".json"); !strings.Contains(got, fmt.Sprintf(`"droplet_id":%d`, m.id)) {
+			t.Errorf("metadata v1.json: %s", got)
+		}
+		// The admin is uid 1000: the payload's rule must reject it.
+		if out, err := sshRun(cli, "curl -s --max-time 5 "+base+"/user-data"); err == nil {
+			t.Errorf("a non-root user read the metadata service: %q", out)
+		}
+	})
+	t.Run("dns", func(t *testing.T) {
+		for _, r := range []godo.DomainRecordEditRequest{
+			{Type: "A", Name: "hub", Data: m.ip, TTL: 60},
+			{Type: "TXT", Name: "hub", Data: "lab-check", TTL: 60},
+		} {
+			if _, _, err := c.Domains.CreateRecord(ctx, zone, &r); err != nil {
+				t.Fatal(err)
+			}
+		}
+		addrs, err := l.Resolver().LookupHost(ctx, "hub."+zone)
+		if err != nil || len(addrs) != 1 || addrs[0] != m.ip {
+			t.Fatalf("hub.%s resolves to %v (%v), want %s", zone, addrs, err, m.ip)
+		}
+		txt, err := l.Resolver().LookupTXT(ctx, "hub."+zone)
+		if err != nil || len(txt) != 1 || txt[0] != "lab-check" {
+			t.Fatalf("TXT hub.%s = %v (%v)", zone, txt, err)
+		}
+		// The droplet resolves through the lab DNS too.
+		if out := mustRun(t, cli, "getent hosts hub."+zone); !strings.HasPrefix(out, m.ip) {
+			t.Fatalf("inside the droplet hub.%s resolves to %q", zone, out)
+		}
+	})
+	t.Run("acme", func(t *testing.T) {
+		issueHTTP01(t, l, cli, "hub."+zone)
+	})
+	t.Run("power-cycle", func(t *testing.T) {
+		mustRun(t, cli, "echo kept > ~/disk-check")
+		cli.Close()
+		act, _, err := c.DropletActions.PowerOff(ctx, m.id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		waitAction(t, c, m.id, act.ID)
+		if _, running := l.Running(m.id); running {
+			t.Fatal("powered off but the container still runs")
+		}
+		if tcpOpen(net.JoinHostPort(m.ip, "22")) {
+			t.Fatal("powered off but sshd answers")
+		}
+		if act, _, err = c.DropletActions.PowerOn(ctx, m.id); err != nil {
+			t.Fatal(err)
+		}
+		waitAction(t, c, m.id, act.ID)
+		cli = m.dial(t)
+		if got := mustRun(t, cli, "cat ~/disk-check"); got != "kept\n" {
+			t.Fatalf("disk after power cycle: %q", got)
+		}
+		cloudInitDone(t, cli)
+	})
+	t.Run("delete", func(t *testing.T) {
+		ns, _ := l.Running(m.id)
+		if _, err := c.Droplets.Delete(ctx, m.id); err != nil {
+			t.Fatal(err)
+		}
+		waitGone(t, l, m.id, ns)
+	})
+}
+
+func waitAction(t testing.TB, c *godo.Client, dropletID, actionID int) {
+	t.Helper()
+	for range 1500 {
+		a, _, err := c.DropletActions.Get(context.Background(), dropletID, actionID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch a.Status {
+		case "completed":
+			return
+		case "errored":
+			t.Fatalf("action %d (%s) errored", actionID, a.Type)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Fatalf("action %d did not complete", actionID)
+}
+
+// waitGone waits until the droplet's container, namespace and disk are gone.
+func waitGone(t testing.TB, l *Lab, id int, ns string) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		left := []string{}
+		if exists("/run/netns/" + ns) {
+			left = append(left, "namespace "+ns)
+		}
+		if len(nspawnProcs(ns)) > 0 {
+			left = append(left, "container process")
+		}
+		if m := mountsUnder(filepath.Join(l.slot.diskDir(), fmt.Sprint(id))); len(m) > 0 {
+			left = append(left, "mounts "+strings.Join(m, ","))
+		}
+		if exists(filepath.Join(l.slot.diskDir(), fmt.Sprint(id))) {
+			left = append(left, "disk")
+		}
+		if len(left) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("droplet %d deleted but still present: %v", id, left)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// TestTwoDroplets boots two droplets at once; each has its own address and
+// host key, and they reach each other over the lab network.
+func TestTwoDroplets(t *testing.T) {
+	l := theLab(t)
+	c := apiClient(t, l.Env())
+	a := createDroplet(t, l, c, "node-a")
+	b := createDroplet(t, l, c, "node-b")
+	var wg sync.WaitGroup
+	for _, m := range []*machine{a, b} {
+		wg.Add(1)
+		go func() { defer wg.Done(); waitActive(t, c, m) }()
+	}
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+	if a.ip == b.ip {
+		t.Fatalf("both droplets got %s", a.ip)
+	}
+	ca, cb := a.dial(t), b.dial(t)
+	if got := strings.TrimSpace(mustRun(t, ca, "hostname")); got != "node-a" {
+		t.Errorf("a's hostname %q", got)
+	}
+	if got := strings.TrimSpace(mustRun(t, cb, "hostname")); got != "node-b" {
+		t.Errorf("b's hostname %q", got)
+	}
+	mustRun(t, ca, "timeout 5 bash -c 'exec 3<>/dev/tcp/"+b.ip+"/22'")
+	for _, m := range []*machine{a, b} {
+		ns, _ := l.Running(m.id)
+		if _, err := c.Droplets.Delete(context.Background(), m.id); err != nil {
+			t.Fatal(err)
+		}
+		waitGone(t, l, m.id, ns)
+	}
+}
+
+// labChild is a lab in a child process, for the janitor test: it boots a
+// droplet, reports, and waits to be killed.
+func labChild() {
+	l, err := Start(context.Background(), Options{})
+	if err != nil {
+		fmt.Println("ERROR", err)
+		os.Exit(1)
+	}
+	hc := oauth2.NewClient(context.Background(), oauth2.StaticTokenSource(&oauth2.Token{AccessToken: l.Env().Token}))
+	c, _ := godo.New(hc, godo.SetBaseURL(l.Env().APIURL))
+	d, _, err := c.Droplets.Create(context.Background(), &godo.DropletCreateRequest{
+		Name: "doomed", Region: "fra1", Size: "s-1vcpu-1gb", Image: godo.DropletCreateImage{Slug: "debian-12-x64"},
+		UserData: "#cloud-config\n{}\n",
+	})
+	if err != nil {
+		fmt.Println("ERROR", err)
+		os.Exit(1)
+	}
+	for {
+		if _, running := l.Running(d.ID); running {
+			if d, _, err := c.Droplets.Get(context.Background(), d.ID); err == nil && d.Status == "active" {
+				break
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	fmt.Printf("READY %d %s\n", l.Env().Slot, l.NetNS(d.ID))
+	select {}
+}
+
+// TestJanitor kills a lab with a running droplet and checks that Down
+// removes every trace of it.
+func TestJanitor(t *testing.T) {
+	requireLab(t)
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "JHUB_LAB_CHILD=1")
+	var out bytes.Buffer
+	cmd.Stdout = &out
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var line string
+	for deadline := time.Now().Add(3 * time.Minute); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if line = out.String(); strings.Contains(line, "\n") {
+			break
+		}
+	}
+	var s slot
+	var ns string
+	if _, err := fmt.Sscanf(line, "READY %d %s", &s, &ns); err != nil {
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Fatalf("child lab: %q", line)
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	// The crash leaves the container, namespace, bridge, chains and mounts.
+	if !exists("/run/netns/"+ns) || len(nspawnProcs(ns)) == 0 || len(mountsUnder(s.diskDir())) == 0 {
+		t.Fatalf("the killed lab left less than expected (netns %v, nspawn %d, mounts %v): the test proves nothing",
+			exists("/run/netns/"+ns), len(nspawnProcs(ns)), mountsUnder(s.diskDir()))
+	}
+	if err := Down(context.Background(), DownOptions{Logf: t.Logf}); err != nil {
+		t.Fatal(err)
+	}
+	names, err := hostNames(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range names {
+		if sl, _ := slotOf(n); sl == s {
+			t.Errorf("left behind: %s", n)
+		}
+	}
+	if p := nspawnProcs(fmt.Sprintf("jhub%d-", s)); len(p) > 0 {
+		t.Errorf("left behind: nspawn processes %v", p)
+	}
+	if m := mountsUnder(s.diskDir()); len(m) > 0 {
+		t.Errorf("left behind: mounts %v", m)
+	}
+	if c := ourChains(context.Background(), s); len(c) > 0 {
+		t.Errorf("left behind: iptables chains %v", c)
+	}
+	for _, d := range []string{s.stateDir(), s.diskDir()} {
+		if exists(d) {
+			t.Errorf("left behind: %s", d)
+		}
+	}
+}
+
+// BenchmarkBoot measures, per droplet, create request to sshd accepting and
+// to cloud-init done. Run with -benchtime=5x; it reports the medians.
+func BenchmarkBoot(b *testing.B) {
+	l := theLab(b)
+	c := apiClient(b, l.Env())
+	var toSSH, toDone []float64
+	for i := range b.N {
+		m := createDroplet(b, l, c, fmt.Sprintf("bench-%d", i))
+		addr := ""
+		for addr == "" {
+			if d, _, err := c.Droplets.Get(context.Background(), m.id); err == nil {
+				if ip, _ := d.PublicIPv4(); ip != "" {
+					addr = net.JoinHostPort(ip, "22")
+					m.ip = ip
+				}
+			}
+		}
+		for !tcpOpen(addr) {
+			time.Sleep(50 * time.Millisecond)
+		}
+		toSSH = append(toSSH, time.Since(m.created).Seconds())
+		cli := m.dial(b)
+		cloudInitDone(b, cli)
+		toDone = append(toDone, time.Since(m.created).Seconds())
+		cli.Close()
+		c.Droplets.Delete(context.Background(), m.id)
+	}
+	b.ReportMetric(median(toSSH), "s-to-ssh")
+	b.ReportMetric(median(toDone), "s-to-cloudinit-done")
+	b.Logf("boot-to-ssh %v s, boot-to-cloud-init-done %v s", toSSH, toDone)
+}
+
+func median(v []float64) float64 {
+	s := slices.Sorted(slices.Values(v))
+	if len(s) == 0 {
+		return 0
+	}
+	return s[len(s)/2]
+}

@@ -1,0 +1,288 @@
+package lab
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/classhub/terraform-provider-jhub/internal/dosim"
+)
+
+// droplet is one booted (or powered-off) container.
+type droplet struct {
+	mu   sync.Mutex
+	spec dosim.MachineSpec
+	ns   string
+	veth string
+	dir  string // disk: upper, work, root (the overlay mount), seed
+	cmd  *exec.Cmd
+	done chan struct{} // closed when cmd has exited
+}
+
+func (d *droplet) root() string { return filepath.Join(d.dir, "root") }
+func (d *droplet) seed() string { return filepath.Join(d.dir, "seed") }
+
+var hostnameRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+
+// Create boots a droplet: its own namespace and address, a writable overlay
+// on the golden image (its disk, kept across power cycles), and a NoCloud
+// seed holding exactly the user_data the API received. It returns once sshd
+// accepts connections on the droplet's public address.
+func (l *Lab) Create(ctx context.Context, m dosim.MachineSpec) error {
+	if !l.slot.subnet4().Contains(m.IPv4) {
+		return fmt.Errorf("lab: droplet %d got address %s outside the lab subnet %s", m.ID, m.IPv4, l.slot.subnet4())
+	}
+	l.mu.Lock()
+	if _, dup := l.droplets[m.ID]; dup {
+		l.mu.Unlock()
+		return fmt.Errorf("lab: droplet %d already exists", m.ID)
+	}
+	d := &droplet{
+		spec: m,
+		ns:   l.slot.netns(m.ID),
+		veth: l.slot.veth(l.nextVeth),
+		dir:  filepath.Join(l.slot.diskDir(), strconv.Itoa(m.ID)),
+	}
+	// Locked before it is published, so a concurrent Destroy waits for Create.
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	l.nextVeth++
+	l.droplets[m.ID] = d
+	l.byIP[m.IPv4] = m.ID
+	l.mu.Unlock()
+
+	for _, sub := range []string{"upper", "work", "root", "seed"} {
+		if err := os.MkdirAll(filepath.Join(d.dir, sub), 0o755); err != nil {
+			return fmt.Errorf("lab: droplet %d: %w", m.ID, err)
+		}
+	}
+	meta := fmt.Sprintf("instance-id: i-%d\nlocal-hostname: %s\n", m.ID, m.Name)
+	if err := os.WriteFile(filepath.Join(d.seed(), "meta-data"), []byte(meta), 0o644); err != nil {
+		return fmt.Errorf("lab: droplet %d seed: %w", m.ID, err)
+	}
+	if err := os.WriteFile(filepath.Join(d.seed(), "user-data"), []byte(m.UserData), 0o644); err != nil {
+		return fmt.Errorf("lab: droplet %d seed: %w", m.ID, err)
+	}
+	if err := l.slot.setupDropletNet(ctx, d.ns, d.veth, m.IPv4, m.IPv6); err != nil {
+		return err
+	}
+	opts := fmt.Sprintf("lowerdir=%s,upperdir=%s,workdir=%s", l.image, filepath.Join(d.dir, "upper"), filepath.Join(d.dir, "work"))
+	if err := unix.Mount("overlay", d.root(), "overlay", 0, opts); err != nil {
+		return fmt.Errorf("lab: droplet %d: mounting its disk (overlay on %s): %w", m.ID, l.image, err)
+	}
+	// The lab's DNS is the droplet's resolver, as DigitalOcean's is on a droplet.
+	if err := os.WriteFile(filepath.Join(d.root(), "etc/resolv.conf"), []byte("nameserver "+l.slot.gateway4().String()+"\n"), 0o644); err != nil {
+		return fmt.Errorf("lab: droplet %d: %w", m.ID, err)
+	}
+	return l.boot(ctx, d)
+}
+
+// boot starts the container and waits for sshd. d.mu is held.
+func (l *Lab) boot(ctx context.Context, d *droplet) error {
+	console, err := os.OpenFile(filepath.Join(d.dir, "console.log"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	if err != nil {
+		return fmt.Errorf("lab: droplet %d: %w", d.spec.ID, err)
+	}
+	defer console.Close()
+	args := []string{
+		"-q", "-D", d.root(), "-b",
+		// No system bus on these machines: without these nspawn fails.
+		"--register=no", "--keep-unit",
+		// ufw needs CAP_NET_ADMIN, which nspawn grants with a private network.
+		"--private-network", "--network-namespace-path=/run/netns/" + d.ns,
+		"--bind-ro=" + d.seed() + ":/var/lib/cloud/seed/nocloud",
+		"--machine=" + d.ns,
+		"--resolv-conf=off", "--link-journal=no", "--console=read-only",
+	}
+	if hostnameRE.MatchString(d.spec.Name) {
+		args = append(args, "--hostname="+d.spec.Name)
+	}
+	cmd := exec.Command("systemd-nspawn", args...)
+	cmd.Stdout, cmd.Stderr = console, console
+	// Its own process group: a Ctrl-C meant for `lab up` must not reach the
+	// containers before the lab shuts them down in order.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("lab: droplet %d: starting systemd-nspawn: %w", d.spec.ID, err)
+	}
+	d.cmd, d.done = cmd, make(chan struct{})
+	go func(done chan struct{}) { cmd.Wait(); close(done) }(d.done)
+	os.WriteFile(filepath.Join(d.dir, "nspawn.pid"), []byte(strconv.Itoa(cmd.Process.Pid)), 0o644)
+
+	ctx, cancel := context.WithTimeout(ctx, l.opts.BootTimeout)
+	defer cancel()
+	// Readiness is read from the namespace's socket table, not probed with
+	// connections: the payload's ufw rule limits :22 to 6 new connections per
+	// 30 s, and a probing loop would lock the host out after a reboot.
+	for !sshListening(d.ns) {
+		select {
+		case <-d.done:
+			return fmt.Errorf("lab: droplet %d: systemd-nspawn exited during boot: %s", d.spec.ID, l.consoleTail(d))
+		case <-ctx.Done():
+			return fmt.Errorf("lab: droplet %d: sshd not listening on :22 within %s: %s", d.spec.ID, l.opts.BootTimeout, l.consoleTail(d))
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	return nil
+}
+
+// sshListening reports whether something listens on TCP port 22 in the lab
+// namespace ns (sshd is the only candidate in a booting droplet).
+func sshListening(ns string) bool {
+	pids := netnsPIDs(ns)
+	if len(pids) == 0 {
+		return false
+	}
+	for _, f := range []string{"tcp", "tcp6"} {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/net/%s", pids[0], f))
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(b), "\n")[1:] {
+			// sl local_address rem_address st ...; 0A is LISTEN, 0016 is port 22.
+			fields := strings.Fields(line)
+			if len(fields) > 3 && strings.HasSuffix(fields[1], ":0016") && fields[3] == "0A" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// consoleTail is the end of a droplet's console, for boot errors.
+func (l *Lab) consoleTail(d *droplet) string {
+	b, _ := os.ReadFile(filepath.Join(d.dir, "console.log"))
+	if len(b) > 2000 {
+		b = b[len(b)-2000:]
+	}
+	return strings.TrimSpace(string(b))
+}
+
+// halt shuts the container down: SIGTERM makes nspawn power the container
+// off cleanly; what still runs after the grace period is killed. d.mu is held.
+func (l *Lab) halt(d *droplet) {
+	if d.cmd == nil {
+		return
+	}
+	d.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-d.done:
+	case <-time.After(30 * time.Second):
+		d.cmd.Process.Kill()
+		<-d.done
+	}
+	killNetnsProcs(d.ns)
+	d.cmd = nil
+	os.Remove(filepath.Join(d.dir, "nspawn.pid"))
+}
+
+func (l *Lab) lookup(id int) (*droplet, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	d := l.droplets[id]
+	if d == nil {
+		return nil, fmt.Errorf("lab: no droplet %d", id)
+	}
+	return d, nil
+}
+
+// PowerOff stops the droplet's container; its disk and address stay.
+func (l *Lab) PowerOff(ctx context.Context, id int) error {
+	d, err := l.lookup(id)
+	if err != nil {
+		return err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	l.halt(d)
+	return nil
+}
+
+// PowerOn boots a powered-off droplet from its disk.
+func (l *Lab) PowerOn(ctx context.Context, id int) error {
+	d, err := l.lookup(id)
+	if err != nil {
+		return err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.cmd != nil {
+		return nil
+	}
+	return l.boot(ctx, d)
+}
+
+// Reboot is a power cycle.
+func (l *Lab) Reboot(ctx context.Context, id int) error {
+	d, err := l.lookup(id)
+	if err != nil {
+		return err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	l.halt(d)
+	return l.boot(ctx, d)
+}
+
+// Destroy stops the droplet and removes its container, disk and namespace.
+// Destroying a droplet that is already gone succeeds.
+func (l *Lab) Destroy(ctx context.Context, id int) error {
+	d, err := l.lookup(id)
+	if err != nil {
+		return nil
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	l.halt(d)
+	var errs []error
+	if err := unix.Unmount(d.root(), unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
+		errs = append(errs, fmt.Errorf("lab: droplet %d: unmounting its disk: %w", id, err))
+	}
+	if err := os.RemoveAll(d.dir); err != nil {
+		errs = append(errs, fmt.Errorf("lab: droplet %d: %w", id, err))
+	}
+	if exists("/run/netns/" + d.ns) {
+		if _, err := run(ctx, "ip", "netns", "delete", d.ns); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	l.mu.Lock()
+	delete(l.droplets, id)
+	delete(l.byIP, d.spec.IPv4)
+	l.mu.Unlock()
+	return errors.Join(errs...)
+}
+
+// Running reports whether the droplet's container is up, and its namespace.
+func (l *Lab) Running(id int) (netns string, running bool) {
+	d, err := l.lookup(id)
+	if err != nil {
+		return "", false
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.ns, d.cmd != nil
+}
+
+// dropletByIP finds the droplet that owns a lab address.
+func (l *Lab) dropletByIP(ip netip.Addr) (*droplet, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	id, ok := l.byIP[ip.Unmap()]
+	if !ok {
+		return nil, false
+	}
+	return l.droplets[id], true
+}
