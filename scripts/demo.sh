@@ -15,7 +15,7 @@ trap cleanup EXIT
 
 go build -o "$work/bin/terraform-provider-jhub" .
 go build -o "$work/dosim" ./internal/cmd/dosim
-"$work/dosim" -listen 127.0.0.1:0 -active-after 2s >"$work/sim.env" 2>"$work/sim.log" &
+"$work/dosim" -listen 127.0.0.1:0 -active-delay 2s >"$work/sim.env" 2>"$work/sim.log" &
 sim_pid=$!
 for _ in $(seq 50); do grep -q DIGITALOCEAN_TOKEN "$work/sim.env" && break; sleep 0.1; done
 set -a; . "$work/sim.env"; set +a
@@ -35,7 +35,7 @@ export TF_VAR_admin_ssh_public_key="$(cat "$work/id_ed25519.pub")"
 tf() { terraform -chdir="$work/tf" "$@"; }
 
 tf apply -auto-approve -compact-warnings
-tf output
+
 echo "== a second plan must be empty"
 tf plan -detailed-exitcode -compact-warnings >/dev/null && echo "no changes"
 tf destroy -auto-approve -compact-warnings

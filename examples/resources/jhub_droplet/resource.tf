@@ -1,3 +1,10 @@
+# Keys come from variables, not local files, so the same configuration runs
+# from a laptop and from a Terraform Cloud workspace.
+variable "admin_ssh_public_key" {
+  description = "The teacher's SSH public key (the contents of ~/.ssh/id_ed25519.pub)."
+  type        = string
+}
+
 resource "jhub_droplet" "hub" {
   name   = "hub-cs101"
   region = "fra1"
@@ -5,7 +12,7 @@ resource "jhub_droplet" "hub" {
   tags   = ["cs101", "jupyterhub"]
 
   admin_user      = "teacher"
-  ssh_public_keys = [file("~/.ssh/id_ed25519.pub")]
+  ssh_public_keys = [var.admin_ssh_public_key]
 
   timeouts {
     create = "15m"
