@@ -95,7 +95,7 @@ func fixedBody(b []byte) http.Handler {
 }
 
 // wsEchoLoad runs -conns websockets, each sending a message and waiting for
-// its echo in a loop, and prints the echoed messages per second.
+// its echo in a loop, and prints the echoed messages per second and in total.
 func wsEchoLoad(args []string) error {
 	fs := flag.NewFlagSet("ws-echo", flag.ContinueOnError)
 	u := fs.String("url", "", "ws:// or wss:// URL of the echo endpoint")
@@ -136,7 +136,7 @@ func wsEchoLoad(args []string) error {
 	if err, _ := firstErr.Load().(error); err != nil {
 		return fmt.Errorf("a websocket failed during the run: %w", err)
 	}
-	fmt.Printf("%.1f\n", float64(total.Load())/elapsed.Seconds())
+	fmt.Printf("%.1f %d\n", float64(total.Load())/elapsed.Seconds(), total.Load())
 	return nil
 }
 

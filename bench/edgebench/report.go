@@ -34,6 +34,13 @@ var metrics = []metric{
 	{name: "dl_https_mib_s", label: "1 MiB download MiB/s, HTTPS (4 conns)", target: 1.2, vsBestPeer: true},
 	{name: "dl_http_mib_s", label: "1 MiB download MiB/s, HTTP (4 conns)"},
 	{name: "rss_1000ws_mib", label: "RSS MiB with 1000 idle wss", lowerBetter: true, target: 1.0},
+	// Work per CPU-second of the proxy: robust against CPU taken by other
+	// processes on a shared machine (for "direct": the upstream's CPU).
+	{name: "http_ka_per_cpu_s", label: "HTTP keep-alive req per proxy CPU-second"},
+	{name: "https_ka_per_cpu_s", label: "HTTPS keep-alive req per proxy CPU-second"},
+	{name: "handshakes_per_cpu_s", label: "handshakes per proxy CPU-second"},
+	{name: "ws_echo_per_cpu_s", label: "wss echo msgs per proxy CPU-second"},
+	{name: "dl_https_mib_per_cpu_s", label: "HTTPS MiB downloaded per proxy CPU-second"},
 }
 
 // Column order; the edge is compared against nginx, CHP and Caddy ("peers").
