@@ -54,15 +54,15 @@ func TestAccountAndRateLimitHeaders(t *testing.T) {
 	if acct.Status != "active" || !acct.EmailVerified || acct.DropletLimit == 0 || acct.Email == "" {
 		t.Errorf("account = %+v", acct)
 	}
-	if resp.Rate.Limit != 5000 || resp.Rate.Remaining != 4999 || resp.Rate.Reset.IsZero() {
+	if resp.Limit != 5000 || resp.Remaining != 4999 || resp.Reset.IsZero() {
 		t.Errorf("rate after 1 request = %+v", resp.Rate)
 	}
 	_, resp, err = c.Account.Get(ctx(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if resp.Rate.Remaining != 4998 {
-		t.Errorf("ratelimit-remaining after 2 requests = %d, want 4998", resp.Rate.Remaining)
+	if resp.Remaining != 4998 {
+		t.Errorf("ratelimit-remaining after 2 requests = %d, want 4998", resp.Remaining)
 	}
 }
 

@@ -40,7 +40,7 @@ func TestConformanceCatchesBadRequests(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp.Body.Close()
+	_ = resp.Body.Close()
 	if resp.StatusCode != http.StatusUnauthorized || !hasViolation(s, "GET /v2/account", "request (account_get)", "bearer") {
 		t.Errorf("a request without a token: %d, violations %q", resp.StatusCode, s.Violations())
 	}

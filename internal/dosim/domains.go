@@ -97,13 +97,15 @@ func validHostname(name string, wildcard bool) bool {
 		if l == "" || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' {
 			return false
 		}
-		for _, c := range l {
-			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
-				return false
-			}
+		if strings.IndexFunc(l, notLabelRune) >= 0 {
+			return false
 		}
 	}
 	return true
+}
+
+func notLabelRune(c rune) bool {
+	return (c < 'a' || c > 'z') && (c < 'A' || c > 'Z') && (c < '0' || c > '9') && c != '-' && c != '_'
 }
 
 // createDomainLocked adds a zone with the SOA and NS records DigitalOcean
@@ -413,10 +415,12 @@ func (s *Server) SeedDomain(name string, records ...godo.DomainRecordEditRequest
 		return fmt.Errorf("dosim: seed domain %s: %w", name, err)
 	}
 	for _, rec := range records {
-		if _, err := s.addRecordLocked(d, rec); err != nil {
+		added, err := s.addRecordLocked(d, rec)
+		if err != nil {
 			delete(s.domains, d.name)
 			return fmt.Errorf("dosim: seed domain %s: record %s %s: %w", name, rec.Type, rec.Name, err)
 		}
+		added.hidden = 0 // seeded records exist already: no read-after-create lag
 	}
 	return nil
 }

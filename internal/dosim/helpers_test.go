@@ -120,7 +120,7 @@ func raw(t *testing.T, s *Server, method, path, body string) (*http.Response, ma
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	b, _ := io.ReadAll(resp.Body)
 	var v map[string]any
 	if len(bytes.TrimSpace(b)) > 0 {

@@ -68,7 +68,9 @@ func run(args []string, stdout, stderr io.Writer, stop <-chan os.Signal) error {
 	if !s.Conformance() {
 		logger.Printf("OpenAPI conformance is off: set %s=/path/to/DigitalOcean-public.v2.yaml or -spec", dosim.SpecEnv)
 	}
-	fmt.Fprintf(stdout, "DIGITALOCEAN_API_URL=%s\nDIGITALOCEAN_TOKEN=%s\n", url, s.Token())
+	if _, err := fmt.Fprintf(stdout, "DIGITALOCEAN_API_URL=%s\nDIGITALOCEAN_TOKEN=%s\n", url, s.Token()); err != nil {
+		return err
+	}
 	<-stop
 	if v := s.Violations(); len(v) > 0 {
 		for _, m := range v {

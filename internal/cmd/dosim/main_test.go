@@ -19,7 +19,7 @@ func TestServesAndPrintsEnvironment(t *testing.T) {
 	done := make(chan error, 1)
 	go func() {
 		done <- run([]string{"-listen", "127.0.0.1:0", "-token", "tok-123", "-active-delay", "10ms"}, outW, &stderr, stop)
-		outW.Close()
+		_ = outW.Close()
 	}()
 	sc := bufio.NewScanner(outR)
 	env := map[string]string{}
@@ -40,7 +40,7 @@ func TestServesAndPrintsEnvironment(t *testing.T) {
 	}
 	var body map[string]map[string]any
 	err = json.NewDecoder(resp.Body).Decode(&body)
-	resp.Body.Close()
+	_ = resp.Body.Close()
 	if err != nil || resp.StatusCode != http.StatusOK || body["account"]["status"] != "active" {
 		t.Fatalf("GET /v2/account: %d %v %v", resp.StatusCode, body, err)
 	}
