@@ -28,6 +28,7 @@ GOBIN=$BIN go install "github.com/letsencrypt/pebble/v2/cmd/pebble-challtestsrv@
 SRC=$(go env GOMODCACHE)/github.com/letsencrypt/pebble/v2@$PEBBLE_VERSION/test/certs
 install -m 0644 "$SRC/pebble.minica.pem" "$CERTS/pebble.minica.pem"
 install -m 0644 "$SRC/localhost/cert.pem" "$CERTS/localhost-cert.pem"
-install -m 0600 "$SRC/localhost/key.pem" "$CERTS/localhost-key.pem"
+# Pebble's published test key, not a secret: readable so tests run without root.
+install -m 0644 "$SRC/localhost/key.pem" "$CERTS/localhost-key.pem"
 echo "$PEBBLE_VERSION" >"$STAMP"
 echo "installed pebble $PEBBLE_VERSION in $BIN, certs in $CERTS"
