@@ -23,6 +23,7 @@ import (
 
 	"github.com/classhub/terraform-provider-jhub/internal/certs"
 	"github.com/classhub/terraform-provider-jhub/internal/certs/pebbletest"
+	"github.com/classhub/terraform-provider-jhub/internal/labdns"
 )
 
 // edgeStub listens like the edge does on the ports Pebble validates: HTTP with
@@ -159,43 +160,37 @@ func TestACMETLSALPN01(t *testing.T) {
 }
 
 func TestACMEDNS01DigitalOcean(t *testing.T) {
-	p := pebbletest.Start(t)
-	hosts := []string{"dns01.jhub.test", "*.dns01.jhub.test"} // a wildcard needs DNS-01
-	p.AddA(t, hosts[0])
-	fake := newDOFake(t, doToken, "jhub.test", "unrelated.test")
-	// What the simulated DigitalOcean zone holds, real DNS (challtestsrv) answers.
-	fake.onTXT = func(fqdn string, values []string) {
-		if err := p.ClearTXT(fqdn); err != nil {
-			t.Error(err)
-		}
-		for _, v := range values {
-			if err := p.SetTXT(fqdn, v); err != nil {
-				t.Error(err)
-			}
-		}
+	// The TXT records go through the DigitalOcean simulator; the lab's DNS
+	// server answers from it, and Pebble resolves through that server.
+	sim := newSim(t, "jhub.test", "unrelated.test")
+	ns, err := labdns.Start("127.0.0.1:0", sim)
+	if err != nil {
+		t.Fatal(err)
 	}
+	defer ns.Close()
+	p := pebbletest.StartWith(t, pebbletest.Options{DNSServer: ns.Addr()})
+	hosts := []string{"dns01.jhub.test", "*.dns01.jhub.test"} // a wildcard needs DNS-01
+
 	dir := filepath.Join(t.TempDir(), "store")
 	c := acmeConfig(p, dir, certs.ChallengeDNS01, hosts...)
-	c.ACME.DNS = certs.DNSConfig{TokenFile: tokenFile(t, doToken), APIURL: fake.URL(),
-		Resolvers: []string{p.DNSAddr}, PropagationTimeout: 20 * time.Second}
+	c.ACME.DNS = certs.DNSConfig{TokenFile: tokenFile(t, doToken), APIURL: sim.URL() + "/",
+		Resolvers: []string{ns.Addr()}, PropagationTimeout: 20 * time.Second}
 	m, err := certs.New(context.Background(), c, testLogger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer m.Close()
 	e := startEdgeStub(t, m, p)
+	before := sim.Requests()
 	took := issue(t, m, p)
 	t.Logf("dns-01 issuance (2 names incl. wildcard) took %v", took.Round(time.Millisecond))
 	verifyServed(t, p, hosts[0])
 	verifyServed(t, p, "anything.dns01.jhub.test") // certmagic keeps one certificate per name: this is the wildcard's
-	var created int
-	for _, call := range fake.calls {
-		if call == "POST /v2/domains/jhub.test/records" {
-			created++
-		}
+	if sim.Requests() == before {
+		t.Fatal("issuance made no DigitalOcean API requests")
 	}
-	if created != 2 || len(fake.snapshot("jhub.test")) != 0 {
-		t.Fatalf("TXT records created %d (want 2), left behind %+v (want none)", created, fake.snapshot("jhub.test"))
+	if left := txtValues(sim, "jhub.test", "_acme-challenge.dns01"); len(left) != 0 {
+		t.Fatalf("challenge TXT records left behind: %v", left)
 	}
 	if e.httpChallenges.Load() != 0 || e.alpnHellos.Load() != 0 {
 		t.Fatal("dns-01 configuration also answered HTTP or TLS-ALPN challenges")

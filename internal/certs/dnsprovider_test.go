@@ -2,14 +2,16 @@ package certs_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/classhub/terraform-provider-jhub/internal/certs"
+	"github.com/classhub/terraform-provider-jhub/internal/dosim"
+	"github.com/digitalocean/godo"
 	"github.com/libdns/libdns"
 )
 
@@ -23,57 +25,97 @@ func tokenFile(t *testing.T, token string) string {
 	return p
 }
 
-func TestDOProviderZonesAndRecords(t *testing.T) {
-	ctx := context.Background()
-	fake := newDOFake(t, doToken, "jhub.test", "other.test", "class.jhub.test")
-	p, err := certs.NewDOProvider(tokenFile(t, doToken), fake.URL())
+// newSim starts the DigitalOcean simulator (requests and responses checked
+// against DigitalOcean's OpenAPI spec) with the given zones.
+func newSim(t *testing.T, zones ...string) *dosim.Server {
+	t.Helper()
+	sim := dosim.NewTest(t, dosim.Options{Token: doToken})
+	for _, z := range zones {
+		if err := sim.SeedDomain(z); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return sim
+}
+
+func newProvider(t *testing.T, sim *dosim.Server) *certs.DOProvider {
+	t.Helper()
+	p, err := certs.NewDOProvider(tokenFile(t, doToken), sim.URL()+"/")
 	if err != nil {
 		t.Fatal(err)
 	}
+	return p
+}
+
+func txtValues(sim *dosim.Server, zone, name string) []string {
+	var out []string
+	for _, r := range sim.Records(zone) {
+		if r.Type == "TXT" && r.Name == name {
+			out = append(out, r.Data)
+		}
+	}
+	return out
+}
+
+func TestDOProviderZonesAndRecords(t *testing.T) {
+	ctx := context.Background()
+	sim := newSim(t, "jhub.test", "class.jhub.test")
+	// More zones and records than one page (200) holds.
+	for i := range 201 {
+		if err := sim.SeedDomain(fmt.Sprintf("z%03d.test", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var many []godo.DomainRecordEditRequest
+	for i := range 210 {
+		many = append(many, godo.DomainRecordEditRequest{Type: "A", Name: fmt.Sprintf("h%03d", i), Data: "198.18.0.10", TTL: 60})
+	}
+	if err := sim.SeedDomain("big.test", many...); err != nil {
+		t.Fatal(err)
+	}
+	p := newProvider(t, sim)
 
 	zones, err := p.ListZones(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var names []string
-	for _, z := range zones {
-		names = append(names, z.Name)
+	if len(zones) != len(sim.Domains()) || len(zones) != 204 {
+		t.Fatalf("%d zones across pages, simulator holds %d (want 204)", len(zones), len(sim.Domains()))
 	}
-	if want := []string{"jhub.test.", "other.test.", "class.jhub.test."}; !slices.Equal(names, want) {
-		t.Fatalf("zones across pages = %v, want %v", names, want)
+	recs, err := p.GetRecords(ctx, "big.test.")
+	if err != nil || len(recs) != len(sim.Records("big.test")) || len(recs) < 210 {
+		t.Fatalf("records across pages: %v, got %d, simulator holds %d", err, len(recs), len(sim.Records("big.test")))
 	}
 
 	added, err := p.AppendRecords(ctx, "jhub.test.", []libdns.Record{
 		libdns.TXT{Name: "_acme-challenge.hub", Text: "token-one"},
 		libdns.TXT{Name: "_acme-challenge.hub", Text: "token-two", TTL: time.Hour},
-		libdns.RR{Name: "hub", Type: "A", Data: "198.18.0.10", TTL: time.Minute},
 	})
-	if err != nil || len(added) != 3 {
+	if err != nil || len(added) != 2 {
 		t.Fatalf("append: %v, %d records", err, len(added))
 	}
-	if got := fake.snapshot("jhub.test"); got[0].TTL != 30 || got[1].TTL != 3600 || got[2].Type != "A" {
-		t.Fatalf("stored records %+v: want TTL raised to DigitalOcean's minimum 30 and kept at 3600", got)
+	for _, r := range sim.Records("jhub.test") {
+		if r.Type == "TXT" && ((r.Data == "token-one" && r.TTL != 30) || (r.Data == "token-two" && r.TTL != 3600)) {
+			t.Fatalf("TXT %q has TTL %d: want 30 (DigitalOcean's minimum, raised from 0) and 3600", r.Data, r.TTL)
+		}
 	}
-
-	all, err := p.GetRecords(ctx, "jhub.test.")
-	if err != nil || len(all) != 3 {
-		t.Fatalf("records across pages: %v, %d records", err, len(all))
-	}
-	if txt, ok := all[1].(libdns.TXT); !ok || txt.Text != "token-two" || txt.Name != "_acme-challenge.hub" {
-		t.Fatalf("second record %#v, want the TXT token-two", all[1])
+	if txt, ok := added[1].(libdns.TXT); !ok || txt.Text != "token-two" || txt.Name != "_acme-challenge.hub" {
+		t.Fatalf("second appended record %#v, want the TXT token-two", added[1])
 	}
 
 	// By ID: only the first TXT goes, although its twin has the same name.
 	if _, err := p.DeleteRecords(ctx, "jhub.test.", added[:1]); err != nil {
 		t.Fatal(err)
 	}
+	if got := txtValues(sim, "jhub.test", "_acme-challenge.hub"); len(got) != 1 || got[0] != "token-two" {
+		t.Fatalf("after delete by ID: %v, want [token-two]", got)
+	}
 	// By name, type and value (no ID), as a caller without ProviderData would.
 	if _, err := p.DeleteRecords(ctx, "jhub.test", []libdns.Record{libdns.TXT{Name: "_acme-challenge.hub", Text: "token-two"}}); err != nil {
 		t.Fatal(err)
 	}
-	left := fake.snapshot("jhub.test")
-	if len(left) != 1 || left[0].Type != "A" {
-		t.Fatalf("after deletes %+v, want only the A record", left)
+	if got := txtValues(sim, "jhub.test", "_acme-challenge.hub"); len(got) != 0 {
+		t.Fatalf("after delete by value: %v left", got)
 	}
 	// Deleting what is already gone reaches the goal: no error.
 	if _, err := p.DeleteRecords(ctx, "jhub.test.", added[:1]); err != nil {
@@ -81,32 +123,30 @@ func TestDOProviderZonesAndRecords(t *testing.T) {
 	}
 }
 
-func TestDOProviderRetriesRateLimit(t *testing.T) {
-	fake := newDOFake(t, doToken, "jhub.test")
-	fake.throttle = 2
-	p, err := certs.NewDOProvider(tokenFile(t, doToken), fake.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := p.AppendRecords(context.Background(), "jhub.test.", []libdns.Record{libdns.TXT{Name: "x", Text: "v"}}); err != nil {
+func TestDOProviderRetriesRateLimitAndServerErrors(t *testing.T) {
+	sim := newSim(t, "jhub.test")
+	sim.Faults().RateLimit(2, time.Second)
+	p := newProvider(t, sim)
+	if _, err := p.AppendRecords(context.Background(), "jhub.test.", []libdns.Record{libdns.TXT{Name: "x", Text: "v1"}}); err != nil {
 		t.Fatalf("append through two 429s: %v", err)
 	}
-	if n := len(fake.snapshot("jhub.test")); n != 1 {
-		t.Fatalf("%d records, want exactly 1 (retries must not duplicate)", n)
+	sim.Faults().ServerErrors(2, 503)
+	if _, err := p.AppendRecords(context.Background(), "jhub.test.", []libdns.Record{libdns.TXT{Name: "x", Text: "v2"}}); err != nil {
+		t.Fatalf("append through two 503s: %v", err)
 	}
-	if posts := slices.DeleteFunc(slices.Clone(fake.calls), func(c string) bool { return !strings.HasPrefix(c, "POST") }); len(posts) != 3 {
-		t.Fatalf("POSTs %v, want 3 (two throttled, one accepted)", posts)
+	if got := txtValues(sim, "jhub.test", "x"); len(got) != 2 {
+		t.Fatalf("TXT values %v, want exactly [v1 v2] (retries must not duplicate)", got)
 	}
 }
 
 func TestDOProviderErrorsKeepTokenSecret(t *testing.T) {
-	fake := newDOFake(t, "the-right-token", "jhub.test")
-	p, err := certs.NewDOProvider(tokenFile(t, doToken), fake.URL())
+	sim := newSim(t, "jhub.test")
+	p, err := certs.NewDOProvider(tokenFile(t, "dop_v1_wrong-token-should-not-leak"), sim.URL()+"/")
 	if err != nil {
 		t.Fatal(err)
 	}
 	_, err = p.AppendRecords(context.Background(), "jhub.test.", []libdns.Record{libdns.TXT{Name: "x", Text: "v"}})
-	if err == nil || strings.Contains(err.Error(), doToken) || !strings.Contains(err.Error(), "401") {
+	if err == nil || strings.Contains(err.Error(), "wrong-token") || !strings.Contains(err.Error(), "401") {
 		t.Fatalf("error %v: want a 401 that does not contain the token", err)
 	}
 

@@ -27,7 +27,7 @@ type Server struct {
 	CARootFile   string // root of Pebble's own HTTPS certificate (minica)
 	HTTPPort     int    // where Pebble's VA connects for http-01
 	TLSPort      int    // where Pebble's VA connects for tls-alpn-01
-	DNSAddr      string // challtestsrv's DNS server, Pebble's resolver
+	DNSAddr      string // challtestsrv's DNS server
 
 	mgmtURL   string // Pebble management API (roots, intermediates)
 	challURL  string // challtestsrv management API
@@ -60,6 +60,9 @@ func Require(t testing.TB, path, script string) string {
 // Options change Pebble's defaults.
 type Options struct {
 	CertValidity time.Duration // lifetime of issued certificates; 90 days when zero
+	// DNSServer (host:port) is Pebble's resolver instead of challtestsrv,
+	// e.g. the lab DNS answering from the DigitalOcean simulator.
+	DNSServer string
 }
 
 // Start runs Pebble and challtestsrv on free loopback ports until the test ends.
@@ -127,7 +130,11 @@ func StartWith(t testing.TB, o Options) *Server {
 	// Validate every challenge for real, at once, with no reused authorizations
 	// and no injected bad nonces, so each test run exercises the full flow.
 	env := []string{"PEBBLE_VA_NOSLEEP=1", "PEBBLE_VA_ALWAYS_VALID=0", "PEBBLE_AUTHZREUSE=0", "PEBBLE_WFE_NONCEREJECT=0"}
-	start(t, "pebble", env, s.pebbleOut, pebbleBin, "-config", cfgFile, "-dnsserver", s.DNSAddr)
+	resolver := s.DNSAddr
+	if o.DNSServer != "" {
+		resolver = o.DNSServer
+	}
+	start(t, "pebble", env, s.pebbleOut, pebbleBin, "-config", cfgFile, "-dnsserver", resolver)
 	waitHTTP(t, s.client, s.DirectoryURL)
 	return s
 }
