@@ -261,3 +261,43 @@ resource "jhub_domain" "class" {
 		}},
 	})
 }
+
+// A create that fails halfway keeps what it made in state (tainted); destroy
+// then removes exactly that, and nothing is left in the account.
+func TestAccDomain_failedCreateCleansUp(t *testing.T) {
+	sim := testSim(t, dosim.Options{})
+	const zone = "half.example.edu"
+	accTest(t, resource.TestCase{
+		CheckDestroy: zoneGone(sim, zone),
+		Steps: []resource.TestStep{{
+			PreConfig: func() {
+				// A 422 is final (never retried): the zone exists, its record cannot be made.
+				sim.Faults().On("POST", "/v2/domains/"+zone+"/records").ServerErrors(1, 422)
+			},
+			Config: providerBlock(sim) + fmt.Sprintf(`
+resource "jhub_domain" "class" {
+  name    = %q
+  records = { hub = { ipv4 = "198.18.0.60" } }
+}`, zone),
+			ExpectError: regexp.MustCompile(`Cannot create record`),
+		}},
+	})
+}
+
+// Slow API answers are waited for, not mistaken for failures.
+func TestAccDomain_latency(t *testing.T) {
+	sim := testSim(t, dosim.Options{})
+	const zone = "slow.example.edu"
+	accTest(t, resource.TestCase{
+		CheckDestroy: zoneGone(sim, zone),
+		Steps: []resource.TestStep{{
+			PreConfig: func() { sim.Faults().Latency(400 * time.Millisecond) },
+			Config: providerBlock(sim) + fmt.Sprintf(`
+resource "jhub_domain" "class" {
+  name    = %q
+  records = { hub = { ipv4 = "198.18.0.70" } }
+}`, zone),
+			Check: expectRecords(sim, zone, "hub A 198.18.0.70 1800"),
+		}},
+	})
+}

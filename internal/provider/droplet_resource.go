@@ -246,13 +246,23 @@ func (r *dropletResource) ModifyPlan(ctx context.Context, req resource.ModifyPla
 		resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("swap_mib"), defaultSwapMiB(plan.Size.ValueString()))...)
 		plan.SwapMiB = types.Int64Value(defaultSwapMiB(plan.Size.ValueString()))
 	}
-	cfg, known, d := bootstrapConfig(ctx, &plan, nil)
-	resp.Diagnostics.Append(d...)
-	if !known || resp.Diagnostics.HasError() {
+	// Placeholders stand in for what only apply knows: the host key, and the
+	// public halves of fingerprint keys (looked up in the account then).
+	placeholder, err := cloudinit.GenerateHostKey()
+	if err != nil {
+		resp.Diagnostics.AddError("Cannot generate an SSH key", err.Error())
 		return
 	}
-	// A placeholder host key has the size of the real one, which is generated at apply.
-	cfg.HostKey, _ = cloudinit.GenerateHostKey()
+	var fingerprintKeys []string
+	for range plan.SSHKeyFingerprints.Elements() {
+		fingerprintKeys = append(fingerprintKeys, placeholder.Public)
+	}
+	cfg, known, d := bootstrapConfig(ctx, &plan, fingerprintKeys)
+	resp.Diagnostics.Append(d...)
+	if !known || plan.SSHKeyFingerprints.IsUnknown() || resp.Diagnostics.HasError() {
+		return
+	}
+	cfg.HostKey = placeholder
 	if _, err := cloudinit.Render(cfg); err != nil {
 		resp.Diagnostics.AddAttributeError(payloadErrorPath(err), "Invalid bootstrap payload", err.Error())
 	}
