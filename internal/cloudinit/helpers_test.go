@@ -2,14 +2,12 @@ package cloudinit
 
 import (
 	"bytes"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/classhub/terraform-provider-jhub/internal/cloudinit/schematest"
 )
 
 var (
@@ -95,42 +93,11 @@ func decode(t testing.TB, payload []byte) map[string]any {
 	return m
 }
 
-// needTool returns the path of a tool scripts/setup-cloudinit.sh installs.
-// Outside CI a missing tool skips the test; under CI=true it fails, because
-// the CI setup installs it.
-func needTool(t *testing.T, name string) string {
-	t.Helper()
-	bin, err := exec.LookPath(name)
-	if err == nil {
-		return bin
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s is not installed but CI=true: run `bash scripts/setup-cloudinit.sh` (as root) before the tests", name)
-	}
-	t.Skipf("%s is not installed; run `sudo bash scripts/setup-cloudinit.sh` to test against it", name)
-	return ""
-}
-
-// cloudInitSchema runs the real `cloud-init schema` on payload and returns its
-// verdict.
-func cloudInitSchema(t *testing.T, payload []byte) (ok bool, output string) {
-	t.Helper()
-	bin := needTool(t, "cloud-init")
-	f := filepath.Join(t.TempDir(), "user-data")
-	if err := os.WriteFile(f, payload, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	out, err := exec.Command(bin, "schema", "--config-file", f).CombinedOutput()
-	valid := err == nil && strings.Contains(string(out), "Valid cloud-config") && !strings.Contains(string(out), "DEPRECATED")
-	return valid, string(out)
-}
-
-func requireSchemaValid(t *testing.T, payload []byte) {
-	t.Helper()
-	if ok, out := cloudInitSchema(t, payload); !ok {
-		t.Fatalf("cloud-init schema rejects the payload:\n%s\n--- payload ---\n%s", out, payload)
-	}
-}
+var (
+	needTool           = schematest.NeedTool
+	cloudInitSchema    = schematest.Schema
+	requireSchemaValid = schematest.RequireValid
+)
 
 // get walks a decoded document: keys for maps, ints for lists.
 func get(t testing.TB, v any, path ...any) any {

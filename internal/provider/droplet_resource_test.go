@@ -21,6 +21,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
 	"golang.org/x/crypto/ssh"
 
+	"github.com/classhub/terraform-provider-jhub/internal/cloudinit/schematest"
 	"github.com/classhub/terraform-provider-jhub/internal/dosim"
 )
 
@@ -57,8 +58,9 @@ func nothingLeft(sim *dosim.Server) resource.TestCheckFunc {
 	}
 }
 
-// simDroplet checks the droplet as the simulator sees it.
-func simDroplet(sim *dosim.Server, check func(attrs map[string]string, d godo.Droplet, userData string) error) resource.TestCheckFunc {
+// simDroplet checks the droplet as the simulator sees it, and its payload
+// with the real `cloud-init schema`.
+func simDroplet(t *testing.T, sim *dosim.Server, check func(attrs map[string]string, d godo.Droplet, userData string) error) resource.TestCheckFunc {
 	return func(s *terraform.State) error {
 		rs, ok := s.RootModule().Resources["jhub_droplet.hub"]
 		if !ok {
@@ -68,6 +70,9 @@ func simDroplet(sim *dosim.Server, check func(attrs map[string]string, d godo.Dr
 		d, userData, ok := sim.Droplet(id)
 		if !ok {
 			return fmt.Errorf("droplet %d not in the simulator", id)
+		}
+		if ok, out := schematest.Schema(t, []byte(userData)); !ok {
+			return fmt.Errorf("cloud-init schema rejects the payload the provider sent:\n%s", out)
 		}
 		return check(rs.Primary.Attributes, d, userData)
 	}
@@ -80,7 +85,11 @@ func TestAccDroplet_lifecycle(t *testing.T) {
   region          = "fra1"
   admin_user      = "teacher"
   ssh_public_keys = [%q]
-  tags            = ["cs101"]`, key)
+  tags            = ["cs101"]
+  extra_cloud_config = <<-EOT
+    packages: [htop]
+    timezone: Europe/Berlin
+  EOT`, key)
 	var firstID string
 	accTest(t, resource.TestCase{
 		CheckDestroy: nothingLeft(sim),
@@ -108,10 +117,10 @@ func TestAccDroplet_lifecycle(t *testing.T) {
 						}
 						return nil
 					},
-					simDroplet(sim, func(a map[string]string, d godo.Droplet, ud string) error {
+					simDroplet(t, sim, func(a map[string]string, d godo.Droplet, ud string) error {
 						// The payload carries the admin key and the very host key the state pins.
 						hostKey := strings.Fields(a["host_public_key"])[1]
-						for _, want := range []string{"#cloud-config", "teacher", strings.Fields(key)[1], hostKey} {
+						for _, want := range []string{"#cloud-config", "teacher", strings.Fields(key)[1], hostKey, "htop", "Europe/Berlin"} {
 							if !strings.Contains(ud, want) {
 								return fmt.Errorf("user_data lacks %q", want)
 							}
@@ -140,7 +149,7 @@ func TestAccDroplet_lifecycle(t *testing.T) {
 				Check: resource.ComposeTestCheckFunc(
 					resource.TestCheckResourceAttrPtr("jhub_droplet.hub", "id", &firstID),
 					resource.TestCheckResourceAttr("jhub_droplet.hub", "status", "active"),
-					simDroplet(sim, func(_ map[string]string, d godo.Droplet, _ string) error {
+					simDroplet(t, sim, func(_ map[string]string, d godo.Droplet, _ string) error {
 						if d.Name != "hub-cs101-fall" || d.SizeSlug != "s-2vcpu-4gb" {
 							return fmt.Errorf("simulator has name %q size %q after the update", d.Name, d.SizeSlug)
 						}
@@ -153,7 +162,7 @@ func TestAccDroplet_lifecycle(t *testing.T) {
 				ImportState:       true,
 				ImportStateVerify: true,
 				// Only the bootstrap payload knew these; DigitalOcean cannot tell them.
-				ImportStateVerifyIgnore: []string{"admin_user", "ssh_public_keys", "swap_mib", "host_public_key", "registered_ssh_key_ids", "timeouts"},
+				ImportStateVerifyIgnore: []string{"admin_user", "ssh_public_keys", "extra_cloud_config", "swap_mib", "host_public_key", "registered_ssh_key_ids", "timeouts"},
 			},
 			{
 				// The region forces a new droplet.

@@ -79,7 +79,7 @@ func TestAccDroplet_existingKeyByFingerprint(t *testing.T) {
   ssh_key_fingerprints = [%q]`, key.Fingerprint)),
 			Check: resource.ComposeTestCheckFunc(
 				resource.TestCheckResourceAttr("jhub_droplet.hub", "registered_ssh_key_ids.#", "0"),
-				simDroplet(sim, func(_ map[string]string, _ godo.Droplet, ud string) error {
+				simDroplet(t, sim, func(_ map[string]string, _ godo.Droplet, ud string) error {
 					if !regexp.MustCompile(regexp.QuoteMeta(pub[:60])).MatchString(ud) {
 						return fmt.Errorf("the fingerprint's public key is not in the admin user's keys")
 					}
