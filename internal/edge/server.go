@@ -253,13 +253,23 @@ func (s *Server) serveHTTPS(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case h == nil:
 		http.Error(w, "404 Not Found: unknown host", http.StatusNotFound)
-	case r.TLS != nil && r.TLS.ServerName != "" && !strings.EqualFold(r.TLS.ServerName, host):
+	case r.TLS != nil && sniMismatch(r.TLS.ServerName, host):
 		http.Error(w, "421 Misdirected Request: Host does not match the TLS server name", http.StatusMisdirectedRequest)
 	case r.Method == http.MethodConnect && r.ProtoMajor == 1:
 		http.Error(w, "405 CONNECT is not allowed: this is not a forward proxy", http.StatusMethodNotAllowed)
 	default:
 		h.ServeHTTP(w, r)
 	}
+}
+
+// sniMismatch reports a TLS server name naming another host than the Host
+// header. No SNI, or an IP literal (which RFC 6066 forbids in SNI but some
+// clients send), checks nothing.
+func sniMismatch(sni, host string) bool {
+	if sni == "" || strings.EqualFold(sni, host) {
+		return false
+	}
+	return net.ParseIP(sni) == nil
 }
 
 // serveHTTP is the :80 handler: ACME HTTP-01 answers, else a redirect to

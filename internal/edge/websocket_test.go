@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -241,4 +242,65 @@ func (s *h2Socket) readText() (string, error) {
 	buf := make([]byte, n)
 	_, err := io.ReadFull(s.r, buf)
 	return string(buf), err
+}
+
+// TestWebsocketUpgradeHeadersAndRefusal: the upgrade request carries the
+// edge's forwarding headers and no client hop-by-hop ones, and an upstream
+// that refuses the upgrade has its answer relayed.
+func TestWebsocketUpgradeHeadersAndRefusal(t *testing.T) {
+	var mu sync.Mutex
+	var seen http.Header
+	var seenHost string
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		seen, seenHost = r.Header.Clone(), r.Host
+		mu.Unlock()
+		if strings.HasPrefix(r.URL.Path, "/denied") {
+			http.Error(w, "no kernel for you", http.StatusForbidden)
+			return
+		}
+		c, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		c.Close(websocket.StatusNormalClosure, "bye")
+	}))
+	defer up.Close()
+	te := startEdge(t, fmt.Sprintf("hub: {hosts: [hub.test], mode: upstream, upstream: %q}\n", up.URL))
+
+	conn := te.tlsConn("hub.test")
+	fmt.Fprint(conn, "GET /denied HTTP/1.1\r\nHost: hub.test:443\r\nConnection: Upgrade, X-Hop\r\nUpgrade: websocket\r\n"+
+		"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nX-Hop: 1\r\nX-Forwarded-For: 6.6.6.6\r\nX-Real-IP: 6.6.6.6\r\nOrigin: https://hub.test\r\n\r\n")
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusForbidden || !strings.Contains(string(body), "no kernel for you") {
+		t.Errorf("refused upgrade: %d %q, want the upstream's 403", resp.StatusCode, body)
+	}
+	mu.Lock()
+	if seenHost != "hub.test:443" || seen.Get("X-Hop") != "" || seen.Get("X-Forwarded-For") != "127.0.0.1" ||
+		seen.Get("X-Real-Ip") != "127.0.0.1" || seen.Get("X-Forwarded-Proto") != "https" || seen.Get("Origin") != "https://hub.test" ||
+		seen.Get("Upgrade") != "websocket" || seen.Get("Sec-Websocket-Key") != "dGhlIHNhbXBsZSBub25jZQ==" {
+		t.Errorf("upgrade request at the upstream: host %q headers %v", seenHost, seen)
+	}
+	mu.Unlock()
+
+	// The upstream closing the socket reaches the client as a close frame.
+	c := te.dialWSPlain(context.Background(), "wss://hub.test/closing")
+	_, _, err = c.Read(context.Background())
+	if websocket.CloseStatus(err) != websocket.StatusNormalClosure {
+		t.Errorf("read after upstream close: %v, want a normal closure", err)
+	}
+}
+
+func (te *testEdge) dialWSPlain(ctx context.Context, url string) *websocket.Conn {
+	te.t.Helper()
+	c, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{HTTPClient: &http.Client{Transport: te.transport(false)}})
+	if err != nil {
+		te.t.Fatalf("dial %s: %v", url, err)
+	}
+	te.t.Cleanup(func() { c.CloseNow() })
+	return c
 }

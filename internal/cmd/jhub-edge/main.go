@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"runtime/pprof"
 	"syscall"
 
 	"github.com/classhub/terraform-provider-jhub/internal/certs"
@@ -72,6 +73,18 @@ func serve(cfg *edge.Config, path string, stderr io.Writer) error {
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
 
+	// JHUB_EDGE_CPUPROFILE=FILE profiles the whole run, for benchmarking.
+	if f := os.Getenv("JHUB_EDGE_CPUPROFILE"); f != "" {
+		out, err := os.Create(f)
+		if err != nil {
+			return fmt.Errorf("JHUB_EDGE_CPUPROFILE: %w", err)
+		}
+		defer out.Close()
+		if err := pprof.StartCPUProfile(out); err != nil {
+			return fmt.Errorf("JHUB_EDGE_CPUPROFILE: %w", err)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	cm, err := certs.New(ctx, cfg.ToCerts(), log)

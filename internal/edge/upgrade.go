@@ -1,0 +1,349 @@
+package edge
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha1"
+	"crypto/tls"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/textproto"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/net/http/httpguts"
+)
+
+// upgradeType is the protocol an HTTP/1.1 request asks to switch to, or "".
+func upgradeType(h http.Header) string {
+	if !httpguts.HeaderValuesContainsToken(h["Connection"], "Upgrade") {
+		return ""
+	}
+	return h.Get("Upgrade")
+}
+
+// hopHeaders are removed in both directions (RFC 9110 section 7.6.1), with
+// whatever the Connection header names.
+var hopHeaders = []string{"Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate",
+	"Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade"}
+
+func removeHopByHop(h http.Header) {
+	for _, f := range h["Connection"] {
+		for sf := range strings.SplitSeq(f, ",") {
+			if sf = textproto.TrimString(sf); sf != "" {
+				h.Del(sf)
+			}
+		}
+	}
+	for _, k := range hopHeaders {
+		delete(h, k)
+	}
+}
+
+// upgradeRequest is the upstream request for a protocol switch: the
+// client's headers without hop-by-hop and client-sent forwarding headers,
+// then the edge's own.
+func (p *proxy) upgradeRequest(r *http.Request, upgrade string) *http.Request {
+	u := *r.URL
+	p.pointAt(&u, r.URL)
+	h := r.Header.Clone()
+	removeHopByHop(h)
+	for _, k := range []string{":protocol", "Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto"} {
+		delete(h, k)
+	}
+	h["Connection"] = []string{"Upgrade"}
+	h["Upgrade"] = []string{upgrade}
+	setForwarded(h, r)
+	return &http.Request{Method: http.MethodGet, URL: &u, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1, Header: h, Host: r.Host}
+}
+
+// upgradeHandshakeTimeout bounds dialling the upstream and its answer to
+// the upgrade; once switched, connections have no deadline at all.
+const upgradeHandshakeTimeout = 30 * time.Second
+
+// dialUpstream opens a connection to the target for one upgraded request.
+func (p *proxy) dialUpstream(ctx context.Context) (net.Conn, error) {
+	host := p.target.Host
+	if p.target.Port() == "" {
+		port := "80"
+		if p.target.Scheme == "https" {
+			port = "443"
+		}
+		host = net.JoinHostPort(p.target.Hostname(), port)
+	}
+	if p.target.Scheme == "https" {
+		d := &tls.Dialer{NetDialer: p.u.dialer, Config: &tls.Config{ServerName: p.target.Hostname(), MinVersion: tls.VersionTLS12}}
+		return d.DialContext(ctx, "tcp", host)
+	}
+	return p.u.dialer.DialContext(ctx, "tcp", host)
+}
+
+// serveUpgrade proxies an HTTP/1.1 protocol switch (websockets) without
+// httputil.ReverseProxy: after the handshake the handler returns, and two
+// small goroutines copy bytes with buffers borrowed only while data flows.
+// An idle websocket then costs a few kilobytes, and it never times out.
+func (p *proxy) serveUpgrade(w http.ResponseWriter, r *http.Request, upgrade string) {
+	p.act.Store(time.Now().UnixNano())
+	back, br, res, err := p.handshake(r.Context(), p.upgradeRequest(r, upgrade))
+	if err != nil {
+		p.errorHandler(w, r, err)
+		return
+	}
+	if res.StatusCode != http.StatusSwitchingProtocols {
+		p.relay(w, back, res)
+		return
+	}
+	if got := res.Header.Get("Upgrade"); !strings.EqualFold(got, upgrade) {
+		back.Close()
+		p.errorHandler(w, r, fmt.Errorf("upstream switched to %q when %q was requested", got, upgrade))
+		return
+	}
+	removeHopByHop(res.Header)
+	client, brw, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		back.Close()
+		p.errorHandler(w, r, fmt.Errorf("hijack for %s upgrade: %w", upgrade, err))
+		return
+	}
+	hdr := w.Header()
+	for k, vv := range res.Header {
+		hdr[k] = vv
+	}
+	hdr["Connection"] = []string{"Upgrade"}
+	hdr["Upgrade"] = []string{upgrade}
+	res.Header = hdr
+	res.Body = nil
+	if err := res.Write(brw); err != nil || brw.Flush() != nil {
+		client.Close()
+		back.Close()
+		return
+	}
+	s := &splice{client: client, back: back}
+	go s.run(back, activityReader{withBuffered(brw.Reader, client), p.act}, &p.u.pool)
+	go s.run(client, activityReader{withBuffered(br, back), p.act}, &p.u.pool)
+}
+
+// splice tracks the two directions of one upgraded connection: a clean
+// EOF half-closes the other side; the second direction to end, or any
+// error, closes both.
+type splice struct {
+	client, back net.Conn
+	ended        atomic.Int32
+}
+
+func (s *splice) run(dst net.Conn, src io.Reader, pool *bufferPool) {
+	_, err := pump(dst, src, pool)
+	if err == nil && s.ended.Add(1) == 1 {
+		if cw, ok := dst.(interface{ CloseWrite() error }); ok && cw.CloseWrite() == nil {
+			return
+		}
+	}
+	s.client.Close()
+	s.back.Close()
+}
+
+// activityReader records traffic so last_activity reflects websocket
+// frames, not only the handshake.
+type activityReader struct {
+	r   io.Reader
+	act *atomic.Int64
+}
+
+func (a activityReader) Read(b []byte) (int, error) {
+	n, err := a.r.Read(b)
+	if n > 0 {
+		a.act.Store(time.Now().UnixNano())
+	}
+	return n, err
+}
+
+// idleBufSize is what an idle direction holds while it waits for data.
+const idleBufSize = 2 << 10
+
+// pump copies src to dst until EOF. It waits for data with a small buffer
+// and borrows a pooled 32 KiB buffer only while a burst lasts, so a
+// thousand idle websockets hold kilobytes, not megabytes.
+func pump(dst io.Writer, src io.Reader, pool *bufferPool) (int64, error) {
+	small := make([]byte, idleBufSize)
+	var total int64
+	write := func(b []byte) error {
+		n, err := dst.Write(b)
+		total += int64(n)
+		if err == nil && n != len(b) {
+			err = io.ErrShortWrite
+		}
+		return err
+	}
+	for {
+		n, err := src.Read(small)
+		if n > 0 {
+			if werr := write(small[:n]); werr != nil {
+				return total, werr
+			}
+		}
+		if err != nil {
+			return total, eofIsNil(err)
+		}
+		if n < len(small) {
+			continue
+		}
+		big := pool.Get()
+		for {
+			n, err = src.Read(big)
+			if n > 0 {
+				if werr := write(big[:n]); werr != nil {
+					pool.Put(big)
+					return total, werr
+				}
+			}
+			if err != nil {
+				pool.Put(big)
+				return total, eofIsNil(err)
+			}
+			if n < len(big) {
+				break
+			}
+		}
+		pool.Put(big)
+	}
+}
+
+func eofIsNil(err error) error {
+	if err == io.EOF {
+		return nil
+	}
+	return err
+}
+
+// handshake dials the target, sends out and reads the answer, all within
+// upgradeHandshakeTimeout; the deadline is cleared on success.
+func (p *proxy) handshake(ctx context.Context, out *http.Request) (net.Conn, *bufio.Reader, *http.Response, error) {
+	ctx, cancel := context.WithTimeout(ctx, upgradeHandshakeTimeout)
+	defer cancel()
+	back, err := p.dialUpstream(ctx)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	deadline, _ := ctx.Deadline()
+	back.SetDeadline(deadline)
+	br := bufio.NewReaderSize(back, 4<<10)
+	if err := out.Write(back); err != nil {
+		back.Close()
+		return nil, nil, nil, err
+	}
+	res, err := http.ReadResponse(br, out)
+	if err != nil {
+		back.Close()
+		return nil, nil, nil, err
+	}
+	back.SetDeadline(time.Time{})
+	if p.u.hsts.Load() {
+		delete(res.Header, "Strict-Transport-Security")
+	}
+	return back, br, res, nil
+}
+
+// relay passes a refused upgrade's answer (403, 404...) on to the client.
+func (p *proxy) relay(w http.ResponseWriter, back net.Conn, res *http.Response) {
+	defer back.Close()
+	defer res.Body.Close()
+	removeHopByHop(res.Header)
+	for k, vv := range res.Header {
+		w.Header()[k] = vv
+	}
+	w.WriteHeader(res.StatusCode)
+	buf := p.u.pool.Get()
+	io.CopyBuffer(w, res.Body, buf)
+	p.u.pool.Put(buf)
+}
+
+// withBuffered puts bytes a bufio.Reader read ahead in front of conn.
+func withBuffered(br *bufio.Reader, conn io.Reader) io.Reader {
+	n := br.Buffered()
+	if n == 0 {
+		return conn
+	}
+	early, _ := br.Peek(n)
+	return io.MultiReader(bytes.NewReader(bytes.Clone(early)), conn)
+}
+
+// websocketGUID is the RFC 6455 constant for Sec-WebSocket-Accept.
+const websocketGUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+// serveH2WebSocket bridges an RFC 8441 websocket (HTTP/2 extended CONNECT
+// with :protocol websocket) to an HTTP/1.1 Upgrade towards the upstream.
+// The websocket frames are identical on both sides, so after the two
+// handshakes the edge only copies bytes.
+func (p *proxy) serveH2WebSocket(w http.ResponseWriter, r *http.Request) {
+	if r.ProtoMajor != 2 || r.Header.Get(":protocol") != "websocket" {
+		http.Error(w, "405 CONNECT is not allowed: this is not a forward proxy", http.StatusMethodNotAllowed)
+		return
+	}
+	var nonce [16]byte
+	rand.Read(nonce[:])
+	key := base64.StdEncoding.EncodeToString(nonce[:])
+	out := p.upgradeRequest(r, "websocket")
+	out.Header["Sec-Websocket-Key"] = []string{key}
+	if out.Header.Get("Sec-Websocket-Version") == "" {
+		out.Header["Sec-Websocket-Version"] = []string{"13"}
+	}
+	p.act.Store(time.Now().UnixNano())
+	back, br, res, err := p.handshake(r.Context(), out)
+	if err != nil {
+		p.errorHandler(w, r, err)
+		return
+	}
+	if res.StatusCode != http.StatusSwitchingProtocols {
+		p.relay(w, back, res)
+		return
+	}
+	defer back.Close()
+	sum := sha1.Sum([]byte(key + websocketGUID))
+	if res.Header.Get("Sec-Websocket-Accept") != base64.StdEncoding.EncodeToString(sum[:]) {
+		p.errorHandler(w, r, errors.New("upstream answered the websocket upgrade with a wrong Sec-WebSocket-Accept"))
+		return
+	}
+	for _, k := range []string{"Sec-Websocket-Protocol", "Sec-Websocket-Extensions"} {
+		if v, ok := res.Header[k]; ok {
+			w.Header()[k] = v
+		}
+	}
+	w.WriteHeader(http.StatusOK)
+	rc := http.NewResponseController(w)
+	if rc.Flush() != nil {
+		return
+	}
+	// The stream lives as long as this handler: client to upstream in a
+	// goroutine, upstream to client here; either end closing stops both.
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		pump(back, activityReader{r.Body, p.act}, &p.u.pool)
+		back.Close()
+	}()
+	pump(flushWriter{w, rc}, activityReader{withBuffered(br, back), p.act}, &p.u.pool)
+	back.Close()
+	r.Body.Close()
+	<-done
+}
+
+// flushWriter sends every write to the HTTP/2 client at once.
+type flushWriter struct {
+	w  io.Writer
+	rc *http.ResponseController
+}
+
+func (f flushWriter) Write(b []byte) (int, error) {
+	n, err := f.w.Write(b)
+	if err == nil {
+		err = f.rc.Flush()
+	}
+	return n, err
+}
