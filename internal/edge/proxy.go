@@ -45,23 +45,34 @@ func newUpstreams(log *slog.Logger) *upstreams {
 	}
 }
 
-// bufferPool recycles 32 KiB copy buffers across requests.
-type bufferPool struct{ p sync.Pool }
+// bufferPool recycles 32 KiB copy buffers across requests. sync.Pool
+// wants pointers and httputil.BufferPool deals in slices, so empty boxes
+// are pooled too: neither Get nor Put allocates.
+type bufferPool struct{ bufs, boxes sync.Pool }
 
 const copyBufSize = 32 << 10
 
 func (b *bufferPool) Get() []byte {
-	if v := b.p.Get(); v != nil {
-		return *(v.(*[]byte))
+	box, ok := b.bufs.Get().(*[]byte)
+	if !ok {
+		return make([]byte, copyBufSize)
 	}
-	return make([]byte, copyBufSize)
+	buf := *box
+	*box = nil
+	b.boxes.Put(box)
+	return buf
 }
 
 func (b *bufferPool) Put(buf []byte) {
-	if cap(buf) == copyBufSize {
-		buf = buf[:copyBufSize]
-		b.p.Put(&buf)
+	if cap(buf) != copyBufSize {
+		return
 	}
+	box, ok := b.boxes.Get().(*[]byte)
+	if !ok {
+		box = new([]byte)
+	}
+	*box = buf[:copyBufSize]
+	b.bufs.Put(box)
 }
 
 // proxy forwards to one target. Each route owns one, so choosing the target
@@ -77,9 +88,13 @@ type proxy struct {
 func (u *upstreams) newProxy(target *url.URL, act *atomic.Int64) *proxy {
 	p := &proxy{u: u, target: target, targetName: target.String(), act: act}
 	p.rp = httputil.ReverseProxy{
-		Rewrite:        p.rewrite,
-		Transport:      u.transport,
-		FlushInterval:  -1, // stream everything: event streams, progress, downloads
+		Rewrite:   p.rewrite,
+		Transport: u.transport,
+		// 0, not -1: ReverseProxy already flushes every write of event
+		// streams and of responses without a Content-Length; -1 would add
+		// a separate write (and TLS record) for the headers of every
+		// response. Known-length bodies pass through a 4 KiB buffer.
+		FlushInterval:  0,
 		BufferPool:     &u.pool,
 		ModifyResponse: p.modifyResponse,
 		ErrorHandler:   p.errorHandler,
@@ -140,8 +155,9 @@ func (p *proxy) pointAt(out, in *url.URL) {
 
 func setForwarded(h http.Header, in *http.Request) {
 	ip := clientIP(in.RemoteAddr)
-	h["X-Forwarded-For"] = []string{ip}
-	h["X-Real-Ip"] = []string{ip}
+	ips := []string{ip, ip} // one allocation for both headers
+	h["X-Forwarded-For"] = ips[0:1:1]
+	h["X-Real-Ip"] = ips[1:2:2]
 	proto := protoHTTP
 	if in.TLS != nil {
 		proto = protoHTTPS
