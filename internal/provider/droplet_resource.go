@@ -61,6 +61,8 @@ type dropletModel struct {
 	SSHPublicKeys      types.List     `tfsdk:"ssh_public_keys"`
 	SSHKeyFingerprints types.Set      `tfsdk:"ssh_key_fingerprints"`
 	ExtraCloudConfig   types.String   `tfsdk:"extra_cloud_config"`
+	AptMirror          types.String   `tfsdk:"apt_mirror"`
+	AptSecurityMirror  types.String   `tfsdk:"apt_security_mirror"`
 	SwapMiB            types.Int64    `tfsdk:"swap_mib"`
 	HostPublicKey      types.String   `tfsdk:"host_public_key"`
 	RegisteredKeyIDs   types.Set      `tfsdk:"registered_ssh_key_ids"`
@@ -165,6 +167,16 @@ func (r *dropletResource) Schema(ctx context.Context, _ resource.SchemaRequest, 
 				Optional:      true,
 				PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplaceIf(replaceUnlessImported, replaceIfBootstrapped, replaceIfBootstrapped)},
 			},
+			"apt_mirror": schema.StringAttribute{
+				Description:   "Debian mirror URI for the droplet's apt sources (main and updates), for a campus mirror or the local lab. Set together with apt_security_mirror. Defaults to the image's own sources. " + replaceIfBootstrapped,
+				Optional:      true,
+				PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplaceIf(replaceUnlessImported, replaceIfBootstrapped, replaceIfBootstrapped)},
+			},
+			"apt_security_mirror": schema.StringAttribute{
+				Description:   "Debian security mirror URI (the debian-security archive), set together with apt_mirror. " + replaceIfBootstrapped,
+				Optional:      true,
+				PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplaceIf(replaceUnlessImported, replaceIfBootstrapped, replaceIfBootstrapped)},
+			},
 			"swap_mib": schema.Int64Attribute{
 				Description: "Size of the swap file in MiB; 0 for none. Defaults to 2048 on sizes with less than 2 GiB of memory and 0 otherwise. " + replaceIfBootstrapped,
 				Optional:    true,
@@ -264,34 +276,46 @@ func (r *dropletResource) ModifyPlan(ctx context.Context, req resource.ModifyPla
 	}
 	cfg.HostKey = placeholder
 	if _, err := cloudinit.Render(cfg); err != nil {
-		resp.Diagnostics.AddAttributeError(payloadErrorPath(err), "Invalid bootstrap payload", err.Error())
+		at, msg := payloadError(err)
+		resp.Diagnostics.AddAttributeError(at, "Invalid bootstrap payload", msg)
 	}
 }
 
-// payloadErrorPath points a renderer error at the attribute that caused it.
-func payloadErrorPath(err error) path.Path {
+// payloadAttrs names the attribute behind each renderer field.
+var payloadAttrs = []struct{ field, attr string }{
+	{"AptSecurityMirror", "apt_security_mirror"},
+	{"AptMirror", "apt_mirror"},
+	{"AdminKeys", "ssh_public_keys"},
+	{"AdminUser", "admin_user"},
+	{"Hostname", "name"},
+	{"SwapMiB", "swap_mib"},
+	{"ExtraCloudConfig", "extra_cloud_config"},
+}
+
+// payloadError points a renderer error at the attribute that caused it and
+// speaks of attributes, not the renderer's Go fields.
+func payloadError(err error) (path.Path, string) {
 	var fe *cloudinit.FieldError
-	if errors.As(err, &fe) {
-		field, _, _ := strings.Cut(fe.Field, "[")
-		switch field {
-		case "Hostname":
-			return path.Root("name")
-		case "AdminUser":
-			return path.Root("admin_user")
-		case "AdminKeys":
-			return path.Root("ssh_public_keys")
-		case "SwapMiB":
-			return path.Root("swap_mib")
-		}
+	if !errors.As(err, &fe) {
+		return path.Root("extra_cloud_config"), err.Error()
 	}
-	return path.Root("extra_cloud_config")
+	at := path.Root("extra_cloud_config")
+	field, _, _ := strings.Cut(fe.Field, "[")
+	msg := fe.Msg
+	for _, p := range payloadAttrs {
+		if p.field == field {
+			at = path.Root(p.attr)
+		}
+		msg = regexp.MustCompile(`\b`+p.field+`\b`).ReplaceAllString(msg, p.attr)
+	}
+	return at, fmt.Sprintf("%s: %s", at, msg)
 }
 
 // bootstrapConfig gathers the payload inputs; known is false while any is unknown.
 // extraKeys are admin keys resolved from DigitalOcean fingerprints at apply.
 func bootstrapConfig(ctx context.Context, m *dropletModel, extraKeys []string) (cloudinit.Config, bool, diag.Diagnostics) {
 	var diags diag.Diagnostics
-	for _, v := range []interface{ IsUnknown() bool }{m.Name, m.AdminUser, m.SSHPublicKeys, m.ExtraCloudConfig, m.SwapMiB} {
+	for _, v := range []interface{ IsUnknown() bool }{m.Name, m.AdminUser, m.SSHPublicKeys, m.ExtraCloudConfig, m.SwapMiB, m.AptMirror, m.AptSecurityMirror} {
 		if v.IsUnknown() {
 			return cloudinit.Config{}, false, diags
 		}
@@ -299,11 +323,13 @@ func bootstrapConfig(ctx context.Context, m *dropletModel, extraKeys []string) (
 	var keys []string
 	diags.Append(m.SSHPublicKeys.ElementsAs(ctx, &keys, true)...)
 	return cloudinit.Config{
-		Hostname:         m.Name.ValueString(),
-		AdminUser:        m.AdminUser.ValueString(),
-		AdminKeys:        append(keys, extraKeys...),
-		SwapMiB:          int(m.SwapMiB.ValueInt64()),
-		ExtraCloudConfig: m.ExtraCloudConfig.ValueString(),
+		Hostname:          m.Name.ValueString(),
+		AdminUser:         m.AdminUser.ValueString(),
+		AdminKeys:         append(keys, extraKeys...),
+		SwapMiB:           int(m.SwapMiB.ValueInt64()),
+		ExtraCloudConfig:  m.ExtraCloudConfig.ValueString(),
+		AptMirror:         m.AptMirror.ValueString(),
+		AptSecurityMirror: m.AptSecurityMirror.ValueString(),
 	}, true, diags
 }
 
@@ -358,7 +384,8 @@ func (r *dropletResource) Create(ctx context.Context, req resource.CreateRequest
 	cfg.HostKey = hostKey
 	userData, err := cloudinit.Render(cfg)
 	if err != nil {
-		resp.Diagnostics.AddAttributeError(payloadErrorPath(err), "Cannot render the bootstrap payload", err.Error())
+		at, msg := payloadError(err)
+		resp.Diagnostics.AddAttributeError(at, "Cannot render the bootstrap payload", msg)
 	}
 	if resp.Diagnostics.HasError() {
 		r.deleteKeys(ctx, registered, &resp.Diagnostics)

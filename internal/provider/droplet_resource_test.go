@@ -313,6 +313,7 @@ func TestAccDroplet_validation(t *testing.T) {
 		"private key": {`ssh_public_keys = ["-----BEGIN OPENSSH PRIVATE KEY-----"]`, `looks like a private key`},
 		"bad key":     {`ssh_public_keys = ["ssh-ed25519 nonsense"]`, `Not an OpenSSH public key`},
 		"bad user":    {fmt.Sprintf(`ssh_public_keys = [%q]`+"\n  admin_user = \"Root User\"", key), `must be a Linux user name`},
+		"one mirror":  {fmt.Sprintf(`ssh_public_keys = [%q]`+"\n  apt_mirror = \"http://mirror.lab.test/debian\"", key), `(?s)apt_security_mirror`},
 		"too large":   {fmt.Sprintf(`ssh_public_keys = [%q]`+"\n  extra_cloud_config = %q", key, "write_files: []\n"+huge), `64`},
 	} {
 		t.Run(name, func(t *testing.T) {
