@@ -1,6 +1,7 @@
 package edge
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -8,6 +9,8 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/coder/websocket"
 )
 
 var kib = strings.Repeat("x", 1024)
@@ -94,6 +97,42 @@ func BenchmarkRouteLookup(b *testing.B) {
 	for b.Loop() {
 		if tab.lookup("hub.test", "/user/u500/api/kernels/abc/channels") == nil {
 			b.Fatal("no route")
+		}
+	}
+}
+
+// BenchmarkProxyWebsocketEcho: one small message round trip through the
+// edge's upgrade path on an open websocket.
+func BenchmarkProxyWebsocketEcho(b *testing.B) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer c.CloseNow()
+		for {
+			typ, msg, err := c.Read(context.Background())
+			if err != nil || c.Write(context.Background(), typ, msg) != nil {
+				return
+			}
+		}
+	}))
+	b.Cleanup(up.Close)
+	te := startEdge(b, fmt.Sprintf("log: {access: false}\nhub: {hosts: [hub.test], mode: upstream, upstream: %q}\n", up.URL))
+	ctx := context.Background()
+	c, _, err := websocket.Dial(ctx, "wss://hub.test/ws", &websocket.DialOptions{HTTPClient: &http.Client{Transport: te.transport(false)}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.CloseNow()
+	msg := []byte(strings.Repeat("m", 128))
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := c.Write(ctx, websocket.MessageText, msg); err != nil {
+			b.Fatal(err)
+		}
+		if _, _, err := c.Read(ctx); err != nil {
+			b.Fatal(err)
 		}
 	}
 }

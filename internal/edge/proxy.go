@@ -113,7 +113,9 @@ func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.serveH2WebSocket(w, r)
 		return
 	}
-	if r.ProtoMajor == 1 {
+	// Websocket handshakes are body-less GETs; anything else asking to
+	// upgrade (h2c with a body, say) takes ReverseProxy's general path.
+	if r.ProtoMajor == 1 && r.Method == http.MethodGet && r.ContentLength == 0 && len(r.TransferEncoding) == 0 {
 		if up := upgradeType(r.Header); up != "" {
 			p.serveUpgrade(w, r, up)
 			return

@@ -32,6 +32,7 @@ func echoServer(t *testing.T) *httptest.Server {
 			return
 		}
 		defer c.CloseNow()
+		c.SetReadLimit(1 << 20)
 		for {
 			typ, msg, err := c.Read(context.Background())
 			if err != nil {
@@ -59,6 +60,7 @@ func (te *testEdge) dialWS(ctx context.Context, url string) *websocket.Conn {
 	if resp.Header.Get("Sec-Websocket-Protocol") != "v1.kernel.websocket.jupyter.org" {
 		te.t.Errorf("subprotocol not negotiated through the edge: %q", resp.Header.Get("Sec-Websocket-Protocol"))
 	}
+	c.SetReadLimit(1 << 20)
 	te.t.Cleanup(func() { c.CloseNow() })
 	return c
 }
@@ -94,6 +96,8 @@ hub: {hosts: [hub.test], mode: upstream, upstream: %q}
 	}
 	c := te.dialWS(ctx, "wss://hub.test/user/alice/api/kernels/2/channels")
 	echo(t, c, "before", "/user/alice/api/kernels/2/channels")
+	// Larger than the idle buffer: the copy switches to pooled buffers.
+	echo(t, c, strings.Repeat("0123456789", 50<<10), "/user/alice/api/kernels/2/channels")
 	time.Sleep(time.Second) // 10x read_header_timeout and idle_timeout
 	echo(t, c, "after idling", "/user/alice/api/kernels/2/channels")
 	c.Close(websocket.StatusNormalClosure, "")
