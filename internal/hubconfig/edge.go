@@ -1,0 +1,88 @@
+package hubconfig
+
+import (
+	"fmt"
+	"path"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/classhub/terraform-provider-jhub/internal/edge"
+)
+
+// Edge API listeners: in chp-api mode the edge's API is JupyterHub's proxy
+// API; in chp mode configurable-http-proxy owns that port and the edge's
+// own API (reload, health) moves one up.
+const (
+	edgeAPI    = "127.0.0.1:8001"
+	edgeAPICHP = "127.0.0.1:8002"
+)
+
+// renderEdge builds the edge's config from the edge package's own structs,
+// so a renamed or removed field fails to compile here instead of failing
+// `jhub-edge check` on the droplet.
+func renderEdge(s Settings, r *release) ([]byte, error) {
+	hsts, access := true, true
+	cfg := edge.Config{
+		Version: 1,
+		Listen:  edge.ListenConfig{HTTP: ":80", HTTPS: ":443", API: edgeAPI},
+		TLS:     edge.TLSConfig{Mode: s.Edge.TLS.Mode, StorageDir: path.Join(EdgeStateDir, "tls")},
+		HSTS:    &hsts,
+		Log:     edge.LogConfig{Access: &access, Level: "info"},
+		Limits: edge.LimitsConfig{
+			MaxHeaderBytes:    edge.DefaultMaxHeaderBytes,
+			ReadHeaderTimeout: edge.DefaultReadHeaderTimeout,
+			IdleTimeout:       edge.DefaultIdleTimeout,
+		},
+		Hub: edge.HubConfig{
+			Hosts:        s.HubHosts,
+			BaseURL:      s.BaseURL,
+			APITokenFile: r.path(secretsDir + "/proxy_token"),
+		},
+	}
+	switch s.Edge.ProxyMode {
+	case ProxyCHP:
+		cfg.Listen.API = edgeAPICHP
+		cfg.Hub.Mode = edge.ModeUpstream
+		cfg.Hub.Upstream = ProxyPublicURL
+	default:
+		cfg.Hub.Mode = edge.ModeCHPAPI
+		cfg.Hub.DefaultTarget = s.HubBindURL
+	}
+	t := s.Edge.TLS
+	switch t.Mode {
+	case TLSPEM:
+		cfg.TLS.PEM = edge.PEMConfig{CertFile: r.path("tls/cert.pem"), KeyFile: r.path(secretsDir + "/tls_key.pem")}
+	case TLSACME:
+		a := t.ACME
+		cfg.TLS.ACME = edge.ACMEConfig{Email: a.Email, DirectoryURL: a.DirectoryURL, Challenges: a.Challenges}
+		if a.CARootPEM != "" {
+			cfg.TLS.ACME.CARootFile = r.path("tls/acme_ca_root.pem")
+		}
+		if a.DNSToken != "" {
+			cfg.TLS.ACME.DNS = edge.DNSConfig{TokenFile: r.path(secretsDir + "/do_token"), APIURL: a.DNSAPIURL, Resolvers: a.DNSResolvers}
+		}
+	}
+	htpasswd := r.path(secretsDir + "/htpasswd")
+	guard := func(b *BasicAuth) *edge.BasicAuthConfig {
+		if b == nil {
+			return nil
+		}
+		return &edge.BasicAuthConfig{Htpasswd: htpasswd, Paths: b.Paths, Realm: b.Realm}
+	}
+	cfg.Hub.BasicAuth = guard(s.Edge.HubBasicAuth)
+	for _, site := range s.Edge.Sites {
+		sc := edge.SiteConfig{Host: site.Host, Upstream: site.Upstream, BasicAuth: guard(site.BasicAuth)}
+		switch {
+		case len(site.StaticFiles) > 0:
+			sc.Static = &edge.StaticConfig{Root: r.path(path.Join(sitesDir, site.Host))}
+		case site.Root != "":
+			sc.Static = &edge.StaticConfig{Root: site.Root}
+		}
+		cfg.Sites = append(cfg.Sites, sc)
+	}
+	out, err := yaml.Marshal(&cfg)
+	if err != nil {
+		return nil, fmt.Errorf("hubconfig: encoding edge.yaml: %w", err)
+	}
+	return append([]byte("# Rendered by terraform-provider-jhub (jhub_edge); edits are drift and are replaced on the next apply.\n"), out...), nil
+}

@@ -1,0 +1,11 @@
+package hubconfig
+
+import _ "embed"
+
+// The release's Python helpers, shipped verbatim.
+var (
+	//go:embed files/idle_culler.py
+	idleCullerPy []byte
+	//go:embed files/check_hub.py
+	checkHubPy []byte
+)

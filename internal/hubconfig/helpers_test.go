@@ -1,0 +1,153 @@
+package hubconfig
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// testSecrets are fixed so renders in tests are comparable.
+var testSecrets = Secrets{
+	CookieSecret: strings.Repeat("c0", 32),
+	ProxyToken:   strings.Repeat("a1", 32),
+}
+
+// classHub is the seeds' class: PAM users, notebooks in ~/assignments
+// opening Welcome.ipynb, idle culling, a static course site behind basic auth.
+func classHub(t *testing.T) Settings {
+	t.Helper()
+	s := Settings{
+		HubHosts:     []string{"hub.example.edu"},
+		BaseURL:      "/",
+		Auth:         Auth{Kind: AuthPAM, CreateSystemUsers: true},
+		AllowedUsers: []string{"alice", "bob"},
+		AdminUsers:   []string{"prof"},
+		Spawner:      Spawner{NotebookDir: "~/assignments", DefaultURL: "/tree/Welcome.ipynb"},
+		NamedServers: true, NamedServerLimit: 2,
+		IdleCull: &IdleCull{Timeout: time.Hour},
+		Edge: Edge{
+			TLS: TLS{Mode: TLSACME, ACME: ACME{Email: "admin@example.edu", Challenges: []string{"http-01", "tls-alpn-01"}}},
+			Sites: []Site{
+				{Host: "www.example.edu", StaticFiles: map[string]string{"index.html": "<h1>CS101</h1>\n", "notes/week1.html": "week 1\n"}, BasicAuth: &BasicAuth{Paths: []string{"/notes/"}, Realm: "CS101"}},
+				{Host: "grades.example.edu", Upstream: "http://127.0.0.1:9000"},
+			},
+			BasicAuthUsers: map[string]string{"ta": "ta-password-1"},
+		},
+		Secrets: testSecrets,
+	}
+	var err error
+	s.Secrets, err = s.Secrets.WithBasicAuth(s.Edge.BasicAuthUsers)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// renderTo renders s relocated below a fresh temporary directory and
+// writes the tree there, as the installer would on the droplet.
+func renderTo(t *testing.T, s Settings) (root string, files []File) {
+	t.Helper()
+	root = t.TempDir()
+	files, err := render(s, root)
+	if err != nil {
+		t.Fatalf("render: %v", err)
+	}
+	writeFiles(t, "", files)
+	return root, files
+}
+
+// writeFiles writes files below prefix with their modes.
+func writeFiles(t *testing.T, prefix string, files []File) {
+	t.Helper()
+	for _, f := range files {
+		p := filepath.Join(prefix, f.Path)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, f.Content, f.Mode); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(p, f.Mode); err != nil { // umask
+			t.Fatal(err)
+		}
+	}
+}
+
+func fileNamed(t *testing.T, files []File, rel string) File {
+	t.Helper()
+	for _, f := range files {
+		if strings.HasSuffix(f.Path, "/"+rel) {
+			return f
+		}
+	}
+	t.Fatalf("no file %s in release", rel)
+	return File{}
+}
+
+func needPython(t *testing.T) string {
+	t.Helper()
+	py, err := exec.LookPath("python3")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("python3 not found; CI images must have it (apt-get install python3)")
+		}
+		t.Skip("python3 not found (apt-get install python3)")
+	}
+	return py
+}
+
+// stubExec runs a jupyterhub_config.py with a stand-in for traitlets' `c`
+// that records every c.Section.name = value assignment, and returns them as
+// JSON-decoded values (sets become sorted lists under "__set__").
+const stubExec = `
+import json, sys
+rec = {}
+class Section:
+    def __init__(self, name):
+        object.__setattr__(self, "_name", name)
+    def __setattr__(self, key, value):
+        rec.setdefault(self._name, {})[key] = value
+    def __getattr__(self, key):
+        raise AttributeError("config reads c.%s.%s" % (self._name, key))
+class C:
+    def __getattr__(self, name):
+        return Section(name)
+def enc(o):
+    if isinstance(o, (set, frozenset)):
+        return {"__set__": sorted(o)}
+    raise TypeError(repr(o))
+path = sys.argv[1]
+src = open(path, encoding="utf-8").read()
+exec(compile(src, path, "exec"), {"c": C(), "__file__": path, "__name__": "__config__"})
+json.dump(rec, sys.stdout, default=enc, sort_keys=True)
+`
+
+func execHubConfig(t *testing.T, path string) map[string]map[string]any {
+	t.Helper()
+	py := needPython(t)
+	cmd := exec.Command(py, "-B", "-c", stubExec, path)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("exec %s in python3: %v\n%s", path, err, stderr.String())
+	}
+	var rec map[string]map[string]any
+	if err := json.Unmarshal(out, &rec); err != nil {
+		t.Fatalf("decode %s: %v", out, err)
+	}
+	return rec
+}
+
+func set(items ...string) map[string]any {
+	l := make([]any, len(items))
+	for i, s := range items {
+		l[i] = s
+	}
+	return map[string]any{"__set__": l}
+}

@@ -1,0 +1,149 @@
+package hubconfig
+
+import (
+	"bytes"
+	"fmt"
+	"path"
+	"slices"
+)
+
+// Authenticator classes by kind, as JupyterHub 3.0's entry points name them.
+// JupyterHub 3.0 has no shared-password authenticator; DummyAuthenticator
+// with a password and allowed_users is exactly that.
+var authenticatorClass = map[string]string{
+	AuthPAM:            "pam",
+	AuthSharedPassword: "dummy",
+	AuthDummy:          "dummy",
+	AuthGitHub:         "oauthenticator.github.GitHubOAuthenticator",
+}
+
+// cullerService is the name of the idle culler's JupyterHub service and role.
+const cullerService = "jhub-idle-culler"
+
+// cullerScopes are all the culler needs: find users with running servers,
+// read their activity, stop servers.
+var cullerScopes = []string{"list:users", "read:users:activity", "read:servers", "delete:servers"}
+
+// renderHub writes jupyterhub_config.py. Every value from Settings goes
+// through pyStr and friends; secrets are read from their files at load time.
+func renderHub(s Settings, r *release) []byte {
+	var b bytes.Buffer
+	set := func(name string, v pyValue) { fmt.Fprintf(&b, "c.%s = %s\n", name, v) }
+	b.WriteString(`# Rendered by terraform-provider-jhub (jhub_edge); edits are drift and are
+# replaced on the next apply. Secrets live in 0600 files beside this one.
+
+
+def _secret(name):
+    with open(` + pyStr(r.path(secretsDir)) + ` + '/' + name, encoding='utf-8') as f:
+        return f.read().strip()
+
+
+`)
+	public := "https://" + s.HubHosts[0] + s.BaseURL
+	b.WriteString("# The edge terminates TLS on :443; JupyterHub itself only listens on loopback.\n")
+	set("JupyterHub.bind_url", pyString(ProxyPublicURL+s.BaseURL))
+	set("JupyterHub.hub_bind_url", pyString(s.HubBindURL))
+	set("JupyterHub.public_url", pyString(public))
+	set("JupyterHub.base_url", pyString(s.BaseURL))
+	set("JupyterHub.cookie_secret_file", pyString(r.path(secretsDir+"/cookie_secret")))
+	set("JupyterHub.db_url", pyString("sqlite:///"+path.Join(HubStateDir, "jupyterhub.sqlite")))
+	b.WriteString("# Secure cookies: users only ever reach the hub over HTTPS.\n")
+	set("JupyterHub.tornado_settings", pyDict(
+		pyKV{"cookie_options", pyDict(pyKV{"secure", pyBool(true)})},
+		pyKV{"xsrf_cookie_kwargs", pyDict(pyKV{"secure", pyBool(true)})},
+	))
+	b.WriteString("# Restarting the hub for a config change keeps students' servers running\n# (the unit has KillMode=process; the proxy keeps its routes).\n")
+	set("JupyterHub.cleanup_servers", pyBool(false))
+
+	if s.Edge.ProxyMode == ProxyCHP {
+		b.WriteString("\n# configurable-http-proxy runs as its own unit, behind the edge.\n")
+	} else {
+		b.WriteString("\n# The edge speaks configurable-http-proxy's API; JupyterHub must not start one.\n")
+	}
+	set("ConfigurableHTTPProxy.should_start", pyBool(false))
+	set("ConfigurableHTTPProxy.api_url", pyString(HubAPIURL))
+	set("ConfigurableHTTPProxy.auth_token", "_secret('proxy_token')")
+
+	b.WriteString("\n")
+	set("JupyterHub.authenticator_class", pyString(authenticatorClass[s.Auth.Kind]))
+	set("Authenticator.allowed_users", pySet(s.AllowedUsers))
+	set("Authenticator.admin_users", pySet(s.AdminUsers))
+	switch s.Auth.Kind {
+	case AuthPAM:
+		set("LocalAuthenticator.create_system_users", pyBool(s.Auth.CreateSystemUsers))
+	case AuthSharedPassword, AuthDummy:
+		if s.Auth.Password != "" {
+			set("DummyAuthenticator.password", "_secret('hub_password')")
+		}
+	case AuthGitHub:
+		set("GitHubOAuthenticator.client_id", pyString(s.Auth.ClientID))
+		set("GitHubOAuthenticator.client_secret", "_secret('github_client_secret')")
+		set("GitHubOAuthenticator.oauth_callback_url", pyString(public+"hub/oauth_callback"))
+	}
+
+	b.WriteString("\n")
+	set("JupyterHub.spawner_class", pyString("localprocess"))
+	if sp := s.Spawner; sp.NotebookDir != "" {
+		set("Spawner.notebook_dir", pyString(sp.NotebookDir))
+	}
+	if sp := s.Spawner; sp.DefaultURL != "" {
+		set("Spawner.default_url", pyString(sp.DefaultURL))
+	}
+	if len(s.Spawner.Cmd) > 0 {
+		set("Spawner.cmd", pyList(pyStrings(s.Spawner.Cmd)...))
+	}
+	set("JupyterHub.allow_named_servers", pyBool(s.NamedServers))
+	if s.NamedServers {
+		set("JupyterHub.named_server_limit_per_user", pyInt(s.NamedServerLimit))
+	}
+
+	if c := s.IdleCull; c != nil {
+		b.WriteString("\n# Idle culling: a stdlib-only service with only the scopes it needs.\n")
+		set("JupyterHub.load_roles", pyList(pyDict(
+			pyKV{"name", pyString(cullerService)},
+			pyKV{"description", pyString("Stop idle single-user servers")},
+			pyKV{"scopes", pyList(pyStrings(cullerScopes)...)},
+			pyKV{"services", pyList(pyString(cullerService))},
+		)))
+		set("JupyterHub.services", pyList(pyDict(
+			pyKV{"name", pyString(cullerService)},
+			pyKV{"command", pyList(pyStrings([]string{
+				"/usr/bin/python3", "-B", r.path(cullerName),
+				fmt.Sprintf("--timeout=%d", int(c.Timeout.Seconds())),
+				fmt.Sprintf("--every=%d", int(c.Every.Seconds())),
+			})...)},
+		)))
+	}
+	return b.Bytes()
+}
+
+// Checks are the commands that must succeed on the droplet, as root, against
+// a staged release directory before the installer switches Current to it:
+// the edge's own config check and JupyterHub's own config loader (see
+// check_hub.py). edgeBinary is Settings.EdgeBinary (or DefaultEdgeBinary).
+func Checks(dir, edgeBinary string) [][]string {
+	return [][]string{
+		{edgeBinary, "check", "-config", path.Join(dir, edgeConfigName)},
+		{"/usr/bin/python3", "-B", path.Join(dir, checkHubName), path.Join(dir, hubConfigName)},
+	}
+}
+
+// unitNames lists the units of a release, in start order.
+func unitNames(mode string) []string {
+	names := []string{EdgeUnit, HubUnit}
+	if mode == ProxyCHP {
+		names = slices.Insert(names, 1, CHPUnit)
+	}
+	return names
+}
+
+// Units lists the systemd units a release for s contains. The installer
+// links UnitDir/<name> to Current/systemd/<name> for each; a link in
+// /etc/systemd/system shadows Debian's /lib/systemd/system/jupyterhub.service.
+func Units(s Settings) []string {
+	mode := s.Edge.ProxyMode
+	if mode == "" {
+		mode = ProxyCHPAPI
+	}
+	return unitNames(mode)
+}

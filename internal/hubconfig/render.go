@@ -1,0 +1,196 @@
+package hubconfig
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"maps"
+	"net/url"
+	"os"
+	"path"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Layout on the droplet (see the package comment).
+const (
+	Root     = "/opt/jhub"           // everything this package renders lives below
+	Current  = Root + "/current"     // symlink to the active release
+	Releases = Root + "/releases"    // one immutable directory per release
+	UnitDir  = "/etc/systemd/system" // where the installer links the units
+
+	EdgeUser     = "jhub-edge"           // system user the edge runs as; the installer creates it
+	HubStateDir  = "/var/lib/jupyterhub" // the hub's working directory (database)
+	EdgeStateDir = "/var/lib/jhub-edge"  // the edge's certificates and ACME account
+
+	// HubAPIURL is the configurable-http-proxy API JupyterHub talks to: the
+	// edge's API listener in chp-api mode, configurable-http-proxy's in chp mode.
+	HubAPIURL = "http://127.0.0.1:8001"
+	// ProxyPublicURL is JupyterHub's bind_url without base_url: where
+	// configurable-http-proxy listens in chp mode, behind the edge.
+	ProxyPublicURL = "http://127.0.0.1:8000"
+)
+
+// Unit names this package renders (ProxyCHP adds CHPUnit).
+const (
+	EdgeUnit = "jhub-edge.service"
+	HubUnit  = "jupyterhub.service"
+	CHPUnit  = "configurable-http-proxy.service"
+)
+
+// File is one file of a release.
+type File struct {
+	Path    string      // absolute path on the droplet, inside the release directory
+	Mode    os.FileMode // permission bits: 0600 for secrets, 0644 otherwise
+	Owner   string      // user (and group of the same name) owning the file: "root" or EdgeUser
+	Content []byte
+	Secret  bool // never log or diff Content
+}
+
+// Render validates s and returns the files of its release, sorted by path.
+// Every file lies in ReleaseDir(files) = Releases/<id>, where id is a digest
+// of the release's content, so equal Settings give byte-identical output and
+// any change gives a new directory beside the current one.
+func Render(s Settings) ([]File, error) { return render(s, Root) }
+
+// ReleaseDir is the release directory the files of one Render live in.
+func ReleaseDir(files []File) string {
+	if len(files) == 0 {
+		return ""
+	}
+	rel := strings.TrimPrefix(files[0].Path, Releases+"/")
+	return path.Join(Releases, strings.SplitN(rel, "/", 2)[0])
+}
+
+// render lays the release out below root instead of Root, so tests can
+// write a real tree into a temporary directory.
+func render(s Settings, root string) ([]File, error) {
+	if err := s.Validate(); err != nil {
+		return nil, fmt.Errorf("hubconfig: invalid settings:\n%w", err)
+	}
+	s = normalize(s)
+	// The release id is the digest of the release rendered into a fixed
+	// placeholder directory; paths inside the files then name the real one.
+	probe, err := build(s, root, path.Join(root, "releases", "id"))
+	if err != nil {
+		return nil, err
+	}
+	return build(s, root, path.Join(root, "releases", digest(probe)))
+}
+
+// normalize fills defaults; s is valid.
+func normalize(s Settings) Settings {
+	s.BaseURL, _ = NormalizeBaseURL(s.BaseURL)
+	if s.HubBindURL == "" {
+		s.HubBindURL = DefaultHubBindURL
+	}
+	if u, err := url.Parse(s.HubBindURL); err == nil {
+		s.HubBindURL = "http://" + u.Host
+	}
+	if s.EdgeBinary == "" {
+		s.EdgeBinary = DefaultEdgeBinary
+	}
+	if s.Edge.ProxyMode == "" {
+		s.Edge.ProxyMode = ProxyCHPAPI
+	}
+	if c := s.IdleCull; c != nil && c.Every == 0 {
+		s.IdleCull = &IdleCull{Timeout: c.Timeout, Every: min(c.Timeout/2, 5*time.Minute).Truncate(time.Second)}
+	}
+	return s
+}
+
+func digest(files []File) string {
+	h := sha256.New()
+	for _, f := range files {
+		fmt.Fprintf(h, "%s\x00%o\x00%s\x00%t\x00%d\x00", f.Path, f.Mode, f.Owner, f.Secret, len(f.Content))
+		h.Write(f.Content)
+	}
+	return hex.EncodeToString(h.Sum(nil))[:16]
+}
+
+// release collects files below one directory.
+type release struct {
+	root, dir string
+	files     []File
+}
+
+func (r *release) path(rel string) string { return path.Join(r.dir, rel) }
+
+func (r *release) add(rel string, mode os.FileMode, owner string, content []byte) {
+	r.files = append(r.files, File{Path: r.path(rel), Mode: mode, Owner: owner, Content: content})
+}
+
+func (r *release) secret(rel, owner string, content []byte) {
+	r.files = append(r.files, File{Path: r.path(rel), Mode: 0o600, Owner: owner, Content: content, Secret: true})
+}
+
+// Paths inside a release.
+const (
+	edgeConfigName = "edge.yaml"
+	hubConfigName  = "jupyterhub_config.py"
+	cullerName     = "idle_culler.py"
+	checkHubName   = "check_hub.py"
+	secretsDir     = "secrets"
+	systemdDir     = "systemd"
+	sitesDir       = "sites"
+)
+
+func build(s Settings, root, dir string) ([]File, error) {
+	r := &release{root: root, dir: dir}
+	r.secret(secretsDir+"/cookie_secret", "root", []byte(s.Secrets.CookieSecret+"\n"))
+	r.secret(secretsDir+"/proxy_token", EdgeUser, []byte(s.Secrets.ProxyToken+"\n"))
+	switch s.Auth.Kind {
+	case AuthSharedPassword, AuthDummy:
+		if s.Auth.Password != "" {
+			r.secret(secretsDir+"/hub_password", "root", []byte(s.Auth.Password))
+		}
+	case AuthGitHub:
+		r.secret(secretsDir+"/github_client_secret", "root", []byte(s.Auth.ClientSecret))
+	}
+	if len(s.Secrets.BasicAuthHashes) > 0 {
+		var b bytes.Buffer
+		for _, u := range slices.Sorted(maps.Keys(s.Secrets.BasicAuthHashes)) {
+			fmt.Fprintf(&b, "%s:%s\n", u, s.Secrets.BasicAuthHashes[u])
+		}
+		r.secret(secretsDir+"/htpasswd", EdgeUser, b.Bytes())
+	}
+	for _, site := range s.Edge.Sites {
+		for _, p := range slices.Sorted(maps.Keys(site.StaticFiles)) {
+			r.add(path.Join(sitesDir, site.Host, p), 0o644, "root", []byte(site.StaticFiles[p]))
+		}
+	}
+	t := s.Edge.TLS
+	switch t.Mode {
+	case TLSPEM:
+		r.add("tls/cert.pem", 0o644, "root", []byte(t.CertPEM))
+		r.secret(secretsDir+"/tls_key.pem", EdgeUser, []byte(t.KeyPEM))
+	case TLSACME:
+		if t.ACME.CARootPEM != "" {
+			r.add("tls/acme_ca_root.pem", 0o644, "root", []byte(t.ACME.CARootPEM))
+		}
+		if t.ACME.DNSToken != "" {
+			r.secret(secretsDir+"/do_token", EdgeUser, []byte(t.ACME.DNSToken+"\n"))
+		}
+	}
+	if s.Edge.ProxyMode == ProxyCHP {
+		r.secret(secretsDir+"/chp.env", "root", []byte("CONFIGPROXY_AUTH_TOKEN="+s.Secrets.ProxyToken+"\n"))
+	}
+
+	edgeYAML, err := renderEdge(s, r)
+	if err != nil {
+		return nil, err
+	}
+	r.add(edgeConfigName, 0o644, "root", edgeYAML)
+	r.add(hubConfigName, 0o644, "root", renderHub(s, r))
+	r.add(checkHubName, 0o644, "root", checkHubPy)
+	if s.IdleCull != nil {
+		r.add(cullerName, 0o644, "root", idleCullerPy)
+	}
+	for name, content := range renderUnits(s, path.Join(root, "current")) {
+		r.add(path.Join(systemdDir, name), 0o644, "root", content)
+	}
+	slices.SortFunc(r.files, func(a, b File) int { return strings.Compare(a.Path, b.Path) })
+	return r.files, nil
+}

@@ -1,0 +1,385 @@
+package hubconfig
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestRenderIsDeterministicAndContentAddressed(t *testing.T) {
+	s := classHub(t)
+	a, err := Render(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Equal settings, including the kept basic auth hashes.
+	b, err := Render(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(a, b) {
+		t.Fatal("two renders of equal settings differ")
+	}
+	dir := ReleaseDir(a)
+	if !strings.HasPrefix(dir, Releases+"/") || len(path.Base(dir)) != 16 {
+		t.Fatalf("release dir %q is not %s/<16 hex digits>", dir, Releases)
+	}
+	s.AllowedUsers = append(s.AllowedUsers, "carol")
+	c, err := Render(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ReleaseDir(c) == dir {
+		t.Fatal("adding a student kept the same release directory")
+	}
+	// The new release's files name their own directory, never the old one.
+	for _, f := range c {
+		if bytes.Contains(f.Content, []byte(dir)) {
+			t.Errorf("%s refers to the previous release %s", f.Path, dir)
+		}
+	}
+}
+
+func TestRenderLayout(t *testing.T) {
+	s := classHub(t)
+	files, err := Render(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := ReleaseDir(files)
+	type meta struct {
+		mode   os.FileMode
+		owner  string
+		secret bool
+	}
+	got := map[string]meta{}
+	for _, f := range files {
+		if !strings.HasPrefix(f.Path, dir+"/") {
+			t.Errorf("%s is outside the release %s", f.Path, dir)
+		}
+		got[strings.TrimPrefix(f.Path, dir+"/")] = meta{f.Mode, f.Owner, f.Secret}
+	}
+	pub := meta{0o644, "root", false}
+	want := map[string]meta{
+		"edge.yaml":                         pub,
+		"jupyterhub_config.py":              pub,
+		"check_hub.py":                      pub,
+		"idle_culler.py":                    pub,
+		"systemd/jhub-edge.service":         pub,
+		"systemd/jupyterhub.service":        pub,
+		"sites/www.example.edu/index.html":  pub,
+		"sites/www.example.edu/notes/week1.html": pub,
+		"secrets/cookie_secret":             {0o600, "root", true},
+		"secrets/proxy_token":               {0o600, EdgeUser, true},
+		"secrets/htpasswd":                  {0o600, EdgeUser, true},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("release files:\n got %v\nwant %v", got, want)
+	}
+	if !slices.IsSortedFunc(files, func(a, b File) int { return strings.Compare(a.Path, b.Path) }) {
+		t.Error("files are not sorted by path")
+	}
+	if got := Units(s); !slices.Equal(got, []string{EdgeUnit, HubUnit}) {
+		t.Errorf("Units = %v", got)
+	}
+}
+
+func TestRenderVariantsFiles(t *testing.T) {
+	cert, key := selfSignedPEM(t, "hub.example.edu")
+	cases := []struct {
+		name   string
+		modify func(*Settings)
+		want   map[string]string // extra file -> owner, all secret
+		units  []string
+	}{
+		{"shared password", func(s *Settings) { s.Auth = Auth{Kind: AuthSharedPassword, Password: "class-pw"} },
+			map[string]string{"secrets/hub_password": "root"}, nil},
+		{"github", func(s *Settings) { s.Auth = Auth{Kind: AuthGitHub, ClientID: "Iv1.abc", ClientSecret: "gh-secret"} },
+			map[string]string{"secrets/github_client_secret": "root"}, nil},
+		{"pem", func(s *Settings) { s.Edge.TLS = TLS{Mode: TLSPEM, CertPEM: cert, KeyPEM: key} },
+			map[string]string{"secrets/tls_key.pem": EdgeUser}, nil},
+		{"dns-01", func(s *Settings) {
+			s.Edge.TLS.ACME.Challenges = []string{"dns-01"}
+			s.Edge.TLS.ACME.DNSToken = "dop_v1_token"
+		}, map[string]string{"secrets/do_token": EdgeUser}, nil},
+		{"chp", func(s *Settings) { s.Edge.ProxyMode = ProxyCHP },
+			map[string]string{"secrets/chp.env": "root"}, []string{EdgeUnit, CHPUnit, HubUnit}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s := classHub(t)
+			tc.modify(&s)
+			files, err := Render(s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for rel, owner := range tc.want {
+				f := fileNamed(t, files, rel)
+				if f.Mode != 0o600 || f.Owner != owner || !f.Secret {
+					t.Errorf("%s: mode %o owner %s secret %t, want 0600 %s secret", rel, f.Mode, f.Owner, f.Secret, owner)
+				}
+			}
+			if tc.units != nil {
+				if got := Units(s); !slices.Equal(got, tc.units) {
+					t.Errorf("Units = %v, want %v", got, tc.units)
+				}
+				for _, u := range tc.units {
+					fileNamed(t, files, "systemd/"+u)
+				}
+			}
+		})
+	}
+}
+
+// Every secret value appears only in Secret files with mode 0600, never in
+// another file and never in an error.
+func TestSecretsOnlyInSecretFiles(t *testing.T) {
+	cert, key := selfSignedPEM(t, "hub.example.edu")
+	base := classHub(t)
+	variants := map[string]Settings{}
+	v := base
+	v.Auth = Auth{Kind: AuthSharedPassword, Password: "Sh4red-class-pw"}
+	variants["shared"] = v
+	v = base
+	v.Auth = Auth{Kind: AuthGitHub, ClientID: "Iv1.public-id", ClientSecret: "0123gh-client-secret"}
+	variants["github"] = v
+	v = base
+	v.Edge.TLS = TLS{Mode: TLSPEM, CertPEM: cert, KeyPEM: key}
+	v.Edge.ProxyMode = ProxyCHP
+	variants["pem-chp"] = v
+	v = base
+	v.Edge.TLS.ACME.Challenges = []string{"dns-01"}
+	v.Edge.TLS.ACME.DNSToken = "dop_v1_do-api-token"
+	variants["dns"] = v
+
+	secretsOf := func(s Settings) []string {
+		out := []string{s.Secrets.CookieSecret, s.Secrets.ProxyToken, s.Auth.Password, s.Auth.ClientSecret, s.Edge.TLS.ACME.DNSToken}
+		if s.Edge.TLS.KeyPEM != "" {
+			// The base64 body of the key, not its public BEGIN/END lines.
+			out = append(out, strings.Split(s.Edge.TLS.KeyPEM, "\n")[1])
+		}
+		for u, pw := range s.Edge.BasicAuthUsers {
+			out = append(out, pw, s.Secrets.BasicAuthHashes[u])
+		}
+		return slices.DeleteFunc(out, func(x string) bool { return x == "" })
+	}
+	for name, s := range variants {
+		files, err := Render(s)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		secrets := secretsOf(s)
+		found := map[string]bool{}
+		for _, f := range files {
+			for _, sec := range secrets {
+				if !bytes.Contains(f.Content, []byte(sec)) {
+					continue
+				}
+				found[sec] = true
+				if !f.Secret || f.Mode != 0o600 {
+					t.Errorf("%s: secret %.6s… in %s (secret=%t mode %o)", name, sec, f.Path, f.Secret, f.Mode)
+				}
+			}
+		}
+		for _, sec := range secrets {
+			// Plain basic auth passwords never land anywhere, only their hashes.
+			isPlain := slices.Contains(slices.Collect(mapsValues(s.Edge.BasicAuthUsers)), sec)
+			if found[sec] == isPlain {
+				t.Errorf("%s: secret %.6s… written=%t, want %t", name, sec, found[sec], !isPlain)
+			}
+		}
+
+		// Broken settings: the error lists fields, never the secret values.
+		bad := s
+		bad.HubHosts = []string{"Bad Host"}
+		bad.Auth.Kind += "-typo"
+		bad.Edge.TLS.Mode = "pemx"
+		bad.Secrets.ProxyToken += " \n"
+		bad.Secrets.CookieSecret = s.Secrets.CookieSecret[:10]
+		bad.Edge.BasicAuthUsers = map[string]string{"ta": "changed-" + s.Edge.BasicAuthUsers["ta"]}
+		_, err = Render(bad)
+		if err == nil {
+			t.Fatalf("%s: broken settings rendered", name)
+		}
+		for _, sec := range append(secrets, secretsOf(bad)...) {
+			if strings.Contains(err.Error(), sec) {
+				t.Errorf("%s: error carries secret %.6s…: %v", name, sec, err)
+			}
+		}
+	}
+}
+
+func mapsValues(m map[string]string) func(func(string) bool) {
+	return func(yield func(string) bool) {
+		for _, v := range m {
+			if !yield(v) {
+				return
+			}
+		}
+	}
+}
+
+func TestPythonFilesCompile(t *testing.T) {
+	py := needPython(t)
+	for name, s := range map[string]Settings{"class": classHub(t), "chp-dummy": func() Settings {
+		s := classHub(t)
+		s.Auth = Auth{Kind: AuthDummy}
+		s.Edge.ProxyMode = ProxyCHP
+		s.IdleCull = nil
+		return s
+	}()} {
+		_, files := renderTo(t, s)
+		for _, f := range files {
+			if !strings.HasSuffix(f.Path, ".py") {
+				continue
+			}
+			out, err := exec.Command(py, "-m", "py_compile", f.Path).CombinedOutput()
+			if err != nil {
+				t.Errorf("%s: py_compile %s: %v\n%s", name, path.Base(f.Path), err, out)
+			}
+		}
+	}
+}
+
+// The rendered config, executed by python3, assigns exactly these values.
+func TestHubConfigMeaning(t *testing.T) {
+	root, files := renderTo(t, classHub(t))
+	dir := releaseDirBelow(files, root)
+	got := execHubConfig(t, path.Join(dir, "jupyterhub_config.py"))
+	want := map[string]map[string]any{
+		"JupyterHub": {
+			"bind_url":                    "http://127.0.0.1:8000/",
+			"hub_bind_url":                "http://127.0.0.1:8081",
+			"public_url":                  "https://hub.example.edu/",
+			"base_url":                    "/",
+			"cookie_secret_file":          dir + "/secrets/cookie_secret",
+			"db_url":                      "sqlite:////var/lib/jupyterhub/jupyterhub.sqlite",
+			"tornado_settings":            map[string]any{"cookie_options": map[string]any{"secure": true}, "xsrf_cookie_kwargs": map[string]any{"secure": true}},
+			"cleanup_servers":             false,
+			"authenticator_class":         "pam",
+			"spawner_class":               "localprocess",
+			"allow_named_servers":         true,
+			"named_server_limit_per_user": float64(2),
+			"load_roles": []any{map[string]any{
+				"name": "jhub-idle-culler", "description": "Stop idle single-user servers",
+				"scopes":   []any{"list:users", "read:users:activity", "read:servers", "delete:servers"},
+				"services": []any{"jhub-idle-culler"},
+			}},
+			"services": []any{map[string]any{
+				"name":    "jhub-idle-culler",
+				"command": []any{"/usr/bin/python3", "-B", dir + "/idle_culler.py", "--timeout=3600", "--every=300"},
+			}},
+		},
+		"ConfigurableHTTPProxy": {
+			"should_start": false,
+			"api_url":      "http://127.0.0.1:8001",
+			"auth_token":   testSecrets.ProxyToken, // read back from secrets/proxy_token
+		},
+		"Authenticator":      {"allowed_users": set("alice", "bob"), "admin_users": set("prof")},
+		"LocalAuthenticator": {"create_system_users": true},
+		"Spawner":            {"notebook_dir": "~/assignments", "default_url": "/tree/Welcome.ipynb"},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("config assigns\n%v\nwant\n%v", got, want)
+	}
+}
+
+// releaseDirBelow is ReleaseDir for a tree rendered below root.
+func releaseDirBelow(files []File, root string) string {
+	rel := strings.TrimPrefix(files[0].Path, root+"/releases/")
+	return path.Join(root, "releases", strings.SplitN(rel, "/", 2)[0])
+}
+
+func TestHubConfigAuthVariants(t *testing.T) {
+	cases := []struct {
+		name string
+		auth Auth
+		base string
+		want map[string]map[string]any
+	}{
+		{"shared password under /jhub/", Auth{Kind: AuthSharedPassword, Password: "pw 'with' \"quotes\"\n"}, "jhub", map[string]map[string]any{
+			"DummyAuthenticator": {"password": "pw 'with' \"quotes\""}, // _secret strips surrounding whitespace
+		}},
+		{"dummy without password", Auth{Kind: AuthDummy}, "/", map[string]map[string]any{}},
+		{"github", Auth{Kind: AuthGitHub, ClientID: "Iv1.abc", ClientSecret: "s3cr3t"}, "/jhub", map[string]map[string]any{
+			"GitHubOAuthenticator": {"client_id": "Iv1.abc", "client_secret": "s3cr3t", "oauth_callback_url": "https://hub.example.edu/jhub/hub/oauth_callback"},
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s := classHub(t)
+			s.Auth, s.BaseURL = tc.auth, tc.base
+			_, files := renderTo(t, s)
+			got := execHubConfig(t, fileNamed(t, files, "jupyterhub_config.py").Path)
+			if _, ok := got["LocalAuthenticator"]; ok {
+				t.Error("create_system_users set for a non-PAM authenticator")
+			}
+			for section, kv := range tc.want {
+				if !reflect.DeepEqual(got[section], kv) {
+					t.Errorf("c.%s = %v, want %v", section, got[section], kv)
+				}
+			}
+			base, _ := NormalizeBaseURL(tc.base)
+			if got["JupyterHub"]["base_url"] != base || got["JupyterHub"]["public_url"] != "https://hub.example.edu"+base ||
+				got["JupyterHub"]["bind_url"] != "http://127.0.0.1:8000"+base {
+				t.Errorf("urls: %v", got["JupyterHub"])
+			}
+			wantClass := map[string]string{AuthSharedPassword: "dummy", AuthDummy: "dummy", AuthGitHub: "oauthenticator.github.GitHubOAuthenticator"}[tc.auth.Kind]
+			if got["JupyterHub"]["authenticator_class"] != wantClass {
+				t.Errorf("authenticator_class = %v, want %s", got["JupyterHub"]["authenticator_class"], wantClass)
+			}
+		})
+	}
+}
+
+// The seeds' example is expressible, also with culling off and the
+// defaults, and options left unset are not written at all.
+func TestHubConfigMinimal(t *testing.T) {
+	s := Settings{
+		HubHosts: []string{"hub.example.edu"},
+		Auth:     Auth{Kind: AuthPAM},
+		Edge:     Edge{TLS: TLS{Mode: TLSSelfSigned}},
+		Secrets:  testSecrets,
+	}
+	_, files := renderTo(t, s)
+	got := execHubConfig(t, fileNamed(t, files, "jupyterhub_config.py").Path)
+	for _, absent := range []string{"load_roles", "services", "named_server_limit_per_user"} {
+		if _, ok := got["JupyterHub"][absent]; ok {
+			t.Errorf("c.JupyterHub.%s set without being asked for", absent)
+		}
+	}
+	if _, ok := got["Spawner"]; ok {
+		t.Errorf("c.Spawner set without being asked for: %v", got["Spawner"])
+	}
+	if got["Authenticator"]["allowed_users"] == nil || !reflect.DeepEqual(got["Authenticator"]["allowed_users"], set()) {
+		t.Errorf("allowed_users = %v, want an empty set", got["Authenticator"]["allowed_users"])
+	}
+	if got["JupyterHub"]["allow_named_servers"] != false || got["LocalAuthenticator"]["create_system_users"] != false {
+		t.Errorf("defaults: %v %v", got["JupyterHub"], got["LocalAuthenticator"])
+	}
+	for _, f := range files {
+		if strings.HasSuffix(f.Path, "idle_culler.py") || strings.HasSuffix(f.Path, "htpasswd") {
+			t.Errorf("%s rendered without being asked for", f.Path)
+		}
+	}
+}
+
+func TestIdleCullEveryDefault(t *testing.T) {
+	for _, tc := range []struct{ timeout, every, want time.Duration }{
+		{time.Hour, 0, 5 * time.Minute},
+		{4 * time.Minute, 0, 2 * time.Minute},
+		{time.Hour, 30 * time.Second, 30 * time.Second},
+	} {
+		s := classHub(t)
+		s.IdleCull = &IdleCull{Timeout: tc.timeout, Every: tc.every}
+		if got := normalize(s).IdleCull.Every; got != tc.want {
+			t.Errorf("timeout %s every %s: every = %s, want %s", tc.timeout, tc.every, got, tc.want)
+		}
+	}
+}

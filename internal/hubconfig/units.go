@@ -1,0 +1,125 @@
+package hubconfig
+
+import (
+	"fmt"
+	"path"
+	"strings"
+)
+
+// renderUnits returns the systemd units by name. They refer to the release
+// through current (the symlink), so a switch plus daemon-reload is all an
+// update needs, and a rollback is the same switch back. Nothing in them comes
+// from user input except EdgeBinary and BaseURL, which Validate restricts to
+// characters that need no quoting in a unit file.
+func renderUnits(s Settings, current string) map[string][]byte {
+	edgeConfig := path.Join(current, edgeConfigName)
+	units := map[string][]byte{
+		EdgeUnit: unit(
+			[]string{
+				"Description=jhub-edge: TLS, static sites and the proxy in front of JupyterHub",
+				"Wants=network-online.target",
+				"After=network-online.target",
+			},
+			[]string{
+				"Type=simple",
+				"User=" + EdgeUser,
+				"Group=" + EdgeUser,
+				fmt.Sprintf("ExecStart=%s run -config %s", s.EdgeBinary, edgeConfig),
+				// SIGHUP reloads routes, sites and certificates without
+				// dropping connections.
+				"ExecReload=/bin/kill -HUP $MAINPID",
+				"Restart=on-failure",
+				"RestartSec=2s",
+				"LimitNOFILE=65536",
+				// :80 and :443 without root.
+				"AmbientCapabilities=CAP_NET_BIND_SERVICE",
+				"CapabilityBoundingSet=CAP_NET_BIND_SERVICE",
+				"NoNewPrivileges=yes",
+				// Read-only system; only the state dir (certificates, ACME
+				// account) is writable.
+				"ProtectSystem=strict",
+				"StateDirectory=" + path.Base(EdgeStateDir),
+				"StateDirectoryMode=0700",
+				"ProtectHome=yes",
+				"PrivateTmp=yes",
+				"PrivateDevices=yes",
+				"ProtectKernelTunables=yes",
+				"ProtectKernelModules=yes",
+				"ProtectControlGroups=yes",
+				"RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6",
+				"RestrictNamespaces=yes",
+				"RestrictSUIDSGID=yes",
+				"LockPersonality=yes",
+				"SystemCallArchitectures=native",
+			},
+		),
+		HubUnit: unit(
+			[]string{
+				"Description=JupyterHub (jhub; config " + path.Join(current, hubConfigName) + ")",
+				"Wants=network-online.target " + hubWants(s),
+				"After=network-online.target " + hubWants(s),
+			},
+			[]string{
+				// root: PAM and LocalProcessSpawner switch to each user.
+				"User=root",
+				"WorkingDirectory=" + HubStateDir,
+				"StateDirectory=" + path.Base(HubStateDir),
+				"StateDirectoryMode=0700",
+				"ExecStart=/usr/bin/jupyterhub -f " + path.Join(current, hubConfigName) + " --upgrade-db",
+				"Restart=always",
+				"RestartSec=2s",
+				// Single-user servers are the hub's children: a hub restart
+				// for a config change must not stop them
+				// (c.JupyterHub.cleanup_servers = False).
+				"KillMode=process",
+				"PrivateTmp=yes",
+				"PrivateDevices=yes",
+				"ProtectKernelTunables=yes",
+				"ProtectKernelModules=yes",
+			},
+		),
+	}
+	if s.Edge.ProxyMode == ProxyCHP {
+		units[CHPUnit] = unit(
+			[]string{
+				"Description=configurable-http-proxy for JupyterHub, behind jhub-edge",
+				"Before=" + HubUnit,
+			},
+			[]string{
+				"DynamicUser=yes",
+				// Read by systemd as root before dropping privileges.
+				"EnvironmentFile=" + path.Join(current, secretsDir, "chp.env"),
+				"ExecStart=/usr/bin/configurable-http-proxy --ip 127.0.0.1 --port " + portOf(ProxyPublicURL) +
+					" --api-ip 127.0.0.1 --api-port " + portOf(HubAPIURL) +
+					" --default-target " + s.HubBindURL + " --error-target " + s.HubBindURL + s.BaseURL + "hub/error",
+				"Restart=always",
+				"RestartSec=2s",
+				"NoNewPrivileges=yes",
+				"ProtectSystem=strict",
+				"ProtectHome=yes",
+				"PrivateTmp=yes",
+				"PrivateDevices=yes",
+			},
+		)
+	}
+	return units
+}
+
+// hubWants is what JupyterHub's proxy API depends on.
+func hubWants(s Settings) string {
+	if s.Edge.ProxyMode == ProxyCHP {
+		return CHPUnit + " " + EdgeUnit
+	}
+	return EdgeUnit
+}
+
+func portOf(u string) string { return u[strings.LastIndex(u, ":")+1:] }
+
+func unit(unitSection, service []string) []byte {
+	var b strings.Builder
+	b.WriteString("# Rendered by terraform-provider-jhub (jhub_edge); linked from " + UnitDir + ".\n")
+	b.WriteString("[Unit]\n" + strings.Join(unitSection, "\n") + "\n\n")
+	b.WriteString("[Service]\n" + strings.Join(service, "\n") + "\n\n")
+	b.WriteString("[Install]\nWantedBy=multi-user.target\n")
+	return []byte(b.String())
+}
