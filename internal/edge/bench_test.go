@@ -2,13 +2,19 @@ package edge
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/coder/websocket"
 )
@@ -135,4 +141,106 @@ func BenchmarkProxyWebsocketEcho(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkIdleWebsocketsRSS builds jhub-edge, opens 1000 websockets
+// through it, leaves them idle and reports the edge process's resident
+// memory per socket (run with -benchtime=1x).
+func BenchmarkIdleWebsocketsRSS(b *testing.B) {
+	const sockets = 1000
+	bin := filepath.Join(b.TempDir(), "jhub-edge")
+	build := exec.Command("go", "build", "-o", bin, "../cmd/jhub-edge")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		b.Fatalf("build: %v\n%s", err, out)
+	}
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer c.CloseNow()
+		for {
+			typ, msg, err := c.Read(context.Background())
+			if err != nil || c.Write(context.Background(), typ, msg) != nil {
+				return
+			}
+		}
+	}))
+	b.Cleanup(up.Close)
+	dir := prepareDir(b)
+	httpsAddr := freeLoopbackAddr(b)
+	cfg := writeConfig(b, dir, fmt.Sprintf("log: {access: false, level: warn}\nhub: {hosts: [hub.test], mode: upstream, upstream: %q}\n", up.URL))
+	data, _ := os.ReadFile(cfg)
+	data = []byte(strings.Replace(string(data), `https: "127.0.0.1:0"`, fmt.Sprintf("https: %q", httpsAddr), 1))
+	os.WriteFile(cfg, data, 0o600)
+	cmd := exec.Command(bin, "run", "-config", cfg)
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	tr := &http.Transport{
+		DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, network, httpsAddr)
+		},
+		TLSClientConfig: &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"http/1.1"}},
+	}
+	b.Cleanup(tr.CloseIdleConnections)
+	client := &http.Client{Transport: tr}
+	ctx := context.Background()
+	var first *websocket.Conn
+	for deadline := time.Now().Add(10 * time.Second); first == nil; time.Sleep(50 * time.Millisecond) {
+		first, _, _ = websocket.Dial(ctx, "wss://hub.test/ws", &websocket.DialOptions{HTTPClient: client})
+		if time.Now().After(deadline) {
+			b.Fatal("edge did not come up")
+		}
+	}
+	base := rssKiB(b, cmd.Process.Pid)
+	conns := []*websocket.Conn{first}
+	for len(conns) < sockets {
+		c, _, err := websocket.Dial(ctx, "wss://hub.test/ws", &websocket.DialOptions{HTTPClient: client})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := c.Write(ctx, websocket.MessageText, []byte("hello")); err != nil {
+			b.Fatal(err)
+		}
+		if _, _, err := c.Read(ctx); err != nil {
+			b.Fatal(err)
+		}
+		conns = append(conns, c)
+	}
+	time.Sleep(2 * time.Second)
+	total := rssKiB(b, cmd.Process.Pid)
+	b.ReportMetric(float64(total), "RSS-KiB")
+	b.ReportMetric(float64(total-base)/sockets, "KiB/socket")
+	for _, c := range conns {
+		c.CloseNow()
+	}
+}
+
+func rssKiB(b *testing.B, pid int) int {
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, line := range strings.Split(string(status), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			var kib int
+			fmt.Sscan(v, &kib)
+			return kib
+		}
+	}
+	b.Fatal("no VmRSS")
+	return 0
+}
+
+func freeLoopbackAddr(b *testing.B) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
 }
