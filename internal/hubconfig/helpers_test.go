@@ -9,7 +9,15 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/crypto/bcrypt"
 )
+
+func TestMain(m *testing.M) {
+	// Hashing at the production cost would make each case take ~100ms.
+	bcryptCost = bcrypt.MinCost
+	os.Exit(m.Run())
+}
 
 // testSecrets are fixed so renders in tests are comparable.
 var testSecrets = Secrets{

@@ -67,17 +67,17 @@ func TestRenderLayout(t *testing.T) {
 	}
 	pub := meta{0o644, "root", false}
 	want := map[string]meta{
-		"edge.yaml":                         pub,
-		"jupyterhub_config.py":              pub,
-		"check_hub.py":                      pub,
-		"idle_culler.py":                    pub,
-		"systemd/jhub-edge.service":         pub,
-		"systemd/jupyterhub.service":        pub,
-		"sites/www.example.edu/index.html":  pub,
+		"edge.yaml":                              pub,
+		"jupyterhub_config.py":                   pub,
+		"check_hub.py":                           pub,
+		"idle_culler.py":                         pub,
+		"systemd/jhub-edge.service":              pub,
+		"systemd/jupyterhub.service":             pub,
+		"sites/www.example.edu/index.html":       pub,
 		"sites/www.example.edu/notes/week1.html": pub,
-		"secrets/cookie_secret":             {0o600, "root", true},
-		"secrets/proxy_token":               {0o600, EdgeUser, true},
-		"secrets/htpasswd":                  {0o600, EdgeUser, true},
+		"secrets/cookie_secret":                  {0o600, "root", true},
+		"secrets/proxy_token":                    {0o600, EdgeUser, true},
+		"secrets/htpasswd":                       {0o600, EdgeUser, true},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("release files:\n got %v\nwant %v", got, want)

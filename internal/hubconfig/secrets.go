@@ -46,8 +46,10 @@ func randomHex(n int) (string, error) {
 	return hex.EncodeToString(b), nil
 }
 
-// BcryptCost is the cost of generated htpasswd hashes (Apache's htpasswd -B default is 5; 10 is Go's default).
-const BcryptCost = bcrypt.DefaultCost
+// bcryptCost is the cost of generated htpasswd hashes (Go's default, 10;
+// Apache's htpasswd -B uses 5). Tests lower it: the cost is stored in each
+// hash, so verification follows.
+var bcryptCost = bcrypt.DefaultCost
 
 // WithBasicAuth returns a copy of s whose BasicAuthHashes cover exactly
 // users (name to password): a kept hash that still matches its password is
@@ -59,7 +61,7 @@ func (s Secrets) WithBasicAuth(users map[string]string) (Secrets, error) {
 		pw := users[u]
 		h := s.BasicAuthHashes[u]
 		if h == "" || bcrypt.CompareHashAndPassword([]byte(h), bcryptInput(pw)) != nil {
-			b, err := bcrypt.GenerateFromPassword(bcryptInput(pw), BcryptCost)
+			b, err := bcrypt.GenerateFromPassword(bcryptInput(pw), bcryptCost)
 			if err != nil {
 				return Secrets{}, fmt.Errorf("edge.basic_auth_users: hashing the password of %q: %w", u, err)
 			}
