@@ -61,6 +61,10 @@ mirror_for() {
 
 hash=$(sha256sum "${BASH_SOURCE[0]}" | cut -c1-16)
 image="$cache/lab/image-$hash"
+mkdir -p "$cache/lab"
+# One build at a time; a second run waits and then finds the image built.
+exec 9>"$cache/lab/.build.lock"
+flock 9
 if [ -f "$image/etc/jhub-lab-recipe" ]; then
 	echo "setup-lab.sh: image up to date: $image"
 	exit 0
@@ -70,7 +74,6 @@ mirror=$(mirror_for "$suite")
 [ -n "$mirror" ] || { echo "setup-lab.sh: no apt source for suite $suite in /etc/apt/sources.list.d/*.sources (add a deb822 source with URIs: and Suites: $suite)" >&2; exit 1; }
 security=$(mirror_for "$suite-security")
 
-mkdir -p "$cache/lab"
 work=$(mktemp -d "$cache/lab/.build-XXXXXX")
 root="$work/root"
 cleanup() {
@@ -94,12 +97,14 @@ mount -t sysfs sys "$root/sys"
 # No service may start inside the build chroot.
 printf '#!/bin/sh\nexit 101\n' >"$root/usr/sbin/policy-rc.d"
 chmod 755 "$root/usr/sbin/policy-rc.d"
+# The build is thrown away if interrupted, so dpkg's fsyncs buy nothing.
+echo 'force-unsafe-io' >"$root/etc/dpkg/dpkg.cfg.d/jhub-lab-build"
 chroot "$root" apt-get update -qq
 # Without recommends, as the payload installs them on a real droplet.
 DEBIAN_FRONTEND=noninteractive chroot "$root" apt-get install -y -qq --no-install-recommends $hub_pkgs
 DEBIAN_FRONTEND=noninteractive chroot "$root" apt-get upgrade -y -qq
 chroot "$root" apt-get clean
-rm -f "$root/usr/sbin/policy-rc.d"
+rm -f "$root/usr/sbin/policy-rc.d" "$root/etc/dpkg/dpkg.cfg.d/jhub-lab-build"
 
 # cloud-init's locale module fails without a generated locale.
 echo "en_US.UTF-8 UTF-8" >"$root/etc/locale.gen"

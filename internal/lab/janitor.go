@@ -120,7 +120,12 @@ func findSlots(ctx context.Context) ([]slot, error) {
 	for _, dir := range []string{StateRoot, DiskRoot} {
 		ents, _ := os.ReadDir(dir)
 		for _, e := range ents {
-			n := strings.TrimSuffix(strings.TrimPrefix(e.Name(), "lab"), ".lock")
+			// Lock files stay behind on purpose (removing one races with
+			// a lab taking it); they are no trace of a lab.
+			if !e.IsDir() {
+				continue
+			}
+			n := strings.TrimPrefix(e.Name(), "lab")
 			if i, err := strconv.Atoi(n); err == nil && i >= 0 && i < Slots {
 				seen[slot(i)] = true
 			}

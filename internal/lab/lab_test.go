@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -109,7 +110,7 @@ type machine struct {
 
 // createDroplet renders the real payload (the one a DigitalOcean droplet
 // gets, with the lab's apt mirror) and creates the droplet through the API.
-func createDroplet(t testing.TB, l *Lab, c *godo.Client, name string) *machine {
+func createDroplet(t testing.TB, l *Lab, c *godo.Client, name string, ipv6 ...bool) *machine {
 	t.Helper()
 	_, adminPriv, _ := ed25519.GenerateKey(rand.Reader)
 	admin, _ := ssh.NewSignerFromKey(adminPriv)
@@ -137,6 +138,7 @@ func createDroplet(t testing.TB, l *Lab, c *godo.Client, name string) *machine {
 	d, _, err := c.Droplets.Create(context.Background(), &godo.DropletCreateRequest{
 		Name: name, Region: "fra1", Size: "s-1vcpu-2gb",
 		Image: godo.DropletCreateImage{Slug: "debian-12-x64"}, UserData: string(ud),
+		IPv6: len(ipv6) > 0 && ipv6[0],
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -411,7 +413,7 @@ func waitGone(t testing.TB, l *Lab, id int, ns string) {
 func TestTwoDroplets(t *testing.T) {
 	l := theLab(t)
 	c := apiClient(t, l.Env())
-	a := createDroplet(t, l, c, "node-a")
+	a := createDroplet(t, l, c, "node-a", true)
 	b := createDroplet(t, l, c, "node-b")
 	var wg sync.WaitGroup
 	for _, m := range []*machine{a, b} {
@@ -433,6 +435,15 @@ func TestTwoDroplets(t *testing.T) {
 		t.Errorf("b's hostname %q", got)
 	}
 	mustRun(t, ca, "timeout 5 bash -c 'exec 3<>/dev/tcp/"+b.ip+"/22'")
+	// a asked for IPv6: its address answers from the host too.
+	d, _, err := c.Droplets.Get(context.Background(), a.id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v6, err := d.PublicIPv6()
+	if err != nil || v6 == "" || !tcpOpen(net.JoinHostPort(v6, "22")) {
+		t.Errorf("droplet a's IPv6 %q (%v) does not answer on :22", v6, err)
+	}
 	for _, m := range []*machine{a, b} {
 		ns, _ := l.Running(m.id)
 		if _, err := c.Droplets.Delete(context.Background(), m.id); err != nil {
@@ -530,6 +541,13 @@ func TestJanitor(t *testing.T) {
 			t.Errorf("left behind: %s", d)
 		}
 	}
+	// Pebble ran with its config in the state dir.
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		if pid, err := strconv.Atoi(e.Name()); err == nil && processAlive(pid) && cmdlineHas(pid, s.stateDir()) {
+			t.Errorf("left behind: process %d %v", pid, cmdline(pid))
+		}
+	}
 }
 
 // BenchmarkBoot measures, per droplet, create request to sshd accepting and
@@ -541,7 +559,7 @@ func BenchmarkBoot(b *testing.B) {
 	for i := range b.N {
 		m := createDroplet(b, l, c, fmt.Sprintf("bench-%d", i))
 		addr := ""
-		for addr == "" {
+		for ; addr == ""; time.Sleep(20 * time.Millisecond) {
 			if d, _, err := c.Droplets.Get(context.Background(), m.id); err == nil {
 				if ip, _ := d.PublicIPv4(); ip != "" {
 					addr = net.JoinHostPort(ip, "22")

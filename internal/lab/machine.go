@@ -198,82 +198,72 @@ func (l *Lab) lookup(id int) (*droplet, error) {
 	return d, nil
 }
 
-// PowerOff stops the droplet's container; its disk and address stay.
-func (l *Lab) PowerOff(ctx context.Context, id int) error {
+// withDroplet runs f on droplet id with the droplet's lock held.
+func (l *Lab) withDroplet(id int, f func(d *droplet) error) error {
 	d, err := l.lookup(id)
 	if err != nil {
 		return err
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	l.halt(d)
-	return nil
+	return f(d)
+}
+
+// PowerOff stops the droplet's container; its disk and address stay.
+func (l *Lab) PowerOff(ctx context.Context, id int) error {
+	return l.withDroplet(id, func(d *droplet) error { l.halt(d); return nil })
 }
 
 // PowerOn boots a powered-off droplet from its disk.
 func (l *Lab) PowerOn(ctx context.Context, id int) error {
-	d, err := l.lookup(id)
-	if err != nil {
-		return err
-	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.cmd != nil {
-		return nil
-	}
-	return l.boot(ctx, d)
+	return l.withDroplet(id, func(d *droplet) error {
+		if d.cmd != nil {
+			return nil
+		}
+		return l.boot(ctx, d)
+	})
 }
 
 // Reboot is a power cycle.
 func (l *Lab) Reboot(ctx context.Context, id int) error {
-	d, err := l.lookup(id)
-	if err != nil {
-		return err
-	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	l.halt(d)
-	return l.boot(ctx, d)
+	return l.withDroplet(id, func(d *droplet) error { l.halt(d); return l.boot(ctx, d) })
 }
 
 // Destroy stops the droplet and removes its container, disk and namespace.
 // Destroying a droplet that is already gone succeeds.
 func (l *Lab) Destroy(ctx context.Context, id int) error {
-	d, err := l.lookup(id)
-	if err != nil {
+	if _, err := l.lookup(id); err != nil {
 		return nil
 	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	l.halt(d)
-	var errs []error
-	if err := unix.Unmount(d.root(), unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
-		errs = append(errs, fmt.Errorf("lab: droplet %d: unmounting its disk: %w", id, err))
-	}
-	if err := os.RemoveAll(d.dir); err != nil {
-		errs = append(errs, fmt.Errorf("lab: droplet %d: %w", id, err))
-	}
-	if exists("/run/netns/" + d.ns) {
-		if _, err := run(ctx, "ip", "netns", "delete", d.ns); err != nil {
-			errs = append(errs, err)
+	return l.withDroplet(id, func(d *droplet) error {
+		l.halt(d)
+		var errs []error
+		if err := unix.Unmount(d.root(), unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
+			errs = append(errs, fmt.Errorf("lab: droplet %d: unmounting its disk: %w", id, err))
 		}
-	}
-	l.mu.Lock()
-	delete(l.droplets, id)
-	delete(l.byIP, d.spec.IPv4)
-	l.mu.Unlock()
-	return errors.Join(errs...)
+		if err := os.RemoveAll(d.dir); err != nil {
+			errs = append(errs, fmt.Errorf("lab: droplet %d: %w", id, err))
+		}
+		if exists("/run/netns/" + d.ns) {
+			if _, err := run(ctx, "ip", "netns", "delete", d.ns); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		l.mu.Lock()
+		delete(l.droplets, id)
+		delete(l.byIP, d.spec.IPv4)
+		l.mu.Unlock()
+		return errors.Join(errs...)
+	})
 }
 
 // Running reports whether the droplet's container is up, and its namespace.
 func (l *Lab) Running(id int) (netns string, running bool) {
-	d, err := l.lookup(id)
-	if err != nil {
-		return "", false
-	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.ns, d.cmd != nil
+	l.withDroplet(id, func(d *droplet) error {
+		netns, running = d.ns, d.cmd != nil
+		return nil
+	})
+	return netns, running
 }
 
 // dropletByIP finds the droplet that owns a lab address.
