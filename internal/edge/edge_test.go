@@ -476,6 +476,12 @@ func TestBasicAuthPerPathKeepsLabTokens(t *testing.T) {
 	if code := lab(resp.Cookies()[0]); code != 200 {
 		t.Errorf("lab request after login: %d, want 200", code)
 	}
+	if err := te.srv.ReloadFile(); err != nil {
+		t.Fatal(err)
+	}
+	if code := lab(resp.Cookies()[0]); code != 200 {
+		t.Errorf("lab request after a reload: %d, want 200 (sessions survive reloads)", code)
+	}
 	mu.Lock()
 	defer mu.Unlock()
 	if gotAuth != "token lab-token" {

@@ -108,6 +108,31 @@ func (t *routeTable) remove(prefix string) bool {
 	return true
 }
 
+// setDefault installs def (nil: none) as the "/" route unless JupyterHub
+// registered its own "/" route, which always wins over the edge's default.
+func (t *routeTable) setDefault(def *route) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	old := *t.m.Load()
+	cur := old["/"]
+	if cur != nil && !cur.fromConfig {
+		return
+	}
+	if def != nil && cur != nil && cur.target.String() == def.target.String() {
+		return // keep its last_activity
+	}
+	if def == nil && cur == nil {
+		return
+	}
+	m := maps.Clone(old)
+	if def == nil {
+		delete(m, "/")
+	} else {
+		m["/"] = def
+	}
+	t.m.Store(&m)
+}
+
 func (t *routeTable) all() map[string]*route { return *t.m.Load() }
 
 // routeBody is a decoded POST /api/routes/<prefix> body.

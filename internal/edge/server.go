@@ -2,6 +2,7 @@ package edge
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/tls"
 	"encoding/json"
 	"errors"
@@ -54,6 +55,7 @@ type Server struct {
 
 	challenge                 http.Handler
 	httpsPort                 string // ":8443" when the HTTPS port is not 443, for redirects
+	cookieKey                 []byte // signs basic-auth session cookies when no key file is set
 	lnHTTP, lnHTTPS, lnAPI    net.Listener
 	srvHTTP, srvHTTPS, srvAPI *http.Server
 }
@@ -82,12 +84,14 @@ func New(cfg *Config, opts Options) (*Server, error) {
 		return nil, errors.New("edge: Options.TLS is required (a certs.Manager)")
 	}
 	s := &Server{
-		opts:   opts,
-		log:    opts.Logger,
-		access: opts.AccessLog,
-		up:     newUpstreams(opts.Logger),
-		routes: newRouteTable(),
+		opts:      opts,
+		log:       opts.Logger,
+		access:    opts.AccessLog,
+		up:        newUpstreams(opts.Logger),
+		routes:    newRouteTable(),
+		cookieKey: make([]byte, 32),
 	}
+	rand.Read(s.cookieKey)
 	s.challenge = opts.TLS.HTTPChallengeHandler(http.NotFoundHandler())
 	st, err := s.build(cfg)
 	if err != nil {
@@ -121,7 +125,7 @@ func (s *Server) build(cfg *Config) (*state, error) {
 		u, _ := parseHTTPURL(cfg.Hub.Upstream)
 		hub.fixed = s.up.newProxy(u, new(atomic.Int64))
 	}
-	hubH, err := withBasicAuth(hub, cfg.Hub.BasicAuth, "hub.basic_auth")
+	hubH, err := s.withBasicAuth(hub, cfg.Hub.BasicAuth, "hub.basic_auth")
 	if err != nil {
 		return nil, err
 	}
@@ -136,7 +140,7 @@ func (s *Server) build(cfg *Config) (*state, error) {
 			u, _ := parseHTTPURL(site.Upstream)
 			h = s.up.newProxy(u, new(atomic.Int64))
 		}
-		if h, err = withBasicAuth(h, site.BasicAuth, fmt.Sprintf("sites[%d].basic_auth", i)); err != nil {
+		if h, err = s.withBasicAuth(h, site.BasicAuth, fmt.Sprintf("sites[%d].basic_auth", i)); err != nil {
 			return nil, err
 		}
 		st.hosts[site.Host] = h
@@ -148,25 +152,21 @@ func (s *Server) build(cfg *Config) (*state, error) {
 func (s *Server) install(st *state) {
 	cfg := st.cfg
 	s.routes.hostRouting.Store(cfg.Hub.HostRouting)
-	// The default target is the edge's own "/" route (CHP's --default-target);
-	// a "/" route JupyterHub registered always wins over it.
-	cur := s.routes.get("/")
-	if cur == nil || cur.fromConfig {
-		switch {
-		case cfg.Hub.Mode == ModeCHPAPI && cfg.Hub.DefaultTarget != "":
-			if cur == nil || cur.target.String() != cfg.Hub.DefaultTarget {
-				u, _ := parseHTTPURL(cfg.Hub.DefaultTarget)
-				s.routes.set(s.newRoute("/", u, map[string]json.RawMessage{}, true))
-			}
-		case cur != nil:
-			s.routes.remove("/")
-		}
+	// The default target is the edge's own "/" route (CHP's --default-target).
+	var def *route
+	if cfg.Hub.Mode == ModeCHPAPI && cfg.Hub.DefaultTarget != "" {
+		u, _ := parseHTTPURL(cfg.Hub.DefaultTarget)
+		def = s.newRoute("/", u, map[string]json.RawMessage{}, true)
 	}
+	s.routes.setDefault(def)
 	s.up.hsts.Store(st.hsts)
 	s.state.Store(st)
 }
 
-func withBasicAuth(next http.Handler, c *BasicAuthConfig, field string) (http.Handler, error) {
+// withBasicAuth wraps next when c is set. Without a cookie_key_file the
+// session cookies are signed with a key made once per process, so reloads
+// do not log everyone out.
+func (s *Server) withBasicAuth(next http.Handler, c *BasicAuthConfig, field string) (http.Handler, error) {
 	if c == nil {
 		return next, nil
 	}
@@ -174,7 +174,7 @@ func withBasicAuth(next http.Handler, c *BasicAuthConfig, field string) (http.Ha
 	if err != nil {
 		return nil, fmt.Errorf("%s.htpasswd: %w", field, err)
 	}
-	var key []byte
+	key := s.cookieKey
 	if c.CookieKeyFile != "" {
 		if key, err = os.ReadFile(c.CookieKeyFile); err != nil {
 			return nil, fmt.Errorf("%s.cookie_key_file: %w", field, err)
