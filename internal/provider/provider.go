@@ -160,7 +160,7 @@ func setBaseURL(do *godo.Client, endpoint string) error {
 }
 
 func (p *jhubProvider) Resources(context.Context) []func() resource.Resource {
-	return []func() resource.Resource{NewDomainResource, NewDropletResource}
+	return []func() resource.Resource{NewDomainResource, NewDropletResource, NewEdgeResource}
 }
 
 func (p *jhubProvider) DataSources(context.Context) []func() datasource.DataSource {

@@ -1,0 +1,222 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-framework/attr"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+
+	"github.com/classhub/terraform-provider-jhub/internal/hubconfig"
+)
+
+type edgeModel struct {
+	ID               types.String `tfsdk:"id"`
+	Host             types.String `tfsdk:"host"`
+	HostPublicKey    types.String `tfsdk:"host_public_key"`
+	SSHUser          types.String `tfsdk:"ssh_user"`
+	SSHPrivateKey    types.String `tfsdk:"ssh_private_key"`
+	HubHosts         types.List   `tfsdk:"hub_hosts"`
+	BaseURL          types.String `tfsdk:"base_url"`
+	Auth             *authModel   `tfsdk:"auth"`
+	AllowedUsers     types.List   `tfsdk:"allowed_users"`
+	AdminUsers       types.List   `tfsdk:"admin_users"`
+	Spawner          *spawnerMdl  `tfsdk:"spawner"`
+	NamedServers     types.Bool   `tfsdk:"named_servers"`
+	NamedServerLimit types.Int64  `tfsdk:"named_server_limit"`
+	IdleCull         *idleCullMdl `tfsdk:"idle_cull"`
+	HubBindURL       types.String `tfsdk:"hub_bind_url"`
+	TLS              *tlsModel    `tfsdk:"tls"`
+	TrustedCAPEM     types.String `tfsdk:"trusted_ca_pem"`
+	Sites            []siteModel  `tfsdk:"sites"`
+	BasicAuthUsers   types.Map    `tfsdk:"basic_auth_users"`
+	HubBasicAuth     *basicAuthMd `tfsdk:"hub_basic_auth"`
+	ProxyMode        types.String `tfsdk:"proxy_mode"`
+	RotateSecrets    types.String `tfsdk:"rotate_secrets"`
+	HubURL           types.String `tfsdk:"hub_url"`
+	ReleaseID        types.String `tfsdk:"release_id"`
+	CookieSecret     types.String `tfsdk:"cookie_secret"`
+	ProxyToken       types.String `tfsdk:"proxy_token"`
+	BasicAuthHashes  types.Map    `tfsdk:"basic_auth_hashes"`
+	TLSBundle        types.String `tfsdk:"tls_bundle"`
+}
+
+type authModel struct {
+	Kind              types.String `tfsdk:"kind"`
+	CreateSystemUsers types.Bool   `tfsdk:"create_system_users"`
+	Password          types.String `tfsdk:"password"`
+	ClientID          types.String `tfsdk:"client_id"`
+	ClientSecret      types.String `tfsdk:"client_secret"`
+}
+
+type spawnerMdl struct {
+	NotebookDir types.String `tfsdk:"notebook_dir"`
+	DefaultURL  types.String `tfsdk:"default_url"`
+	Cmd         types.List   `tfsdk:"cmd"`
+}
+
+type idleCullMdl struct {
+	Timeout types.String `tfsdk:"timeout"`
+	Every   types.String `tfsdk:"every"`
+}
+
+type tlsModel struct {
+	Mode             types.String `tfsdk:"mode"`
+	ACMEEmail        types.String `tfsdk:"acme_email"`
+	ACMEDirectoryURL types.String `tfsdk:"acme_directory_url"`
+	ACMECARootPEM    types.String `tfsdk:"acme_ca_root_pem"`
+	ACMEChallenges   types.List   `tfsdk:"acme_challenges"`
+	DNSToken         types.String `tfsdk:"dns_token"`
+	DNSAPIURL        types.String `tfsdk:"dns_api_url"`
+	DNSResolvers     types.List   `tfsdk:"dns_resolvers"`
+	CertPEM          types.String `tfsdk:"cert_pem"`
+	KeyPEM           types.String `tfsdk:"key_pem"`
+}
+
+type siteModel struct {
+	Host        types.String `tfsdk:"host"`
+	StaticFiles types.Map    `tfsdk:"static_files"`
+	Root        types.String `tfsdk:"root"`
+	Upstream    types.String `tfsdk:"upstream"`
+	BasicAuth   *basicAuthMd `tfsdk:"basic_auth"`
+}
+
+type basicAuthMd struct {
+	Paths types.List   `tfsdk:"paths"`
+	Realm types.String `tfsdk:"realm"`
+}
+
+// knownSettings reports whether every input of the rendered release is known.
+func (m *edgeModel) known() bool {
+	vals := []attr.Value{m.Host, m.HostPublicKey, m.SSHUser, m.SSHPrivateKey, m.HubHosts, m.BaseURL, m.AllowedUsers, m.AdminUsers,
+		m.NamedServers, m.NamedServerLimit, m.HubBindURL, m.BasicAuthUsers, m.ProxyMode, m.TrustedCAPEM}
+	if m.Auth != nil {
+		vals = append(vals, m.Auth.Kind, m.Auth.CreateSystemUsers, m.Auth.Password, m.Auth.ClientID, m.Auth.ClientSecret)
+	}
+	if m.Spawner != nil {
+		vals = append(vals, m.Spawner.NotebookDir, m.Spawner.DefaultURL, m.Spawner.Cmd)
+	}
+	if m.IdleCull != nil {
+		vals = append(vals, m.IdleCull.Timeout, m.IdleCull.Every)
+	}
+	if t := m.TLS; t != nil {
+		vals = append(vals, t.Mode, t.ACMEEmail, t.ACMEDirectoryURL, t.ACMECARootPEM, t.ACMEChallenges, t.DNSToken, t.DNSAPIURL, t.DNSResolvers, t.CertPEM, t.KeyPEM)
+	}
+	for _, s := range m.Sites {
+		vals = append(vals, s.Host, s.StaticFiles, s.Root, s.Upstream)
+		if s.BasicAuth != nil {
+			vals = append(vals, s.BasicAuth.Paths, s.BasicAuth.Realm)
+		}
+	}
+	if m.HubBasicAuth != nil {
+		vals = append(vals, m.HubBasicAuth.Paths, m.HubBasicAuth.Realm)
+	}
+	for _, v := range vals {
+		if v.IsUnknown() {
+			return false
+		}
+	}
+	return true
+}
+
+// settings maps the model onto the hub's settings, without secrets.
+func (m *edgeModel) settings(ctx context.Context) (hubconfig.Settings, diag.Diagnostics) {
+	var diags diag.Diagnostics
+	list := func(l types.List) []string {
+		var out []string
+		diags.Append(l.ElementsAs(ctx, &out, true)...)
+		return out
+	}
+	strMap := func(m types.Map) map[string]string {
+		out := map[string]string{}
+		diags.Append(m.ElementsAs(ctx, &out, true)...)
+		return out
+	}
+	basic := func(b *basicAuthMd) *hubconfig.BasicAuth {
+		if b == nil {
+			return nil
+		}
+		return &hubconfig.BasicAuth{Paths: list(b.Paths), Realm: b.Realm.ValueString()}
+	}
+	s := hubconfig.Settings{
+		HubHosts:         list(m.HubHosts),
+		BaseURL:          m.BaseURL.ValueString(),
+		AllowedUsers:     list(m.AllowedUsers),
+		AdminUsers:       list(m.AdminUsers),
+		NamedServers:     m.NamedServers.ValueBool(),
+		NamedServerLimit: int(m.NamedServerLimit.ValueInt64()),
+		HubBindURL:       m.HubBindURL.ValueString(),
+	}
+	if a := m.Auth; a != nil {
+		s.Auth = hubconfig.Auth{
+			Kind: a.Kind.ValueString(), CreateSystemUsers: a.CreateSystemUsers.ValueBool(),
+			Password: a.Password.ValueString(), ClientID: a.ClientID.ValueString(), ClientSecret: a.ClientSecret.ValueString(),
+		}
+	}
+	if sp := m.Spawner; sp != nil {
+		s.Spawner = hubconfig.Spawner{NotebookDir: sp.NotebookDir.ValueString(), DefaultURL: sp.DefaultURL.ValueString(), Cmd: list(sp.Cmd)}
+	}
+	if c := m.IdleCull; c != nil {
+		s.IdleCull = &hubconfig.IdleCull{Timeout: duration(c.Timeout, path.Root("idle_cull").AtName("timeout"), &diags), Every: duration(c.Every, path.Root("idle_cull").AtName("every"), &diags)}
+	}
+	if t := m.TLS; t != nil {
+		s.Edge.TLS = hubconfig.TLS{
+			Mode: t.Mode.ValueString(),
+			ACME: hubconfig.ACME{
+				Email: t.ACMEEmail.ValueString(), DirectoryURL: t.ACMEDirectoryURL.ValueString(), CARootPEM: t.ACMECARootPEM.ValueString(),
+				Challenges: list(t.ACMEChallenges), DNSToken: t.DNSToken.ValueString(), DNSAPIURL: t.DNSAPIURL.ValueString(), DNSResolvers: list(t.DNSResolvers),
+			},
+			CertPEM: t.CertPEM.ValueString(),
+			KeyPEM:  t.KeyPEM.ValueString(),
+		}
+	}
+	for _, site := range m.Sites {
+		s.Edge.Sites = append(s.Edge.Sites, hubconfig.Site{
+			Host: site.Host.ValueString(), StaticFiles: strMap(site.StaticFiles), Root: site.Root.ValueString(),
+			Upstream: site.Upstream.ValueString(), BasicAuth: basic(site.BasicAuth),
+		})
+	}
+	if users := strMap(m.BasicAuthUsers); len(users) > 0 {
+		s.Edge.BasicAuthUsers = users
+	}
+	s.Edge.HubBasicAuth = basic(m.HubBasicAuth)
+	s.Edge.ProxyMode = m.ProxyMode.ValueString()
+	return s, diags
+}
+
+func duration(v types.String, at path.Path, diags *diag.Diagnostics) time.Duration {
+	if v.IsNull() || v.ValueString() == "" {
+		return 0
+	}
+	d, err := time.ParseDuration(v.ValueString())
+	if err != nil {
+		diags.AddAttributeError(at, "Invalid duration", fmt.Sprintf("%q is not a duration such as 30m or 1h: %s.", v.ValueString(), err))
+	}
+	return d
+}
+
+// secrets reads the generated secrets kept in state.
+func (m *edgeModel) secrets(ctx context.Context) (hubconfig.Secrets, diag.Diagnostics) {
+	s := hubconfig.Secrets{CookieSecret: m.CookieSecret.ValueString(), ProxyToken: m.ProxyToken.ValueString()}
+	var diags diag.Diagnostics
+	if !m.BasicAuthHashes.IsNull() && !m.BasicAuthHashes.IsUnknown() {
+		s.BasicAuthHashes = map[string]string{}
+		diags = m.BasicAuthHashes.ElementsAs(ctx, &s.BasicAuthHashes, false)
+	}
+	return s, diags
+}
+
+func (m *edgeModel) setSecrets(s hubconfig.Secrets) diag.Diagnostics {
+	m.CookieSecret = types.StringValue(s.CookieSecret)
+	m.ProxyToken = types.StringValue(s.ProxyToken)
+	elems := map[string]attr.Value{}
+	for u, h := range s.BasicAuthHashes {
+		elems[u] = types.StringValue(h)
+	}
+	var diags diag.Diagnostics
+	m.BasicAuthHashes, diags = types.MapValue(types.StringType, elems)
+	return diags
+}

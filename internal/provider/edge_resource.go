@@ -1,0 +1,441 @@
+package provider
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-log/tflog"
+
+	"github.com/classhub/terraform-provider-jhub/internal/bundle"
+	"github.com/classhub/terraform-provider-jhub/internal/certs"
+	"github.com/classhub/terraform-provider-jhub/internal/hubconfig"
+	"github.com/classhub/terraform-provider-jhub/internal/installer"
+)
+
+var (
+	_ resource.Resource                = (*edgeResource)(nil)
+	_ resource.ResourceWithModifyPlan  = (*edgeResource)(nil)
+	_ resource.ResourceWithImportState = (*edgeResource)(nil)
+)
+
+// NewEdgeResource is the jhub_edge resource.
+func NewEdgeResource() resource.Resource { return &edgeResource{} }
+
+// edgeResource needs no API client: it works over SSH only.
+type edgeResource struct{}
+
+// driftedRelease marks a host whose files or services differ from the release.
+const driftedRelease = "drifted"
+
+// How long the provider waits for the hub to answer over HTTPS after a switch:
+// JupyterHub takes seconds to start, a first ACME certificate a little longer.
+const healthTimeout = 3 * time.Minute
+
+func (r *edgeResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
+	resp.TypeName = req.ProviderTypeName + "_edge"
+}
+
+// ModifyPlan validates the release at plan time and marks what an apply changes:
+// new secrets on rotate, a reinstall when Read found drift.
+func (r *edgeResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
+	if req.Plan.Raw.IsNull() {
+		return
+	}
+	var plan edgeModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	if plan.known() {
+		s, d := plan.settings(ctx)
+		resp.Diagnostics.Append(d...)
+		if err := s.Validate(); err != nil && !resp.Diagnostics.HasError() {
+			resp.Diagnostics.AddError("Invalid hub settings", err.Error())
+			return
+		}
+		if base, err := hubconfig.NormalizeBaseURL(s.BaseURL); err == nil && len(s.HubHosts) > 0 {
+			resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("hub_url"), "https://"+s.HubHosts[0]+base)...)
+		}
+	}
+	if req.State.Raw.IsNull() {
+		return
+	}
+	var state edgeModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if !plan.RotateSecrets.Equal(state.RotateSecrets) {
+		resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("cookie_secret"), types.StringUnknown())...)
+		resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("proxy_token"), types.StringUnknown())...)
+	}
+	if state.ReleaseID.ValueString() == driftedRelease {
+		resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("release_id"), types.StringUnknown())...)
+	}
+}
+
+func (r *edgeResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
+	var plan edgeModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	secrets, err := hubconfig.GenerateSecrets()
+	if err != nil {
+		resp.Diagnostics.AddError("Cannot generate secrets", err.Error())
+		return
+	}
+	plan.ID = plan.Host
+	plan.TLSBundle = types.StringNull()
+	resp.Diagnostics.Append(r.install(ctx, &plan, secrets, "")...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+}
+
+func (r *edgeResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
+	var plan, state edgeModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	secrets, d := state.secrets(ctx)
+	resp.Diagnostics.Append(d...)
+	if !plan.RotateSecrets.Equal(state.RotateSecrets) || secrets.CookieSecret == "" {
+		fresh, err := hubconfig.GenerateSecrets()
+		if err != nil {
+			resp.Diagnostics.AddError("Cannot generate secrets", err.Error())
+			return
+		}
+		fresh.BasicAuthHashes = secrets.BasicAuthHashes
+		secrets = fresh
+	}
+	plan.ID = plan.Host
+	// A new droplet behind the same hub gets the certificates and ACME
+	// account kept in state, so a rebuild does not ask the CA again.
+	resp.Diagnostics.Append(r.install(ctx, &plan, secrets, state.TLSBundle.ValueString())...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+}
+
+// install renders the release for m and installs it; on success m carries
+// the secrets, the release id and the TLS bundle read back from the host.
+func (r *edgeResource) install(ctx context.Context, m *edgeModel, secrets hubconfig.Secrets, tlsBundle string) diag.Diagnostics {
+	var diags diag.Diagnostics
+	s, d := m.settings(ctx)
+	diags.Append(d...)
+	if diags.HasError() {
+		return diags
+	}
+	secrets, err := secrets.WithBasicAuth(s.Edge.BasicAuthUsers)
+	if err != nil {
+		diags.AddAttributeError(path.Root("basic_auth_users"), "Cannot hash basic auth passwords", err.Error())
+		return diags
+	}
+	s.Secrets = secrets
+
+	c, err := dialEdge(ctx, m)
+	if err != nil {
+		diags.AddAttributeError(path.Root("host"), "Cannot reach the droplet over SSH", err.Error())
+		return diags
+	}
+	defer c.Close()
+	if err := c.WaitCloudInit(ctx); err != nil {
+		diags.AddError("The droplet's bootstrap failed", err.Error())
+		return diags
+	}
+	rel, err := release(ctx, c, &s)
+	if err != nil {
+		diags.AddError("Cannot prepare the release", err.Error())
+		return diags
+	}
+	if tlsBundle != "" {
+		if err := c.ImportTLS(ctx, []byte(tlsBundle)); err != nil {
+			diags.AddError("Cannot restore the certificates", err.Error())
+			return diags
+		}
+	}
+	trust, err := r.trust(ctx, m, c)
+	if err != nil {
+		diags.AddAttributeError(path.Root("trusted_ca_pem"), "Cannot build the trust for the health check", err.Error())
+		return diags
+	}
+	base, _ := hubconfig.NormalizeBaseURL(s.BaseURL)
+	rel.Health = func(ctx context.Context) error {
+		return waitHealthy(ctx, m.Host.ValueString(), s.HubHosts[0], base, trust(ctx))
+	}
+	tflog.Info(ctx, "installing the hub", map[string]any{"host": m.Host.ValueString(), "files": len(rel.Files)})
+	res, err := c.Install(ctx, rel)
+	if err != nil {
+		var se *installer.StepError
+		summary := "Install failed"
+		if errors.As(err, &se) {
+			summary = fmt.Sprintf("Install failed at step %q", se.Step)
+		}
+		diags.AddError(summary, err.Error()+"\n\nThe previous release, if any, keeps serving. Fix the cause and apply again.")
+		return diags
+	}
+	tflog.Info(ctx, "hub installed", map[string]any{"release": res.ReleaseID, "changed": res.Changed, "restarted": res.Restarted, "reloaded": res.Reloaded})
+	exported, err := c.ExportTLS(ctx)
+	if err != nil {
+		diags.AddWarning("Certificates not kept in state", "Reading the edge's certificates back failed; a rebuilt droplet will ask the CA again: "+err.Error())
+	} else if len(exported) > 0 {
+		m.TLSBundle = types.StringValue(string(exported))
+	} else if m.TLSBundle.IsUnknown() {
+		m.TLSBundle = types.StringNull()
+	}
+	diags.Append(m.setSecrets(secrets)...)
+	m.ReleaseID = types.StringValue(res.ReleaseID)
+	m.HubURL = types.StringValue("https://" + s.HubHosts[0] + base)
+	return diags
+}
+
+// release renders the files for s with the edge build for the host's machine.
+func release(ctx context.Context, c *installer.Client, s *hubconfig.Settings) (installer.Release, error) {
+	arch, err := c.Arch(ctx)
+	if err != nil {
+		return installer.Release{}, err
+	}
+	bin, err := bundle.Edge(arch)
+	if err != nil {
+		return installer.Release{}, err
+	}
+	sum := sha256.Sum256(bin)
+	s.EdgeBinary = fmt.Sprintf("%s/bin/jhub-edge-%s", hubconfig.Root, hex.EncodeToString(sum[:8]))
+	files, err := hubconfig.Render(*s)
+	if err != nil {
+		return installer.Release{}, err
+	}
+	rel := installer.Release{Files: []installer.File{{Path: s.EdgeBinary, Mode: 0o755, Owner: "root", Content: bin}}}
+	for _, f := range files {
+		rel.Files = append(rel.Files, installer.File{Path: f.Path, Mode: f.Mode, Owner: f.Owner, Content: f.Content, Secret: f.Secret})
+	}
+	for _, check := range hubconfig.Checks(hubconfig.ReleaseDir(files), s.EdgeBinary) {
+		rel.Validate = append(rel.Validate, shellJoin(check))
+	}
+	for _, unit := range hubconfig.Units(*s) {
+		svc := installer.Service{Name: unit}
+		switch unit {
+		case hubconfig.EdgeUnit:
+			svc.Reload = true
+		case hubconfig.HubUnit:
+			svc.RestartOnChange = hubFiles(files)
+		}
+		rel.Services = append(rel.Services, svc)
+	}
+	return rel, nil
+}
+
+// hubFiles are the release files whose change needs a JupyterHub restart:
+// everything but the edge's own configuration and static sites.
+func hubFiles(files []hubconfig.File) []string {
+	var out []string
+	for _, f := range files {
+		if strings.HasSuffix(f.Path, "/jupyterhub_config.py") || strings.Contains(f.Path, "cookie_secret") || strings.Contains(f.Path, "proxy_token") || strings.HasSuffix(f.Path, ".py") {
+			out = append(out, f.Path)
+		}
+	}
+	return out
+}
+
+func shellJoin(args []string) string {
+	q := make([]string, len(args))
+	for i, a := range args {
+		q[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+	}
+	return strings.Join(q, " ")
+}
+
+func dialEdge(ctx context.Context, m *edgeModel) (*installer.Client, error) {
+	return installer.Dial(ctx, installer.Target{
+		Addr:       m.Host.ValueString(),
+		User:       m.SSHUser.ValueString(),
+		PrivateKey: []byte(m.SSHPrivateKey.ValueString()),
+		HostKey:    m.HostPublicKey.ValueString(),
+	})
+}
+
+// trust returns the roots the health check verifies the hub against: the
+// configured CA, else (self-signed) the edge's own root read over SSH, else
+// the system roots.
+func (r *edgeResource) trust(ctx context.Context, m *edgeModel, c *installer.Client) (func(context.Context) *x509.CertPool, error) {
+	if pem := m.TrustedCAPEM.ValueString(); pem != "" {
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM([]byte(pem)) {
+			return nil, errors.New("trusted_ca_pem holds no PEM certificate")
+		}
+		return func(context.Context) *x509.CertPool { return pool }, nil
+	}
+	if m.TLS != nil && m.TLS.Mode.ValueString() == hubconfig.TLSSelfSigned {
+		// The edge creates its root on first start, after the switch.
+		return func(ctx context.Context) *x509.CertPool {
+			out, _, err := c.Run(ctx, "sudo -n cat "+certs.SelfSignedRootFile(hubconfig.EdgeStateDir+"/tls"), nil)
+			pool := x509.NewCertPool()
+			if err == nil {
+				pool.AppendCertsFromPEM(out)
+			}
+			return pool
+		}, nil
+	}
+	return func(context.Context) *x509.CertPool { return nil }, nil
+}
+
+// waitHealthy proves the hub answers over HTTPS: the hub's name, dialled at
+// the droplet's address, with a verified certificate and JupyterHub's API
+// answering behind the edge.
+func waitHealthy(ctx context.Context, addr, host, base string, roots *x509.CertPool) error {
+	ctx, cancel := context.WithTimeout(ctx, healthTimeout)
+	defer cancel()
+	dialer := &net.Dialer{Timeout: 10 * time.Second}
+	client := &http.Client{
+		Timeout: 15 * time.Second,
+		Transport: &http.Transport{
+			DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+				return dialer.DialContext(ctx, network, net.JoinHostPort(addr, "443"))
+			},
+			TLSClientConfig: &tls.Config{ServerName: host, RootCAs: roots, MinVersion: tls.VersionTLS12},
+		},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	defer client.CloseIdleConnections()
+	url := "https://" + host + base + "hub/api/"
+	var last error
+	for {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		resp, err := client.Do(req)
+		if err == nil {
+			body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK && strings.Contains(string(body), `"version"`) {
+				return nil
+			}
+			err = fmt.Errorf("GET %s: %s: %.200s", url, resp.Status, body)
+		}
+		last = err
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("the hub did not answer over HTTPS within %s (dialling %s as %s): %w", healthTimeout, addr, host, last)
+		case <-time.After(2 * time.Second):
+		}
+	}
+}
+
+// Read detects drift: a hand-edited file or a stopped service marks the
+// release as drifted, which the next plan repairs.
+func (r *edgeResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
+	var state edgeModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() || state.SSHPrivateKey.IsNull() {
+		// Imported: nothing to log in with until the configuration supplies it.
+		return
+	}
+	s, d := state.settings(ctx)
+	resp.Diagnostics.Append(d...)
+	secrets, d := state.secrets(ctx)
+	resp.Diagnostics.Append(d...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	s.Secrets = secrets
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	c, err := dialEdge(ctx, &state)
+	if err != nil {
+		if errors.Is(err, installer.ErrHostKeyMismatch) {
+			resp.Diagnostics.AddAttributeError(path.Root("host_public_key"), "Host key mismatch", err.Error())
+			return
+		}
+		resp.Diagnostics.AddWarning("Droplet unreachable", fmt.Sprintf("Could not check the hub on %s for drift: %s", state.Host.ValueString(), err))
+		return
+	}
+	defer c.Close()
+	rel, err := release(ctx, c, &s)
+	if err != nil {
+		resp.Diagnostics.AddWarning("Cannot check for drift", err.Error())
+		return
+	}
+	var paths []string
+	want := map[string]string{}
+	for _, f := range rel.Files {
+		sum := sha256.Sum256(f.Content)
+		paths = append(paths, f.Path)
+		want[f.Path] = hex.EncodeToString(sum[:])
+	}
+	var units []string
+	for _, svc := range rel.Services {
+		units = append(units, svc.Name)
+	}
+	st, err := c.State(ctx, paths, units)
+	if err != nil {
+		resp.Diagnostics.AddWarning("Cannot check for drift", err.Error())
+		return
+	}
+	drift := st.ReleaseID == ""
+	for p, sum := range want {
+		if st.Files[p] != sum {
+			tflog.Warn(ctx, "file differs from the release", map[string]any{"path": p})
+			drift = true
+		}
+	}
+	for u, active := range st.Services {
+		if active != "active" {
+			tflog.Warn(ctx, "service not running", map[string]any{"unit": u, "state": active})
+			drift = true
+		}
+	}
+	if drift {
+		state.ReleaseID = types.StringValue(driftedRelease)
+	} else {
+		state.ReleaseID = types.StringValue(st.ReleaseID)
+	}
+	if exported, err := c.ExportTLS(ctx); err == nil && len(exported) > 0 {
+		state.TLSBundle = types.StringValue(string(exported))
+	}
+	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+}
+
+func (r *edgeResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
+	var state edgeModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() || state.SSHPrivateKey.IsNull() {
+		return
+	}
+	s, d := state.settings(ctx)
+	resp.Diagnostics.Append(d...)
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	c, err := dialEdge(ctx, &state)
+	if err != nil {
+		// A droplet destroyed before the hub on it has nothing left to remove.
+		resp.Diagnostics.AddWarning("Droplet unreachable", fmt.Sprintf("Nothing was removed from %s, which does not answer SSH (%s); if the droplet still exists, remove /opt/jhub by hand.", state.Host.ValueString(), err))
+		return
+	}
+	defer c.Close()
+	if err := c.Uninstall(ctx, hubconfig.Units(s)); err != nil {
+		resp.Diagnostics.AddError("Cannot remove the hub", err.Error())
+	}
+}
+
+func (r *edgeResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
+	if net.ParseIP(req.ID) == nil {
+		resp.Diagnostics.AddError("Invalid import ID", fmt.Sprintf("Import a jhub_edge by the droplet's IP address, for example `terraform import jhub_edge.hub 203.0.113.10`; %q is not one. The next apply installs the configured release on it.", req.ID))
+		return
+	}
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), req.ID)...)
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("host"), req.ID)...)
+}

@@ -1,0 +1,207 @@
+package provider
+
+import (
+	"context"
+
+	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/booldefault"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/int64default"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringdefault"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+
+	"github.com/classhub/terraform-provider-jhub/internal/hubconfig"
+)
+
+func (r *edgeResource) Schema(ctx context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
+	str := func(desc string) schema.StringAttribute {
+		return schema.StringAttribute{Description: desc, Optional: true}
+	}
+	secret := func(desc string) schema.StringAttribute {
+		return schema.StringAttribute{Description: desc + " Sensitive: kept in state, installed as a 0600 file, never logged.", Optional: true, Sensitive: true}
+	}
+	strings := func(desc string) schema.ListAttribute {
+		return schema.ListAttribute{Description: desc, Optional: true, ElementType: types.StringType}
+	}
+	basicAuth := func(desc string) schema.SingleNestedAttribute {
+		return schema.SingleNestedAttribute{
+			Description: desc,
+			Optional:    true,
+			Attributes: map[string]schema.Attribute{
+				"paths": strings("Path prefixes to guard, each starting with `/`; empty guards everything."),
+				"realm": str("The realm browsers show in the login prompt."),
+			},
+		}
+	}
+	resp.Schema = schema.Schema{
+		Description: "Installs and runs the class hub on a droplet over SSH: the jhub-edge proxy (TLS, websockets, the configurable-http-proxy API), " +
+			"JupyterHub's configuration, secrets and systemd units. Each apply stages a new release beside the current one, validates it on the host, " +
+			"switches atomically, reloads the edge without dropping connections, restarts JupyterHub only when its configuration changed, and proves the hub " +
+			"answers over HTTPS; any failure rolls back to the previous release.",
+		Attributes: map[string]schema.Attribute{
+			"id": schema.StringAttribute{
+				Description:   "The droplet address the hub is installed on.",
+				Computed:      true,
+				PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
+			},
+			"host": schema.StringAttribute{
+				Description:   "The droplet's address, usually `jhub_droplet.<name>.ipv4_address`. Changing it installs on the new droplet.",
+				Required:      true,
+				PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplace()},
+			},
+			"host_public_key": schema.StringAttribute{
+				Description:   "The droplet's SSH host public key, pinned for every connection (`jhub_droplet.<name>.host_public_key`). A droplet presenting another key is refused.",
+				Required:      true,
+				PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplace()},
+			},
+			"ssh_user": schema.StringAttribute{
+				Description: "The admin user to log in as (`jhub_droplet.<name>.admin_user`); it needs passwordless sudo. Defaults to `" + defaultAdminUser + "`.",
+				Optional:    true,
+				Computed:    true,
+				Default:     stringdefault.StaticString(defaultAdminUser),
+			},
+			"ssh_private_key": schema.StringAttribute{
+				Description: "The admin user's SSH private key (PEM). Sensitive. It is kept in state because reading and destroying the hub need it too; " +
+					"pass it from a variable or a secret store, never a local file, so the configuration also runs in Terraform Cloud.",
+				Required:  true,
+				Sensitive: true,
+			},
+			"hub_hosts": schema.ListAttribute{
+				Description: "The hub's DNS names; the first is its public URL's host.",
+				Required:    true,
+				ElementType: types.StringType,
+			},
+			"base_url": schema.StringAttribute{
+				Description: "JupyterHub's base URL, for a hub on a sub-path such as `/jhub/`. Defaults to `/`.",
+				Optional:    true,
+				Computed:    true,
+				Default:     stringdefault.StaticString("/"),
+			},
+			"auth": schema.SingleNestedAttribute{
+				Description: "How students log in.",
+				Required:    true,
+				Attributes: map[string]schema.Attribute{
+					"kind": schema.StringAttribute{
+						Description: "`pam` (system accounts), `shared-password` (any allowed name with one class password), `github` (GitHub OAuth; needs oauthenticator on the droplet) or `dummy` (labs and tests).",
+						Required:    true,
+						Validators:  []validator.String{stringvalidator.OneOf(hubconfig.AuthPAM, hubconfig.AuthSharedPassword, hubconfig.AuthGitHub, hubconfig.AuthDummy)},
+					},
+					"create_system_users": schema.BoolAttribute{Description: "With `pam`: create a system account for each allowed or admin user.", Optional: true},
+					"password":            secret("The class password for `shared-password`; optional for `dummy`."),
+					"client_id":           str("The GitHub OAuth app's client ID, for `github`."),
+					"client_secret":       secret("The GitHub OAuth app's client secret, for `github`."),
+				},
+			},
+			"allowed_users": strings("Users who may log in; empty lets in everyone the authenticator accepts."),
+			"admin_users":   strings("JupyterHub admins; they may log in even when not in allowed_users."),
+			"spawner": schema.SingleNestedAttribute{
+				Description: "The single-user servers.",
+				Optional:    true,
+				Attributes: map[string]schema.Attribute{
+					"notebook_dir": str("The directory a server opens in, for example `~/assignments`; `~` is the user's home."),
+					"default_url":  str("The page a new server opens, for example `/tree/Welcome.ipynb`."),
+					"cmd":          strings("Replaces the single-user server command."),
+				},
+			},
+			"named_servers": schema.BoolAttribute{
+				Description: "Let each user run several named servers. Defaults to false.",
+				Optional:    true, Computed: true, Default: booldefault.StaticBool(false),
+			},
+			"named_server_limit": schema.Int64Attribute{
+				Description: "Most named servers per user; 0 for no limit. Defaults to 0.",
+				Optional:    true, Computed: true, Default: int64default.StaticInt64(0),
+				Validators: []validator.Int64{int64validator.AtLeast(0)},
+			},
+			"idle_cull": schema.SingleNestedAttribute{
+				Description: "Stop servers that have been idle for a while, so a class does not exhaust the droplet's memory.",
+				Optional:    true,
+				Attributes: map[string]schema.Attribute{
+					"timeout": schema.StringAttribute{Description: "Idle time before a server is stopped, such as `1h`; at least `1m`.", Required: true},
+					"every":   str("How often to check, such as `5m`; defaults to half the timeout, at most 5m."),
+				},
+			},
+			"hub_bind_url": schema.StringAttribute{
+				Description: "Where the hub process itself listens, on loopback. Defaults to `" + hubconfig.DefaultHubBindURL + "`.",
+				Optional:    true,
+			},
+			"tls": schema.SingleNestedAttribute{
+				Description: "Where the certificate comes from.",
+				Required:    true,
+				Attributes: map[string]schema.Attribute{
+					"mode": schema.StringAttribute{
+						Description: "`acme` (Let's Encrypt or another ACME CA; renewed automatically), `pem` (your certificate) or `selfsigned` (labs).",
+						Required:    true,
+						Validators:  []validator.String{stringvalidator.OneOf(hubconfig.TLSACME, hubconfig.TLSPEM, hubconfig.TLSSelfSigned)},
+					},
+					"acme_email":         str("ACME account contact, required with `acme`."),
+					"acme_directory_url": str("The ACME directory; defaults to Let's Encrypt production."),
+					"acme_ca_root_pem":   str("PEM roots trusted for the ACME directory's own HTTPS, for test CAs such as Pebble."),
+					"acme_challenges":    strings("Challenges to offer: `http-01`, `tls-alpn-01`, `dns-01` (through the DigitalOcean API). Defaults to http-01 and tls-alpn-01."),
+					"dns_token":          secret("DigitalOcean API token for `dns-01`."),
+					"dns_api_url":        str("DigitalOcean API endpoint for `dns-01`; defaults to DigitalOcean's."),
+					"dns_resolvers":      strings("Resolvers (host:port) used to check that dns-01 records have propagated."),
+					"cert_pem":           str("Certificate chain, with `pem`."),
+					"key_pem":            secret("Private key, with `pem`."),
+				},
+			},
+			"trusted_ca_pem": schema.StringAttribute{
+				Description: "PEM roots the provider trusts when it proves the hub answers over HTTPS. Defaults to the system roots; " +
+					"set it to the test CA's root in a lab. With `selfsigned` TLS the edge's own certificate is trusted.",
+				Optional: true,
+			},
+			"sites": schema.ListNestedAttribute{
+				Description: "Other sites served on the same :443, each either static files or another upstream.",
+				Optional:    true,
+				NestedObject: schema.NestedAttributeObject{Attributes: map[string]schema.Attribute{
+					"host":         schema.StringAttribute{Description: "The site's host name.", Required: true},
+					"static_files": schema.MapAttribute{Description: "Files shipped with the release: relative path to content.", Optional: true, ElementType: types.StringType},
+					"root":         str("Serve an existing directory on the droplet."),
+					"upstream":     str("Proxy to this http(s) URL."),
+					"basic_auth":   basicAuth("Guard the site with the basic_auth_users."),
+				},
+				},
+			},
+			"basic_auth_users": schema.MapAttribute{
+				Description: "HTTP basic auth users, name to password. Only bcrypt hashes reach the droplet.",
+				Optional:    true,
+				Sensitive:   true,
+				ElementType: types.StringType,
+			},
+			"hub_basic_auth": basicAuth("Put basic auth in front of the hub as well; JupyterLab keeps working after one login."),
+			"proxy_mode": schema.StringAttribute{
+				Description: "`chp-api`: the edge is JupyterHub's proxy, speaking configurable-http-proxy's API (default). `chp`: a real configurable-http-proxy runs behind the edge.",
+				Optional:    true,
+				Computed:    true,
+				Default:     stringdefault.StaticString(hubconfig.ProxyCHPAPI),
+				Validators:  []validator.String{stringvalidator.OneOf(hubconfig.ProxyCHPAPI, hubconfig.ProxyCHP)},
+			},
+			"rotate_secrets": schema.StringAttribute{
+				Description: "Any change to this value generates a new cookie secret and proxy token (logging every user out).",
+				Optional:    true,
+			},
+			"hub_url": schema.StringAttribute{
+				Description: "The hub's public URL.",
+				Computed:    true,
+			},
+			"release_id": schema.StringAttribute{
+				Description: "The installed release. Read sets it to `drifted` when files on the droplet were changed by hand or a service is not running, so the next apply repairs them.",
+				Computed:    true,
+			},
+			"cookie_secret": schema.StringAttribute{Description: "JupyterHub's cookie secret, generated.", Computed: true, Sensitive: true, PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()}},
+			"proxy_token":   schema.StringAttribute{Description: "The proxy API token, generated.", Computed: true, Sensitive: true, PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()}},
+			"basic_auth_hashes": schema.MapAttribute{
+				Description: "bcrypt hashes of basic_auth_users, kept so that an unchanged password keeps its hash.",
+				Computed:    true, Sensitive: true, ElementType: types.StringType,
+			},
+			"tls_bundle": schema.StringAttribute{
+				Description: "The edge's certificates and ACME account, read back after each install, so a rebuilt droplet reuses them instead of asking the CA again.",
+				Computed:    true, Sensitive: true,
+			},
+		},
+	}
+}
