@@ -7,7 +7,7 @@ set -euo pipefail
 
 [ "$(id -u)" = 0 ] || { echo "setup-installer-tests.sh: run as root (it installs packages)" >&2; exit 1; }
 
-pkgs="openssh-server tar passwd coreutils"
+pkgs="openssh-server tar passwd coreutils python3"
 missing=""
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -142,9 +142,7 @@ func (c *Client) Install(ctx context.Context, r Release) (Result, error) {
 	for p := range before.installed {
 		if _, ok := want[p]; !ok {
 			changed[p] = true
-			if !strings.HasPrefix(p, CurrentDir+"/") {
-				removedOutside = append(removedOutside, p)
-			}
+			removedOutside = append(removedOutside, p)
 		}
 	}
 	allActive := true
@@ -171,20 +169,20 @@ func (c *Client) Install(ctx context.Context, r Release) (Result, error) {
 
 	// From here on, a failure switches back.
 	acted := map[string]string{} // unit -> "restart" | "reload"
+	unitsChanged := false
+	for p := range changed {
+		unitsChanged = unitsChanged || isUnitPath(p)
+	}
 	fail := func(step string, err error) (Result, error) {
 		se := &StepError{Step: step, Err: err, RolledBack: "none"}
 		if before.current != "" {
 			se.RolledBack = strings.TrimPrefix(before.current, "releases/")
 		}
-		se.Rollback = c.rollback(ctx, before, name, files, r.Services, acted)
+		se.Rollback = c.rollback(ctx, before, name, files, r.Services, acted, unitsChanged)
 		return res, se
 	}
 	if err := c.activate(ctx, name, removedOutside); err != nil {
 		return fail("switch", err)
-	}
-	unitsChanged := false
-	for p := range changed {
-		unitsChanged = unitsChanged || isUnitPath(p)
 	}
 	if unitsChanged {
 		if _, err := c.sh(ctx, "systemctl daemon-reload", nil); err != nil {
@@ -248,7 +246,7 @@ done`
 
 // rollback switches back to the release that was current before, restores
 // the files outside it, and puts the services back as they were.
-func (c *Client) rollback(ctx context.Context, before inspection, failed string, files []File, services []Service, acted map[string]string) error {
+func (c *Client) rollback(ctx context.Context, before inspection, failed string, files []File, services []Service, acted map[string]string, unitsChanged bool) error {
 	var errs []error
 	var drop []string // outside files of the failed release the old one lacks
 	for _, f := range files {
@@ -269,11 +267,7 @@ func (c *Client) rollback(ctx context.Context, before inspection, failed string,
 			errs = append(errs, fmt.Errorf("removing the failed release: %w", err))
 		}
 	}
-	units := false
-	for _, f := range files {
-		units = units || isUnitPath(f.Path)
-	}
-	if units {
+	if unitsChanged {
 		if _, err := c.sh(ctx, "systemctl daemon-reload", nil); err != nil {
 			errs = append(errs, err)
 		}

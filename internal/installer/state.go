@@ -49,13 +49,15 @@ func (c *Client) State(ctx context.Context, paths, units []string) (State, error
 type inspection struct {
 	current       string            // target of the current symlink ("releases/<name>"), "" when none
 	currentExists bool              // that release directory exists
-	installed     map[string]bool   // paths the current release holds
+	installed     map[string]bool   // paths outside BaseDir the current release put in place
 	files         map[string]string // path → "sha256 mode owner:group" for existing files
 	services      map[string]string // unit → ActiveState
 }
 
-// inspect reads the current release, every file it holds, the given paths
-// and the given units in one round trip.
+// inspect reads the current release, the files it put outside BaseDir, the
+// given paths and the given units in one round trip. Extra files inside a
+// release directory (a validator's __pycache__) are not tracked: switching
+// releases replaces them anyway.
 func (c *Client) inspect(ctx context.Context, paths, units []string) (inspection, error) {
 	var b strings.Builder
 	b.WriteString("R=" + quote(c.Root) + "; B=\"$R" + BaseDir + `"
@@ -64,9 +66,6 @@ cur=$(readlink "$B/current" || true)
 echo "cur $cur"
 if [ -n "$cur" ] && [ -d "$B/$cur" ]; then
 	echo "exists"
-	(cd "$B/$cur" && find . -path ./` + outsideDir + ` -prune -o -type f -print) | while read -r f; do
-		echo "have ` + CurrentDir + `/${f#./}"; st "` + CurrentDir + `/${f#./}"
-	done
 	if [ -d "$B/$cur/` + outsideDir + `" ]; then
 		(cd "$B/$cur/` + outsideDir + `" && find . -type f) | while read -r f; do
 			echo "have /${f#./}"; st "/${f#./}"
