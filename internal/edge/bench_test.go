@@ -57,6 +57,7 @@ func BenchmarkProxyHandler(b *testing.B) {
 		b.Run(fmt.Sprintf("accesslog=%v", logOn), func(b *testing.B) {
 			te := benchEdge(b, logOn)
 			te.srv.access = discardLogger()
+			serve := te.srv.withState(te.srv.serveHTTPS)
 			b.ReportAllocs()
 			b.RunParallel(func(pb *testing.PB) {
 				w := &discardWriter{h: make(http.Header)}
@@ -64,7 +65,7 @@ func BenchmarkProxyHandler(b *testing.B) {
 				req.RemoteAddr = "127.0.0.1:40000"
 				for pb.Next() {
 					clear(w.h)
-					te.srv.serveHTTPS(w, req)
+					serve(w, req)
 				}
 			})
 		})
@@ -110,20 +111,7 @@ func BenchmarkRouteLookup(b *testing.B) {
 // BenchmarkProxyWebsocketEcho: one small message round trip through the
 // edge's upgrade path on an open websocket.
 func BenchmarkProxyWebsocketEcho(b *testing.B) {
-	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := websocket.Accept(w, r, nil)
-		if err != nil {
-			return
-		}
-		defer c.CloseNow()
-		for {
-			typ, msg, err := c.Read(context.Background())
-			if err != nil || c.Write(context.Background(), typ, msg) != nil {
-				return
-			}
-		}
-	}))
-	b.Cleanup(up.Close)
+	up := echoServer(b)
 	te := startEdge(b, fmt.Sprintf("log: {access: false}\nhub: {hosts: [hub.test], mode: upstream, upstream: %q}\n", up.URL))
 	ctx := context.Background()
 	c, _, err := websocket.Dial(ctx, "wss://hub.test/ws", &websocket.DialOptions{HTTPClient: &http.Client{Transport: te.transport(false)}})
@@ -154,20 +142,7 @@ func BenchmarkIdleWebsocketsRSS(b *testing.B) {
 	if out, err := build.CombinedOutput(); err != nil {
 		b.Fatalf("build: %v\n%s", err, out)
 	}
-	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := websocket.Accept(w, r, nil)
-		if err != nil {
-			return
-		}
-		defer c.CloseNow()
-		for {
-			typ, msg, err := c.Read(context.Background())
-			if err != nil || c.Write(context.Background(), typ, msg) != nil {
-				return
-			}
-		}
-	}))
-	b.Cleanup(up.Close)
+	up := echoServer(b)
 	dir := prepareDir(b)
 	httpsAddr := freeLoopbackAddr(b)
 	cfg := writeConfig(b, dir, fmt.Sprintf("log: {access: false, level: warn}\nhub: {hosts: [hub.test], mode: upstream, upstream: %q}\n", up.URL))

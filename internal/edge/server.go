@@ -234,17 +234,25 @@ func (h *hubHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rt.proxy.ServeHTTP(w, r)
 }
 
+// withState loads the live configuration once per request and, when
+// enabled, wraps the response for the access log.
+func (s *Server) withState(serve func(*state, http.ResponseWriter, *http.Request)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		st := s.state.Load()
+		if st.accessLog {
+			lw := newLogWriter(w)
+			defer s.logAccess(lw, r, time.Now())
+			w = lw
+		}
+		serve(st, w, r)
+	}
+}
+
 var hstsValue = []string{"max-age=63072000; includeSubDomains"}
 
 // serveHTTPS is the TLS listener's handler: virtual host by Host, checked
 // against SNI so one certificate cannot front for another host.
-func (s *Server) serveHTTPS(w http.ResponseWriter, r *http.Request) {
-	st := s.state.Load()
-	if st.accessLog {
-		lw := newLogWriter(w)
-		defer s.logAccess(lw, r, time.Now())
-		w = lw
-	}
+func (s *Server) serveHTTPS(st *state, w http.ResponseWriter, r *http.Request) {
 	if st.hsts {
 		w.Header()["Strict-Transport-Security"] = hstsValue
 	}
@@ -274,13 +282,7 @@ func sniMismatch(sni, host string) bool {
 
 // serveHTTP is the :80 handler: ACME HTTP-01 answers, else a redirect to
 // the same host, path and query over HTTPS.
-func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
-	st := s.state.Load()
-	if st.accessLog {
-		lw := newLogWriter(w)
-		defer s.logAccess(lw, r, time.Now())
-		w = lw
-	}
+func (s *Server) serveHTTP(st *state, w http.ResponseWriter, r *http.Request) {
 	if strings.HasPrefix(r.URL.Path, "/.well-known/acme-challenge/") {
 		s.challenge.ServeHTTP(w, r)
 		return
@@ -356,8 +358,8 @@ func (s *Server) Serve(ctx context.Context) error {
 			ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 		}
 	}
-	s.srvHTTP = newSrv(s.serveHTTP)
-	s.srvHTTPS = newSrv(s.serveHTTPS)
+	s.srvHTTP = newSrv(s.withState(s.serveHTTP))
+	s.srvHTTPS = newSrv(s.withState(s.serveHTTPS))
 	s.srvHTTPS.TLSConfig = s.opts.TLS.TLSConfig()
 	s.srvAPI = newSrv(s.serveAPI)
 

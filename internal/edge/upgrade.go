@@ -90,14 +90,8 @@ func (p *proxy) dialUpstream(ctx context.Context) (net.Conn, error) {
 // small goroutines copy bytes with buffers borrowed only while data flows.
 // An idle websocket then costs a few kilobytes, and it never times out.
 func (p *proxy) serveUpgrade(w http.ResponseWriter, r *http.Request, upgrade string) {
-	p.act.Store(time.Now().UnixNano())
-	back, br, res, err := p.handshake(r.Context(), p.upgradeRequest(r, upgrade))
-	if err != nil {
-		p.errorHandler(w, r, err)
-		return
-	}
-	if res.StatusCode != http.StatusSwitchingProtocols {
-		p.relay(w, back, res)
+	back, br, res, ok := p.switchProtocols(w, r, p.upgradeRequest(r, upgrade))
+	if !ok {
 		return
 	}
 	if got := res.Header.Get("Upgrade"); !strings.EqualFold(got, upgrade) {
@@ -222,46 +216,49 @@ func eofIsNil(err error) error {
 	return err
 }
 
-// handshake dials the target, sends out and reads the answer, all within
-// upgradeHandshakeTimeout; the deadline is cleared on success.
-func (p *proxy) handshake(ctx context.Context, out *http.Request) (net.Conn, *bufio.Reader, *http.Response, error) {
-	ctx, cancel := context.WithTimeout(ctx, upgradeHandshakeTimeout)
+// switchProtocols dials the target, sends out and reads the answer within
+// upgradeHandshakeTimeout. It returns ok only for 101 Switching Protocols,
+// with the deadline cleared; otherwise it has answered the client itself.
+func (p *proxy) switchProtocols(w http.ResponseWriter, r *http.Request, out *http.Request) (net.Conn, *bufio.Reader, *http.Response, bool) {
+	p.act.Store(time.Now().UnixNano())
+	ctx, cancel := context.WithTimeout(r.Context(), upgradeHandshakeTimeout)
 	defer cancel()
 	back, err := p.dialUpstream(ctx)
 	if err != nil {
-		return nil, nil, nil, err
+		p.errorHandler(w, r, err)
+		return nil, nil, nil, false
 	}
 	deadline, _ := ctx.Deadline()
 	back.SetDeadline(deadline)
 	br := bufio.NewReaderSize(back, 4<<10)
-	if err := out.Write(back); err != nil {
-		back.Close()
-		return nil, nil, nil, err
+	var res *http.Response
+	if err = out.Write(back); err == nil {
+		res, err = http.ReadResponse(br, out)
 	}
-	res, err := http.ReadResponse(br, out)
 	if err != nil {
 		back.Close()
-		return nil, nil, nil, err
+		p.errorHandler(w, r, err)
+		return nil, nil, nil, false
 	}
-	back.SetDeadline(time.Time{})
 	if p.u.hsts.Load() {
 		delete(res.Header, "Strict-Transport-Security")
 	}
-	return back, br, res, nil
-}
-
-// relay passes a refused upgrade's answer (403, 404...) on to the client.
-func (p *proxy) relay(w http.ResponseWriter, back net.Conn, res *http.Response) {
-	defer back.Close()
-	defer res.Body.Close()
-	removeHopByHop(res.Header)
-	for k, vv := range res.Header {
-		w.Header()[k] = vv
+	if res.StatusCode != http.StatusSwitchingProtocols {
+		// Refused (403, 404...): pass the answer on.
+		defer back.Close()
+		defer res.Body.Close()
+		removeHopByHop(res.Header)
+		for k, vv := range res.Header {
+			w.Header()[k] = vv
+		}
+		w.WriteHeader(res.StatusCode)
+		buf := p.u.pool.Get()
+		io.CopyBuffer(w, res.Body, buf)
+		p.u.pool.Put(buf)
+		return nil, nil, nil, false
 	}
-	w.WriteHeader(res.StatusCode)
-	buf := p.u.pool.Get()
-	io.CopyBuffer(w, res.Body, buf)
-	p.u.pool.Put(buf)
+	back.SetDeadline(time.Time{})
+	return back, br, res, true
 }
 
 // withBuffered puts bytes a bufio.Reader read ahead in front of conn.
@@ -294,14 +291,8 @@ func (p *proxy) serveH2WebSocket(w http.ResponseWriter, r *http.Request) {
 	if out.Header.Get("Sec-Websocket-Version") == "" {
 		out.Header["Sec-Websocket-Version"] = []string{"13"}
 	}
-	p.act.Store(time.Now().UnixNano())
-	back, br, res, err := p.handshake(r.Context(), out)
-	if err != nil {
-		p.errorHandler(w, r, err)
-		return
-	}
-	if res.StatusCode != http.StatusSwitchingProtocols {
-		p.relay(w, back, res)
+	back, br, res, ok := p.switchProtocols(w, r, out)
+	if !ok {
 		return
 	}
 	defer back.Close()

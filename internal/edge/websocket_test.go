@@ -25,7 +25,7 @@ import (
 
 // echoServer is a websocket upstream that echoes every message, prefixed
 // with the path it was opened on.
-func echoServer(t *testing.T) *httptest.Server {
+func echoServer(t testing.TB) *httptest.Server {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, err := websocket.Accept(w, r, &websocket.AcceptOptions{Subprotocols: []string{"v1.kernel.websocket.jupyter.org"}})
 		if err != nil {
