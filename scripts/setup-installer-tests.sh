@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # setup-installer-tests.sh: installs what internal/installer's tests need on
 # the host: OpenSSH's sshd (the tests start their own on 127.0.0.1 with a
-# test host key; the package's own service is never started here), tar and
-# useradd. Idempotent; run as root.
+# test host key; the package's own service is never started here), tar,
+# useradd and python3 (a validator in the tests). Idempotent; run as root.
 set -euo pipefail
 
 [ "$(id -u)" = 0 ] || { echo "setup-installer-tests.sh: run as root (it installs packages)" >&2; exit 1; }
