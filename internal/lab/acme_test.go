@@ -13,16 +13,13 @@ import (
 	"time"
 
 	"golang.org/x/crypto/acme"
-	"golang.org/x/crypto/ssh"
 )
 
-// issueHTTP01 gets a certificate for name from the lab's Pebble, answering
-// the HTTP-01 challenge from inside the droplet: the key authorization goes
-// into the directory the droplet's web server on :80 serves (set up by the
-// firewall subtest), so Pebble resolves name through the lab DNS and fetches
-// it from the droplet over the lab network. The certificate must verify
+// issueCert gets a certificate for name from the lab's Pebble, solving the
+// challenge of type chalType with solve (which gets the challenge token and
+// its key authorization or DNS-01 record value). The certificate must verify
 // against the roots the lab exports.
-func issueHTTP01(t *testing.T, l *Lab, cli *ssh.Client, name string) {
+func issueCert(t *testing.T, l *Lab, name, chalType string, solve func(token, answer string)) {
 	env := l.Env()
 	acmeCA, err := os.ReadFile(env.ACMECAFile)
 	if err != nil {
@@ -54,23 +51,26 @@ func issueHTTP01(t *testing.T, l *Lab, cli *ssh.Client, name string) {
 		}
 		var chal *acme.Challenge
 		for _, c := range z.Challenges {
-			if c.Type == "http-01" {
+			if c.Type == chalType {
 				chal = c
 			}
 		}
 		if chal == nil {
-			t.Fatalf("no http-01 challenge for %s", name)
+			t.Fatalf("no %s challenge for %s", chalType, name)
 		}
-		keyAuth, err := ac.HTTP01ChallengeResponse(chal.Token)
+		answer, err := ac.HTTP01ChallengeResponse(chal.Token)
+		if chalType == "dns-01" {
+			answer, err = ac.DNS01ChallengeRecord(chal.Token)
+		}
 		if err != nil {
 			t.Fatal(err)
 		}
-		mustRun(t, cli, "printf %s '"+keyAuth+"' | sudo tee /srv/www"+ac.HTTP01ChallengePath(chal.Token)+" >/dev/null")
+		solve(chal.Token, answer)
 		if _, err := ac.Accept(ctx, chal); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := ac.WaitAuthorization(ctx, z.URI); err != nil {
-			t.Fatalf("HTTP-01 for %s: %v", name, err)
+			t.Fatalf("%s for %s: %v", chalType, name, err)
 		}
 	}
 	if _, err = ac.WaitOrder(ctx, order.URI); err != nil {

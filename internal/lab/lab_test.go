@@ -236,7 +236,8 @@ func tcpOpen(addr string) bool {
 // TestDroplet is the lab end to end: a droplet with the real payload boots,
 // is reachable with its pinned host key, cloud-init ends done with a no-op
 // package step, ufw is what the payload says, the metadata service answers
-// root only, its name resolves, Pebble issues it a certificate over HTTP-01,
+// root only, its name resolves, Pebble issues it certificates over HTTP-01
+// and DNS-01,
 // it keeps its disk across a power cycle, and delete removes it all.
 func TestDroplet(t *testing.T) {
 	l := theLab(t)
@@ -326,8 +327,23 @@ func TestDroplet(t *testing.T) {
 			t.Fatalf("inside the droplet hub.%s resolves to %q", zone, out)
 		}
 	})
-	t.Run("acme", func(t *testing.T) {
-		issueHTTP01(t, l, cli, "hub."+zone)
+	t.Run("acme-http-01", func(t *testing.T) {
+		// Pebble resolves the name through the lab DNS and fetches the key
+		// authorization from the droplet's web server on :80 (started by the
+		// firewall subtest), over the lab network.
+		issueCert(t, l, "hub."+zone, "http-01", func(token, keyAuth string) {
+			mustRun(t, cli, "printf %s '"+keyAuth+"' | sudo tee /srv/www/.well-known/acme-challenge/"+token+" >/dev/null")
+		})
+	})
+	t.Run("acme-dns-01", func(t *testing.T) {
+		// The TXT record goes through the DigitalOcean API, as DNS-01 in the
+		// edge will do it.
+		issueCert(t, l, "hub."+zone, "dns-01", func(_, value string) {
+			r := godo.DomainRecordEditRequest{Type: "TXT", Name: "_acme-challenge.hub", Data: value, TTL: 30}
+			if _, _, err := c.Domains.CreateRecord(ctx, zone, &r); err != nil {
+				t.Fatal(err)
+			}
+		})
 	})
 	t.Run("power-cycle", func(t *testing.T) {
 		mustRun(t, cli, "echo kept > ~/disk-check")
