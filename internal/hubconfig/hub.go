@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path"
 	"slices"
+	"strings"
 )
 
 // Authenticator classes by kind, as JupyterHub 3.0's entry points name them.
@@ -40,11 +41,12 @@ def _secret(name):
 
 `)
 	public := "https://" + s.HubHosts[0] + s.BaseURL
-	b.WriteString("# The edge terminates TLS on :443; JupyterHub itself only listens on loopback.\n")
+	b.WriteString("# The edge terminates TLS on :443 for " + strings.Join(s.HubHosts, ", ") + ";\n" +
+		"# JupyterHub itself only listens on loopback. bind_url carries base_url. JupyterHub 3.0\n" +
+		"# (Debian 12) has no public_url: it takes the public host from the request, which the\n" +
+		"# edge preserves, and links built outside a request (OAuth) are set explicitly.\n")
 	set("JupyterHub.bind_url", pyString(ProxyPublicURL+s.BaseURL))
 	set("JupyterHub.hub_bind_url", pyString(s.HubBindURL))
-	set("JupyterHub.public_url", pyString(public))
-	set("JupyterHub.base_url", pyString(s.BaseURL))
 	set("JupyterHub.cookie_secret_file", pyString(r.path(secretsDir+"/cookie_secret")))
 	set("JupyterHub.db_url", pyString("sqlite:///"+path.Join(HubStateDir, "jupyterhub.sqlite")))
 	b.WriteString("# Secure cookies: users only ever reach the hub over HTTPS.\n")

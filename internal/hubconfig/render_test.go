@@ -256,8 +256,6 @@ func TestHubConfigMeaning(t *testing.T) {
 		"JupyterHub": {
 			"bind_url":                    "http://127.0.0.1:8000/",
 			"hub_bind_url":                "http://127.0.0.1:8081",
-			"public_url":                  "https://hub.example.edu/",
-			"base_url":                    "/",
 			"cookie_secret_file":          dir + "/secrets/cookie_secret",
 			"db_url":                      "sqlite:////var/lib/jupyterhub/jupyterhub.sqlite",
 			"tornado_settings":            map[string]any{"cookie_options": map[string]any{"secure": true}, "xsrf_cookie_kwargs": map[string]any{"secure": true}},
@@ -326,8 +324,7 @@ func TestHubConfigAuthVariants(t *testing.T) {
 				}
 			}
 			base, _ := NormalizeBaseURL(tc.base)
-			if got["JupyterHub"]["base_url"] != base || got["JupyterHub"]["public_url"] != "https://hub.example.edu"+base ||
-				got["JupyterHub"]["bind_url"] != "http://127.0.0.1:8000"+base {
+			if got["JupyterHub"]["bind_url"] != "http://127.0.0.1:8000"+base {
 				t.Errorf("urls: %v", got["JupyterHub"])
 			}
 			wantClass := map[string]string{AuthSharedPassword: "dummy", AuthDummy: "dummy", AuthGitHub: "oauthenticator.github.GitHubOAuthenticator"}[tc.auth.Kind]

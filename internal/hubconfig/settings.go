@@ -18,8 +18,8 @@ import (
 // jhub_edge attribute; the name in brackets is the attribute path used in
 // error messages.
 type Settings struct {
-	// HubHosts are the hub's DNS names [hub_hosts]; the first is public_url's
-	// host. Lower-case RFC 1123 names, no port.
+	// HubHosts are the hub's DNS names [hub_hosts]; the first is the
+	// canonical one (GitHub's OAuth callback). Lower-case RFC 1123 names, no port.
 	HubHosts []string
 	// BaseURL is JupyterHub's base_url [base_url]: "" or "/" for the root,
 	// "jhub", "/jhub" and "/jhub/" all mean "/jhub/" (see NormalizeBaseURL).

@@ -62,7 +62,6 @@ def main(path):
             "spawner_class": spawner_cls.__module__ + "." + spawner_cls.__name__,
             "bind_url": app.bind_url,
             "hub_bind_url": app.hub_bind_url,
-            "public_url": app.public_url,
             "base_url": app.base_url,
             "cookie_secret_file": app.cookie_secret_file,
             "cleanup_servers": app.cleanup_servers,

@@ -1,0 +1,255 @@
+package hubconfig
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/classhub/terraform-provider-jhub/internal/lab"
+)
+
+// labImage is the Debian 12 lab image with Debian's JupyterHub 3.0; these
+// tests run the release's own checks inside it (not booted: a plain
+// command in a throw-away overlay, no network).
+func labImage(t *testing.T) string {
+	t.Helper()
+	ci := os.Getenv("CI") == "true"
+	miss := func(msg string) {
+		if ci {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	if os.Geteuid() != 0 {
+		miss("needs root (systemd-nspawn) and the lab image built by `sudo bash scripts/setup-lab.sh`")
+	}
+	if _, err := exec.LookPath("systemd-nspawn"); err != nil {
+		miss("systemd-nspawn not found; `sudo bash scripts/setup-lab.sh` installs it")
+	}
+	img, err := lab.FindImage()
+	if err != nil {
+		miss(err.Error())
+	}
+	return img
+}
+
+// inImage runs argv inside the image with hostRoot/opt/jhub bound read-only
+// at /opt/jhub, and returns stdout, stderr and the exit error.
+func inImage(t *testing.T, img, hostRoot string, argv ...string) (string, string, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	args := []string{"-D", img, "--volatile=overlay", "--register=no", "--keep-unit", "-q", "--private-network", "--console=pipe",
+		"--bind-ro=" + filepath.Join(hostRoot, Root) + ":" + Root, "--"}
+	cmd := exec.CommandContext(ctx, "systemd-nspawn", append(args, argv...)...)
+	// SIGTERM lets nspawn take its container down with it.
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	cmd.WaitDelay = 10 * time.Second
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	// nspawn's own note when it tidies up a --volatile=overlay mount.
+	var kept []string
+	for _, line := range strings.SplitAfter(stderr.String(), "\n") {
+		if !strings.HasPrefix(line, "Attempted to remove disk file system under") {
+			kept = append(kept, line)
+		}
+	}
+	return stdout.String(), strings.Join(kept, ""), err
+}
+
+// stage writes a release the way the installer does (real paths below a
+// host directory, current pointing at it) and returns that directory and
+// the release dir.
+func stage(t *testing.T, s Settings) (hostRoot, dir string) {
+	t.Helper()
+	files, err := Render(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hostRoot = t.TempDir()
+	writeFiles(t, hostRoot, files)
+	dir = ReleaseDir(files)
+	if err := os.Symlink("releases/"+filepath.Base(dir), filepath.Join(hostRoot, Current)); err != nil {
+		t.Fatal(err)
+	}
+	return hostRoot, dir
+}
+
+type hubSummary struct {
+	AuthenticatorClass string           `json:"authenticator_class"`
+	SpawnerClass       string           `json:"spawner_class"`
+	BindURL            string           `json:"bind_url"`
+	HubBindURL         string           `json:"hub_bind_url"`
+	BaseURL            string           `json:"base_url"`
+	CookieSecretFile   string           `json:"cookie_secret_file"`
+	CleanupServers     bool             `json:"cleanup_servers"`
+	AllowNamedServers  bool             `json:"allow_named_servers"`
+	NamedServerLimit   int              `json:"named_server_limit_per_user"`
+	CookieOptions      map[string]any   `json:"cookie_options"`
+	AllowedUsers       []string         `json:"allowed_users"`
+	AdminUsers         []string         `json:"admin_users"`
+	CreateSystemUsers  *bool            `json:"create_system_users"`
+	PasswordSet        bool             `json:"password_set"`
+	NotebookDir        string           `json:"notebook_dir"`
+	DefaultURL         string           `json:"default_url"`
+	Cmd                []string         `json:"cmd"`
+	ProxyShouldStart   bool             `json:"proxy_should_start"`
+	ProxyAPIURL        string           `json:"proxy_api_url"`
+	ProxyAuthTokenLen  int              `json:"proxy_auth_token_len"`
+	Services           []string         `json:"services"`
+	Roles              []map[string]any `json:"roles"`
+}
+
+// JupyterHub 3.0's own loader, in the lab image, understands the rendered
+// config as intended: classes resolve, every trait exists and has the
+// right type, secrets are read from their files.
+func TestLabJupyterHubAcceptsConfig(t *testing.T) {
+	img := labImage(t)
+	yes, no := true, false
+	shared := classHub(t)
+	shared.Auth = Auth{Kind: AuthSharedPassword, Password: "class password"}
+	shared.BaseURL = "/jhub/"
+	shared.IdleCull = nil
+	shared.NamedServers, shared.NamedServerLimit = false, 0
+	shared.AllowedUsers = append(shared.AllowedUsers, `o'brien`, "zoë")
+	dummy := classHub(t)
+	dummy.Auth = Auth{Kind: AuthDummy}
+	dummy.Edge.ProxyMode = ProxyCHP
+	dummy.Spawner = Spawner{Cmd: []string{"jupyterhub-singleuser", "--debug"}}
+	cases := []struct {
+		name string
+		s    Settings
+		want func(*hubSummary)
+	}{
+		{"class hub (pam, culler, named servers)", classHub(t), func(w *hubSummary) {
+			w.AuthenticatorClass = "jupyterhub.auth.PAMAuthenticator"
+			w.CreateSystemUsers = &yes
+			w.AllowNamedServers, w.NamedServerLimit = true, 2
+			w.NotebookDir, w.DefaultURL = "~/assignments", "/tree/Welcome.ipynb"
+			w.Services = []string{"jhub-idle-culler"}
+			w.Roles = []map[string]any{{"name": "jhub-idle-culler", "description": "Stop idle single-user servers",
+				"scopes": []any{"list:users", "read:users:activity", "read:servers", "delete:servers"}, "services": []any{"jhub-idle-culler"}}}
+		}},
+		{"shared password under /jhub/", shared, func(w *hubSummary) {
+			w.AuthenticatorClass = "jupyterhub.auth.DummyAuthenticator"
+			w.PasswordSet = true
+			w.BaseURL, w.BindURL = "/jhub/", "http://127.0.0.1:8000/jhub/"
+			w.AllowedUsers = []string{"alice", "bob", "o'brien", "zoë"}
+			w.NotebookDir, w.DefaultURL = "~/assignments", "/tree/Welcome.ipynb"
+		}},
+		{"dummy behind a real CHP", dummy, func(w *hubSummary) {
+			w.AuthenticatorClass = "jupyterhub.auth.DummyAuthenticator"
+			w.AllowNamedServers, w.NamedServerLimit = true, 2
+			w.Cmd = []string{"jupyterhub-singleuser", "--debug"}
+			w.Services = []string{"jhub-idle-culler"}
+			w.Roles = []map[string]any{{"name": "jhub-idle-culler", "description": "Stop idle single-user servers",
+				"scopes": []any{"list:users", "read:users:activity", "read:servers", "delete:servers"}, "services": []any{"jhub-idle-culler"}}}
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			hostRoot, dir := stage(t, tc.s)
+			check := Checks(dir, DefaultEdgeBinary)[1]
+			stdout, stderr, err := inImage(t, img, hostRoot, check...)
+			if err != nil {
+				t.Fatalf("%s: %v\nstdout: %s\nstderr: %s", strings.Join(check, " "), err, stdout, stderr)
+			}
+			var got hubSummary
+			if err := json.Unmarshal([]byte(stdout), &got); err != nil {
+				t.Fatalf("summary %q: %v", stdout, err)
+			}
+			want := hubSummary{
+				SpawnerClass: "jupyterhub.spawner.LocalProcessSpawner",
+				BindURL:      "http://127.0.0.1:8000/", HubBindURL: "http://127.0.0.1:8081", BaseURL: "/",
+				CookieSecretFile: dir + "/secrets/cookie_secret",
+				CookieOptions:    map[string]any{"secure": true},
+				AllowedUsers:     []string{"alice", "bob"}, AdminUsers: []string{"prof"},
+				Cmd:         []string{"jupyterhub-singleuser"},
+				ProxyAPIURL: "http://127.0.0.1:8001", ProxyAuthTokenLen: 64,
+				Services: []string{}, Roles: []map[string]any{},
+				CreateSystemUsers: &no,
+			}
+			if tc.s.Auth.Kind != AuthPAM {
+				want.CreateSystemUsers = nil
+			}
+			tc.want(&want)
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("JupyterHub understood\n%+v\nwant\n%+v", got, want)
+			}
+		})
+	}
+}
+
+// The check fails on what JupyterHub would only warn about, or fail on at
+// start: a misspelt trait, an unknown class, a wrong type, a bad scope.
+func TestLabJupyterHubCheckRejects(t *testing.T) {
+	img := labImage(t)
+	for name, tc := range map[string]struct{ line, want string }{
+		"misspelt trait":  {"c.Spawner.notebok_dir = 'x'", "c.Spawner.notebok_dir"},
+		"unknown section": {"c.KubeSpawner.image = 'x'", "c.KubeSpawner"},
+		"unknown class":   {"c.JupyterHub.authenticator_class = 'pamm'", "pamm"},
+		"wrong type":      {"c.JupyterHub.allow_named_servers = 'yes'", "allow_named_servers"},
+		"unknown scope":   {"c.JupyterHub.load_roles = [{'name': 'r', 'scopes': ['delete:everything']}]", "delete:everything"},
+		"python syntax":   {"c.Spawner.notebook_dir = '", "SyntaxError"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			hostRoot, dir := stage(t, classHub(t))
+			cfg := filepath.Join(hostRoot, dir, "jupyterhub_config.py")
+			f, err := os.OpenFile(cfg, os.O_APPEND|os.O_WRONLY, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.WriteString(tc.line + "\n")
+			f.Close()
+			stdout, stderr, err := inImage(t, img, hostRoot, Checks(dir, DefaultEdgeBinary)[1]...)
+			if err == nil {
+				t.Fatalf("check accepted %q; stdout %s", tc.line, stdout)
+			}
+			if !strings.Contains(stderr, tc.want) {
+				t.Errorf("stderr does not mention %q:\n%s", tc.want, stderr)
+			}
+		})
+	}
+}
+
+// The release's edge.yaml passes the real `jhub-edge check` on Debian at
+// its real paths, and the units pass `systemd-analyze verify` there.
+func TestLabEdgeCheckAndUnits(t *testing.T) {
+	img := labImage(t)
+	cert, key := selfSignedPEM(t, "hub.example.edu")
+	pemCHP := classHub(t)
+	pemCHP.Edge.TLS = TLS{Mode: TLSPEM, CertPEM: cert, KeyPEM: key}
+	pemCHP.Edge.ProxyMode = ProxyCHP
+	for name, s := range map[string]Settings{"class hub": classHub(t), "pem behind chp": pemCHP} {
+		t.Run(name, func(t *testing.T) {
+			hostRoot, dir := stage(t, s)
+			bin := filepath.Join(hostRoot, DefaultEdgeBinary)
+			build := exec.Command("go", "build", "-o", bin, "github.com/classhub/terraform-provider-jhub/internal/cmd/jhub-edge")
+			build.Env = append(os.Environ(), "CGO_ENABLED=0")
+			if out, err := build.CombinedOutput(); err != nil {
+				t.Fatalf("go build jhub-edge: %v\n%s", err, out)
+			}
+			check := Checks(dir, DefaultEdgeBinary)[0]
+			if stdout, stderr, err := inImage(t, img, hostRoot, check...); err != nil || !strings.Contains(stdout, ": ok (") {
+				t.Fatalf("%s: %v\nstdout: %s\nstderr: %s", strings.Join(check, " "), err, stdout, stderr)
+			}
+			verify := []string{"systemd-analyze", "verify"}
+			for _, u := range Units(s) {
+				verify = append(verify, filepath.Join(Current, "systemd", u))
+			}
+			stdout, stderr, err := inImage(t, img, hostRoot, verify...)
+			if err != nil || strings.TrimSpace(stderr) != "" {
+				t.Errorf("%s: %v\nstdout: %s\nstderr: %s", strings.Join(verify, " "), err, stdout, stderr)
+			}
+		})
+	}
+}
