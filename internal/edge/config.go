@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/url"
 	"os"
@@ -193,6 +194,9 @@ func ParseConfig(data []byte) (*Config, error) {
 	dec.KnownFields(true)
 	var cfg Config
 	if err := dec.Decode(&cfg); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, errors.New("parse: the file is empty; it needs at least version: 1, tls and hub")
+		}
 		return nil, fmt.Errorf("parse: %w", err)
 	}
 	var extra yaml.Node

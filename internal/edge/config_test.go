@@ -105,6 +105,7 @@ func TestConfigErrorsNameTheField(t *testing.T) {
 		{head + hub + "limits: {read_header_timeout: soon}\n", "cannot unmarshal"},
 		{head + hub + "log: {level: loud}\n", "log.level: \"loud\" is not one of"},
 		{head + hub + "---\nversion: 1\n", "more than one YAML document"},
+		{"", "the file is empty"},
 	} {
 		y := strings.ReplaceAll(tc.yaml, "{{dir}}", dir)
 		want := strings.ReplaceAll(tc.want, "{{dir}}", dir)
