@@ -2,13 +2,18 @@ package lab
 
 import (
 	"bufio"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"hash"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
+	"time"
 )
 
 // The droplets have no route out, yet the payload runs `apt-get update` and
@@ -62,8 +67,9 @@ func aptSources(glob string) (map[string]string, error) {
 }
 
 // aptMirror proxies /debian/ and /debian-security/ to the host's archives
-// for suites bookworm and bookworm-security.
-func aptMirror(sources map[string]string) (http.Handler, error) {
+// for suites bookworm and bookworm-security, keeping by-hash index files in
+// cacheDir.
+func aptMirror(sources map[string]string, cacheDir string) (http.Handler, error) {
 	mux := http.NewServeMux()
 	for path, suite := range map[string]string{"/debian/": "bookworm", "/debian-security/": "bookworm-security"} {
 		raw, ok := sources[suite]
@@ -83,5 +89,71 @@ func aptMirror(sources map[string]string) (http.Handler, error) {
 		}}
 		mux.Handle(path, proxy)
 	}
-	return mux, nil
+	if err := os.MkdirAll(cacheDir, 0o755); err != nil {
+		return nil, fmt.Errorf("lab: apt cache: %w", err)
+	}
+	return byHashCache{dir: cacheDir, next: mux}, nil
+}
+
+// byHashCache keeps the archive's content-addressed index files
+// (…/by-hash/SHA256/<sum>, which apt fetches for Debian's archives) on disk.
+// Their name is their hash, so a cached copy is never stale: later boots and
+// later labs fetch only the small InRelease files from the archive.
+type byHashCache struct {
+	dir  string
+	next http.Handler
+}
+
+var sha256Hex = regexp.MustCompile(`^[0-9a-f]{64}$`)
+
+func (c byHashCache) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	_, sum, ok := strings.Cut(r.URL.Path, "/by-hash/SHA256/")
+	if r.Method != http.MethodGet || !ok || !sha256Hex.MatchString(sum) {
+		c.next.ServeHTTP(w, r)
+		return
+	}
+	path := filepath.Join(c.dir, sum)
+	if f, err := os.Open(path); err == nil {
+		defer f.Close()
+		http.ServeContent(w, r, "", time.Time{}, f)
+		return
+	}
+	tmp, err := os.CreateTemp(c.dir, ".fetch-*")
+	if err != nil {
+		c.next.ServeHTTP(w, r)
+		return
+	}
+	defer os.Remove(tmp.Name())
+	defer tmp.Close()
+	tw := &teeWriter{ResponseWriter: w, h: sha256.New(), f: tmp}
+	c.next.ServeHTTP(tw, r)
+	// Kept only if complete and really the content its name promises.
+	if tw.status == http.StatusOK && tw.err == nil && hex.EncodeToString(tw.h.Sum(nil)) == sum {
+		os.Rename(tmp.Name(), path)
+	}
+}
+
+// teeWriter copies a response body to a file and a hash as it is sent.
+type teeWriter struct {
+	http.ResponseWriter
+	status int
+	h      hash.Hash
+	f      *os.File
+	err    error
+}
+
+func (t *teeWriter) WriteHeader(code int) {
+	t.status = code
+	t.ResponseWriter.WriteHeader(code)
+}
+
+func (t *teeWriter) Write(b []byte) (int, error) {
+	if t.status == 0 {
+		t.status = http.StatusOK
+	}
+	if t.err == nil {
+		t.h.Write(b)
+		_, t.err = t.f.Write(b)
+	}
+	return t.ResponseWriter.Write(b)
 }

@@ -23,7 +23,11 @@ type DownOptions struct {
 	// gets SIGTERM and cleans up itself); without it only what crashed labs
 	// left behind is removed.
 	StopLive bool
-	Logf     func(format string, args ...any)
+	// StopOwner limits StopLive to labs whose Options.Owner was this ("" =
+	// any), so stopping `lab up` never kills a test process that runs its
+	// own lab.
+	StopOwner string
+	Logf      func(format string, args ...any)
 }
 
 // Down is the janitor: it finds every lab slot that has anything on this
@@ -47,8 +51,8 @@ func Down(ctx context.Context, opts DownOptions) error {
 			continue
 		}
 		if lk == nil {
-			if !opts.StopLive {
-				logf("lab %d is running; left alone", s)
+			if !opts.StopLive || (opts.StopOwner != "" && readEnv(s).Owner != opts.StopOwner) {
+				logf("lab %d is running (owner %q, pid %d); left alone", s, readEnv(s).Owner, readEnv(s).OwnerPID)
 				continue
 			}
 			if lk, err = stopLive(ctx, s, logf); err != nil {
@@ -473,11 +477,8 @@ func Status(ctx context.Context) ([]SlotStatus, error) {
 		} else {
 			st.Live = true
 		}
-		if b, err := os.ReadFile(filepath.Join(s.stateDir(), "state.json")); err == nil {
-			var e Env
-			if json.Unmarshal(b, &e) == nil {
-				st.Env = &e
-			}
+		if e := readEnv(s); e.APIURL != "" {
+			st.Env = &e
 		}
 		for _, n := range names {
 			if sl, _ := slotOf(n); sl == s && exists(filepath.Join("/run/netns", n)) {
@@ -487,4 +488,13 @@ func Status(ctx context.Context) ([]SlotStatus, error) {
 		out = append(out, st)
 	}
 	return out, nil
+}
+
+// readEnv reads a lab's state.json; the zero Env if there is none (yet).
+func readEnv(s slot) Env {
+	var e Env
+	if b, err := os.ReadFile(filepath.Join(s.stateDir(), "state.json")); err == nil {
+		json.Unmarshal(b, &e)
+	}
+	return e
 }

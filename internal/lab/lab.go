@@ -34,13 +34,17 @@ type Options struct {
 	Token       string        // API token; default a random one
 	PebbleBin   string        // default $JHUB_CACHE/bin/pebble
 	BootTimeout time.Duration // power-on to sshd; default 2m
-	Logf        func(format string, args ...any)
+	// Owner says who runs the lab (recorded in state.json); `lab down`
+	// stops only labs owned by "lab up" unless told -all.
+	Owner string
+	Logf  func(format string, args ...any)
 }
 
 // Env is what a client of the lab needs, also published as state.json in
 // the lab's state directory for `lab status`.
 type Env struct {
 	Slot              int    `json:"slot"`
+	Owner             string `json:"owner"`
 	OwnerPID          int    `json:"owner_pid"`
 	APIURL            string `json:"api_url"`        // DIGITALOCEAN_API_URL
 	Token             string `json:"token"`          // DIGITALOCEAN_TOKEN
@@ -159,7 +163,7 @@ func Start(ctx context.Context, opts Options) (l *Lab, err error) {
 	if err != nil {
 		return nil, err
 	}
-	mirror, err := aptMirror(sources)
+	mirror, err := aptMirror(sources, filepath.Join(CacheDir(), "lab", "apt-by-hash"))
 	if err != nil {
 		return nil, err
 	}
@@ -197,6 +201,7 @@ func Start(ctx context.Context, opts Options) (l *Lab, err error) {
 	dir := l.slot.stateDir()
 	l.env = Env{
 		Slot:              int(l.slot),
+		Owner:             opts.Owner,
 		OwnerPID:          os.Getpid(),
 		APIURL:            apiURL,
 		Token:             opts.Token,

@@ -76,7 +76,7 @@ func theLab(t testing.TB) *Lab {
 	t.Helper()
 	requireLab(t)
 	sharedOnce.Do(func() {
-		sharedLab, sharedErr = Start(context.Background(), Options{Logf: func(f string, a ...any) {
+		sharedLab, sharedErr = Start(context.Background(), Options{Owner: "internal/lab tests", Logf: func(f string, a ...any) {
 			if os.Getenv("JHUB_LAB_DEBUG") != "" {
 				fmt.Fprintf(os.Stderr, "lab: "+f+"\n", a...)
 			}
@@ -451,7 +451,9 @@ func TestTwoDroplets(t *testing.T) {
 		t.Errorf("b's hostname %q", got)
 	}
 	mustRun(t, ca, "timeout 5 bash -c 'exec 3<>/dev/tcp/"+b.ip+"/22'")
-	// a asked for IPv6: its address answers from the host too.
+	// a asked for IPv6: its address answers from the host too, through the
+	// firewall the payload set up.
+	cloudInitDone(t, ca)
 	d, _, err := c.Droplets.Get(context.Background(), a.id)
 	if err != nil {
 		t.Fatal(err)

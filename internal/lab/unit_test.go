@@ -2,6 +2,8 @@ package lab
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -84,7 +86,7 @@ Components: main
 			t.Errorf("%s: %q, want %q", k, got[k], v)
 		}
 	}
-	if _, err := aptMirror(map[string]string{"bookworm": "http://x.invalid/debian"}); err == nil || !strings.Contains(err.Error(), "bookworm-security") {
+	if _, err := aptMirror(map[string]string{"bookworm": "http://x.invalid/debian"}, t.TempDir()); err == nil || !strings.Contains(err.Error(), "bookworm-security") {
 		t.Errorf("missing security suite: %v", err)
 	}
 }
@@ -98,7 +100,7 @@ func TestAptMirror(t *testing.T) {
 		io.WriteString(w, "index")
 	}))
 	defer up.Close()
-	h, err := aptMirror(map[string]string{"bookworm": up.URL + "/debian", "bookworm-security": up.URL + "/debian-security/"})
+	h, err := aptMirror(map[string]string{"bookworm": up.URL + "/debian", "bookworm-security": up.URL + "/debian-security/"}, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,5 +184,42 @@ func TestMetadataHandler(t *testing.T) {
 	}
 	if code, _ := get(ip, "/metadata/v1/nothing"); code != 404 {
 		t.Errorf("unknown path got %d", code)
+	}
+}
+
+// TestByHashCache: a content-addressed index is fetched once and then served
+// from disk; a body that does not match its name is never cached.
+func TestByHashCache(t *testing.T) {
+	good := "Package: ufw\n"
+	sum := sha256.Sum256([]byte(good))
+	goodPath := "/debian/dists/bookworm/main/binary-amd64/by-hash/SHA256/" + hex.EncodeToString(sum[:])
+	badPath := "/debian/dists/bookworm/main/binary-amd64/by-hash/SHA256/" + strings.Repeat("0", 64)
+	hits := map[string]int{}
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits[r.URL.Path]++
+		io.WriteString(w, good)
+	}))
+	defer up.Close()
+	h, err := aptMirror(map[string]string{"bookworm": up.URL + "/debian", "bookworm-security": up.URL + "/debian-security"}, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	front := httptest.NewServer(h)
+	defer front.Close()
+	for range 3 {
+		for _, p := range []string{goodPath, badPath} {
+			resp, err := http.Get(front.URL + p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 || string(b) != good {
+				t.Fatalf("%s: %d %q", p, resp.StatusCode, b)
+			}
+		}
+	}
+	if hits[goodPath] != 1 || hits[badPath] != 3 {
+		t.Errorf("upstream hits %v: want the matching file fetched once, the mismatching one every time", hits)
 	}
 }

@@ -1,7 +1,9 @@
 // Command lab runs the local DigitalOcean world (see internal/lab) as root:
 //
 //	lab up [-env-file FILE]   start a lab; runs in the foreground until SIGINT/SIGTERM
-//	lab down                  stop every lab and remove what any lab left behind
+//	lab down [-all]           stop labs started by `lab up` (with -all: every lab,
+//	                          also those run by test processes) and remove what
+//	                          any dead lab left behind
 //	lab status                show labs and their droplets' namespaces
 //
 // `up` prints the shell exports a client needs (DIGITALOCEAN_API_URL,
@@ -37,10 +39,7 @@ func main() {
 	case "up":
 		err = up(os.Args[2:])
 	case "down":
-		err = lab.Down(context.Background(), lab.DownOptions{StopLive: true, Logf: log.Printf})
-		if err == nil {
-			err = checkEmpty()
-		}
+		err = down(os.Args[2:])
 	case "status":
 		err = status()
 	default:
@@ -52,7 +51,7 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: lab up [-env-file FILE] | lab down | lab status")
+	fmt.Fprintln(os.Stderr, "usage: lab up [-env-file FILE] [-v] | lab down [-all] | lab status")
 	os.Exit(2)
 }
 
@@ -63,7 +62,7 @@ func up(args []string) error {
 	fs.Parse(args)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	opts := lab.Options{Logf: func(string, ...any) {}}
+	opts := lab.Options{Owner: upOwner, Logf: func(string, ...any) {}}
 	if *verbose {
 		opts.Logf = log.Printf
 	}
@@ -90,14 +89,28 @@ func up(args []string) error {
 	return l.Close()
 }
 
-// checkEmpty fails `down` if anything of a lab survived it.
-func checkEmpty() error {
+// upOwner marks labs started by this command.
+const upOwner = "lab up"
+
+func down(args []string) error {
+	fs := flag.NewFlagSet("down", flag.ExitOnError)
+	all := fs.Bool("all", false, "also stop labs that test processes run")
+	fs.Parse(args)
+	opts := lab.DownOptions{StopLive: true, StopOwner: upOwner, Logf: log.Printf}
+	if *all {
+		opts.StopOwner = ""
+	}
+	if err := lab.Down(context.Background(), opts); err != nil {
+		return err
+	}
+	// Nothing of a dead lab, and no `lab up` lab (any lab with -all), may remain.
 	st, err := lab.Status(context.Background())
 	if err != nil {
 		return err
 	}
 	for _, s := range st {
-		if s.Live || len(s.Namespaces) > 0 {
+		ownedByOthers := s.Live && !*all && (s.Env == nil || s.Env.Owner != upOwner)
+		if !ownedByOthers {
 			return fmt.Errorf("lab %d still present after down (live=%v, namespaces %v)", s.Slot, s.Live, s.Namespaces)
 		}
 	}
@@ -119,7 +132,7 @@ func status() error {
 		}
 		fmt.Printf("lab %d: %s\n", s.Slot, state)
 		if s.Env != nil {
-			fmt.Printf("  owner pid %d, api %s, dns %s, subnet %s\n", s.Env.OwnerPID, s.Env.APIURL, s.Env.DNS, s.Env.Subnet)
+			fmt.Printf("  owner %q pid %d, api %s, dns %s, subnet %s\n", s.Env.Owner, s.Env.OwnerPID, s.Env.APIURL, s.Env.DNS, s.Env.Subnet)
 		}
 		for _, n := range s.Namespaces {
 			fmt.Printf("  droplet namespace %s\n", n)
