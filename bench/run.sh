@@ -32,6 +32,7 @@ for t in nginx wrk configurable-http-proxy openssl taskset go curl; do
 done
 [[ -x $CADDY ]] || die "caddy not found at $CADDY; run: sudo bash scripts/setup-bench.sh"
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+NOFILE=$(ulimit -n)
 
 # With sched autogroup, nice only ranks processes within one session; the
 # session's own nice decides its share against other sessions (other test
@@ -152,7 +153,7 @@ fi
 mkdir -p "$WORK/nginx/tmp"
 cat >"$WORK/configs/nginx.conf" <<EOF
 worker_processes 1;
-worker_rlimit_nofile 65536;
+worker_rlimit_nofile $NOFILE;
 pid $WORK/nginx/nginx.pid;
 error_log $WORK/nginx/error.log warn;
 events { worker_connections 16384; }
@@ -340,9 +341,42 @@ CLK_TCK=$(getconf CLK_TCK)
 # proxy does per unit of CPU, independent of CPU stolen by other processes).
 per_cpu() { awk -v n="$1" -v t="$2" -v hz="$CLK_TCK" 'BEGIN { if (t > 0) printf "%.0f", n / (t / hz) }'; }
 
+# idle_rss METRIC measures RSS with IDLE_WS idle websockets held open through
+# the proxy. It runs on the freshly started proxy (after the warm-up: what
+# the websockets cost) and again after all load phases (what a proxy that
+# has been busy holds: allocators and GCs keep memory after bursts).
+idle_rss() {
+	local cmd=("${LOAD[@]}" "$EB" ws-idle -url "$WS_URL" -conns "$IDLE_WS" -hold 120s)
+	record_cmd "$PROXY-idle" "$PROXY rss_idle_ws (then VmRSS of the proxy's process tree)" "${cmd[@]}"
+	"${cmd[@]}" >"$WORK/idle.out" 2>&1 &
+	local idle=$! i
+	PIDS+=("$idle")
+	for i in $(seq 600); do
+		grep -q '^ready' "$WORK/idle.out" && break
+		kill -0 "$idle" 2>/dev/null || break
+		sleep 0.1
+	done
+	if grep -q '^ready' "$WORK/idle.out"; then
+		sleep 2 # let the proxy settle
+		local kib
+		kib=$(rss_kib "$RSS_PID")
+		kill -TERM "$idle" 2>/dev/null || true
+		wait "$idle" 2>/dev/null || true
+		if grep -q "^alive $IDLE_WS" "$WORK/idle.out"; then
+			emit "$1" "$(awk -v k="$kib" 'BEGIN {printf "%.1f", k / 1024}')"
+		else
+			log "$PROXY: idle websockets did not survive: $(tail -1 "$WORK/idle.out")"
+		fi
+	else
+		stop "$idle"
+		log "$PROXY: could not open $IDLE_WS websockets: $(tail -1 "$WORK/idle.out")"
+	fi
+}
+
 measure() {
 	# Warm-up (JITs, pools, caches); not recorded.
 	"${LOAD[@]}" wrk -t1 -c64 -d1s "$HTTPS_URL/1k" >/dev/null 2>&1 || true
+	idle_rss rss_1000ws_mib
 
 	if [[ -n $HTTP_URL ]]; then
 		wrk_phase http_ka 64 "$HTTP_URL/1k"
@@ -373,33 +407,7 @@ measure() {
 		wrk_phase dl_http 4 "$HTTP_URL/1m"
 		[[ -n $RPS ]] && emit dl_http_mib_s "$RPS"
 	fi
-
-	# RSS with idle websockets held open through the proxy.
-	cmd=("${LOAD[@]}" "$EB" ws-idle -url "$WS_URL" -conns "$IDLE_WS" -hold 120s)
-	record_cmd "$PROXY-idle" "$PROXY rss_idle_ws (then VmRSS of the proxy's process tree)" "${cmd[@]}"
-	"${cmd[@]}" >"$WORK/idle.out" 2>&1 &
-	local idle=$! i
-	PIDS+=("$idle")
-	for i in $(seq 600); do
-		grep -q '^ready' "$WORK/idle.out" && break
-		kill -0 "$idle" 2>/dev/null || break
-		sleep 0.1
-	done
-	if grep -q '^ready' "$WORK/idle.out"; then
-		sleep 2 # let the proxy settle
-		local kib
-		kib=$(rss_kib "$RSS_PID")
-		kill -TERM "$idle" 2>/dev/null || true
-		wait "$idle" 2>/dev/null || true
-		if grep -q "^alive $IDLE_WS" "$WORK/idle.out"; then
-			emit rss_1000ws_mib "$(awk -v k="$kib" 'BEGIN {printf "%.1f", k / 1024}')"
-		else
-			log "$PROXY: idle websockets did not survive: $(tail -1 "$WORK/idle.out")"
-		fi
-	else
-		stop "$idle"
-		log "$PROXY: could not open $IDLE_WS websockets: $(tail -1 "$WORK/idle.out")"
-	fi
+	idle_rss rss_1000ws_after_load_mib
 }
 
 # ---------------------------------------------------------------- run
