@@ -98,7 +98,7 @@ func Dial(ctx context.Context, t Target) (*Client, error) {
 			}
 			return nil
 		},
-		HostKeyAlgorithms: []string{pinned.Type()},
+		HostKeyAlgorithms: hostKeyAlgorithms(pinned.Type()),
 		Timeout:           dialAttempt,
 	}
 	delay := 250 * time.Millisecond
@@ -123,6 +123,16 @@ func Dial(ctx context.Context, t Target) (*Client, error) {
 	}
 }
 
+// hostKeyAlgorithms asks the server for the pinned key's algorithm only, so
+// a server with several host keys presents the pinned one. An RSA key signs
+// with SHA-2 (OpenSSH refuses ssh-rsa's SHA-1 since 8.8).
+func hostKeyAlgorithms(keyType string) []string {
+	if keyType == ssh.KeyAlgoRSA {
+		return []string{ssh.KeyAlgoRSASHA512, ssh.KeyAlgoRSASHA256}
+	}
+	return []string{keyType}
+}
+
 func dialOnce(ctx context.Context, addr string, cfg *ssh.ClientConfig) (*ssh.Client, error) {
 	actx, cancel := context.WithTimeout(ctx, dialAttempt)
 	defer cancel()
@@ -131,13 +141,19 @@ func dialOnce(ctx context.Context, addr string, cfg *ssh.ClientConfig) (*ssh.Cli
 		return nil, err
 	}
 	deadline, _ := actx.Deadline()
-	nc.SetDeadline(deadline)
-	cc, chans, reqs, err := ssh.NewClientConn(nc, addr, cfg)
-	if err != nil {
-		nc.Close()
+	if err := nc.SetDeadline(deadline); err != nil { // bounds the handshake
+		_ = nc.Close()
 		return nil, err
 	}
-	nc.SetDeadline(time.Time{})
+	cc, chans, reqs, err := ssh.NewClientConn(nc, addr, cfg)
+	if err != nil {
+		_ = nc.Close()
+		return nil, err
+	}
+	if err := nc.SetDeadline(time.Time{}); err != nil {
+		_ = cc.Close()
+		return nil, err
+	}
 	return ssh.NewClient(cc, chans, reqs), nil
 }
 
@@ -169,7 +185,7 @@ func (c *Client) Run(ctx context.Context, cmd string, stdin io.Reader) (stdout, 
 	if err != nil {
 		return nil, nil, fmt.Errorf("ssh %s: new session: %w", c.addr, err)
 	}
-	defer s.Close()
+	defer func() { _ = s.Close() }()
 	var out, errb bytes.Buffer
 	s.Stdout, s.Stderr, s.Stdin = &out, &errb, stdin
 	done := make(chan error, 1)
@@ -182,8 +198,8 @@ func (c *Client) Run(ctx context.Context, cmd string, stdin io.Reader) (stdout, 
 	case <-ctx.Done():
 		// Best effort: sshd delivers the signal to the command; the session
 		// is abandoned either way (done is buffered).
-		s.Signal(ssh.SIGKILL)
-		s.Close()
+		_ = s.Signal(ssh.SIGKILL)
+		_ = s.Close()
 		return nil, nil, fmt.Errorf("ssh %s: %s: %w", c.addr, short(cmd), ctx.Err())
 	}
 	if err == nil {

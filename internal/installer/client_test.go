@@ -22,7 +22,7 @@ func TestDialRefusesWrongHostKey(t *testing.T) {
 	start := time.Now()
 	c, err := Dial(ctx, tg) // retries until sshd listens, then must stop at its key
 	if err == nil {
-		c.Close()
+		_ = c.Close()
 		t.Fatal("Dial accepted a host key other than the pinned one")
 	}
 	if !errors.Is(err, ErrHostKeyMismatch) {
@@ -38,8 +38,8 @@ func TestDialRefusesWrongHostKey(t *testing.T) {
 	}
 	// The client stopped at the host key: it never authenticated.
 	time.Sleep(200 * time.Millisecond)
-	if strings.Contains(h.log.String(), "Accepted publickey") {
-		t.Errorf("sshd accepted a login from a client that saw the wrong host key:\n%s", h.log)
+	if strings.Contains(h.log(), "Accepted publickey") {
+		t.Errorf("sshd accepted a login from a client that saw the wrong host key:\n%s", h.log())
 	}
 }
 
@@ -63,15 +63,19 @@ func TestDialRetriesUntilSSHDAnswers(t *testing.T) {
 	h.start()
 	r := <-ch
 	if r.err != nil {
-		t.Fatalf("Dial after sshd came up: %v\n%s", r.err, h.log)
+		t.Fatalf("Dial after sshd came up: %v\n%s", r.err, h.log())
 	}
-	defer r.c.Close()
+	defer func() { _ = r.c.Close() }()
 	if time.Since(start) < 1500*time.Millisecond {
 		t.Fatal("Dial cannot have connected before sshd started")
 	}
 	out, _, err := r.c.Run(ctx, "id -u", nil)
 	if err != nil || strings.TrimSpace(string(out)) != "0" {
 		t.Fatalf("id -u = %q, %v", out, err)
+	}
+	// The positive control for TestDialRefusesWrongHostKey's log check.
+	if !strings.Contains(h.log(), "Accepted publickey for root") {
+		t.Errorf("sshd logged no accepted login:\n%s", h.log())
 	}
 }
 

@@ -23,9 +23,9 @@ func (c *Client) WaitCloudInit(ctx context.Context) error {
 	logs := c.p(CloudInitLogDir)
 	report, _ := c.sh(ctx, `cloud-init status --long 2>&1 || true
 echo "--- errors in `+logs+`/cloud-init.log:"
-grep -E 'WARNING|ERROR|Traceback|[Ff]ailed' `+logs+`/cloud-init.log 2>/dev/null | tail -n 40 || true
+grep -E '\[(WARNING|ERROR|CRITICAL)\]' `+logs+`/cloud-init.log 2>/dev/null | tail -n 30 || true
 echo "--- end of `+logs+`/cloud-init-output.log:"
-tail -n 40 `+logs+`/cloud-init-output.log 2>/dev/null || true`, nil)
+tail -n 30 `+logs+`/cloud-init-output.log 2>/dev/null || true`, nil)
 	return fmt.Errorf("cloud-init failed on %s (the droplet's bootstrap; fix the cloud-init payload or recreate the droplet):\n%s", c.addr, strings.TrimSpace(string(report)))
 }
 

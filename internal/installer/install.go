@@ -157,13 +157,11 @@ func (c *Client) Install(ctx context.Context, r Release) (Result, error) {
 	name := id + "-" + nonce()
 	staged := c.p(releasesDir + "/" + name)
 	if err := c.stage(ctx, name, files, accounts); err != nil {
-		c.sh(ctx, "rm -rf "+quote(staged), nil)
-		return res, &StepError{Step: "stage", Err: err}
+		return res, &StepError{Step: "stage", Err: errors.Join(err, c.removeRelease(ctx, name))}
 	}
 	for _, v := range r.Validate {
 		if _, err := c.sh(ctx, strings.ReplaceAll(v, releasePlaceholder, staged), nil); err != nil {
-			c.sh(ctx, "rm -rf "+quote(staged), nil)
-			return res, &StepError{Step: "validate", Err: err}
+			return res, &StepError{Step: "validate", Err: errors.Join(err, c.removeRelease(ctx, name))}
 		}
 	}
 
@@ -286,11 +284,18 @@ func (c *Client) rollback(ctx context.Context, before inspection, failed string,
 		}
 	}
 	if len(errs) == 0 {
-		if _, err := c.sh(ctx, "rm -rf "+quote(c.p(releasesDir+"/"+failed)), nil); err != nil {
-			errs = append(errs, err)
-		}
+		errs = append(errs, c.removeRelease(ctx, failed))
 	}
 	return errors.Join(errs...)
+}
+
+// removeRelease deletes a release directory that never became (or no
+// longer is) current.
+func (c *Client) removeRelease(ctx context.Context, name string) error {
+	if _, err := c.sh(ctx, "rm -rf "+quote(c.p(releasesDir+"/"+name)), nil); err != nil {
+		return fmt.Errorf("removing release %s: %w", name, err)
+	}
+	return nil
 }
 
 // activate installs the outside files of release name, removes the paths in
@@ -320,7 +325,7 @@ mv -Tf "$B/.current.new" "$B/current"`
 func (c *Client) stage(ctx context.Context, name string, files []File, accounts map[string]account) error {
 	pr, pw := io.Pipe()
 	go func() { pw.CloseWithError(writeTar(pw, files, accounts)) }()
-	defer pr.Close()
+	defer func() { _ = pr.Close() }()
 	dir := c.p(releasesDir + "/" + name)
 	_, err := c.sh(ctx, "mkdir -p "+quote(c.p(releasesDir))+" && chmod 755 "+quote(c.p(BaseDir))+" "+quote(c.p(releasesDir))+
 		" && rm -rf "+quote(dir)+" && mkdir -m 755 "+quote(dir)+
@@ -460,7 +465,7 @@ func isUnitPath(p string) bool {
 func releaseID(files []File) string {
 	h := sha256.New()
 	for _, f := range files {
-		fmt.Fprintf(h, "%s\x00%o\x00%s\x00%d\x00", f.Path, f.Mode.Perm(), f.Owner, len(f.Content))
+		_, _ = fmt.Fprintf(h, "%s\x00%o\x00%s\x00%d\x00", f.Path, f.Mode.Perm(), f.Owner, len(f.Content)) // a hash never fails
 		h.Write(f.Content)
 	}
 	return hex.EncodeToString(h.Sum(nil))[:24]

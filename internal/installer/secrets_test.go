@@ -56,7 +56,7 @@ func TestSecretsNeverInCommandsLogsOrErrors(t *testing.T) {
 	}
 	for _, s := range [][]byte{secret, hb.secret} {
 		checkNoSecret(t, "commands", cmds.String(), s)
-		checkNoSecret(t, "sshd log", h.log.String(), s)
+		checkNoSecret(t, "sshd log", h.log(), s)
 		checkNoSecret(t, "state", st.Files[cookiePath]+st.Perms[cookiePath], s)
 	}
 	if !strings.Contains(cmds.String(), "tar -x") {

@@ -1,7 +1,6 @@
 package installer
 
 import (
-	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -14,7 +13,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -43,10 +41,17 @@ func requireSSHD(t testing.TB) {
 	} else if _, err := os.Stat(sshdPath); err != nil {
 		missing = sshdPath
 	}
+	require(t, missing, "scripts/setup-installer-tests.sh")
+}
+
+// require fails (CI=true) or skips the test when a prerequisite is missing,
+// naming the setup script that provides it.
+func require(t testing.TB, missing, script string) {
+	t.Helper()
 	if missing == "" {
 		return
 	}
-	msg := "installer tests need " + missing + "; run `sudo bash scripts/setup-installer-tests.sh` and the tests as root"
+	msg := "missing " + missing + "; run `sudo bash " + script + "` and the tests as root"
 	if os.Getenv("CI") == "true" {
 		t.Fatal(msg)
 	}
@@ -83,32 +88,20 @@ type testHost struct {
 	port    int
 	hostKey string // authorized_keys line
 	userKey []byte // PEM
-	log     *lockedBuffer
 	started bool
 }
 
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
+// log is what sshd has logged so far.
+func (h *testHost) log() string {
+	b, _ := os.ReadFile(filepath.Join(h.dir, "sshd.log"))
+	return string(b)
 }
 
 // newHost prepares an sshd on a free loopback port; start runs it.
 func newHost(t *testing.T) *testHost {
 	t.Helper()
 	requireSSHD(t)
-	h := &testHost{t: t, dir: t.TempDir(), Root: t.TempDir(), log: &lockedBuffer{}}
+	h := &testHost{t: t, dir: t.TempDir(), Root: t.TempDir()}
 	if err := os.MkdirAll("/run/sshd", 0o755); err != nil { // privilege separation directory
 		t.Fatal(err)
 	}
@@ -150,19 +143,21 @@ SetEnv PATH=%s:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin JHUB
 	return h
 }
 
-// start runs sshd in the foreground and stops it (by its PID) at cleanup.
+// start runs sshd in the foreground, logging to sshd.log, and stops it (by
+// its PID) at cleanup.
 func (h *testHost) start() {
 	h.t.Helper()
-	cmd := exec.Command(sshdPath, "-D", "-e", "-f", filepath.Join(h.dir, "sshd_config"))
-	cmd.Stdout, cmd.Stderr = h.log, h.log
+	cmd := exec.Command(sshdPath, "-D", "-E", filepath.Join(h.dir, "sshd.log"), "-f", filepath.Join(h.dir, "sshd_config"))
 	if err := cmd.Start(); err != nil {
 		h.t.Fatal(err)
 	}
 	h.started = true
 	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
+	go func() { _ = cmd.Wait(); close(done) }() // killed at cleanup: its status says nothing
 	h.t.Cleanup(func() {
-		cmd.Process.Kill()
+		if err := cmd.Process.Kill(); err != nil {
+			h.t.Errorf("stopping sshd (pid %d): %v", cmd.Process.Pid, err)
+		}
 		<-done
 	})
 }
@@ -175,7 +170,7 @@ func (h *testHost) target() Target {
 
 // client dials the host (starting sshd if needed) with Root confined; the
 // returned log collects every command the client ran.
-func (h *testHost) client() (*Client, *lockedBuffer) {
+func (h *testHost) client() (*Client, *strings.Builder) {
 	h.t.Helper()
 	if !h.started {
 		h.start()
@@ -184,12 +179,12 @@ func (h *testHost) client() (*Client, *lockedBuffer) {
 	defer cancel()
 	c, err := Dial(ctx, h.target())
 	if err != nil {
-		h.t.Fatalf("%v\nsshd log:\n%s", err, h.log)
+		h.t.Fatalf("%v\nsshd log:\n%s", err, h.log())
 	}
-	h.t.Cleanup(func() { c.Close() })
-	cmds := &lockedBuffer{}
+	h.t.Cleanup(func() { _ = c.Close() })
+	cmds := &strings.Builder{} // Logf runs on the caller's goroutine
 	c.Root = h.Root
-	c.Logf = func(f string, a ...any) { fmt.Fprintf(cmds, f+"\n", a...) }
+	c.Logf = func(f string, a ...any) { _, _ = fmt.Fprintf(cmds, f+"\n", a...) }
 	return c, cmds
 }
 
@@ -218,8 +213,8 @@ func (h *testHost) failRestart(unit string, fail bool) {
 	p := filepath.Join(h.dir, "systemd", "fail-restart-"+unit)
 	if fail {
 		mustWrite(h.t, p, "", 0o644)
-	} else {
-		os.Remove(p)
+	} else if err := os.Remove(p); err != nil {
+		h.t.Fatal(err)
 	}
 }
 
@@ -254,7 +249,7 @@ func freePort(t testing.TB) int {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
+	defer func() { _ = l.Close() }()
 	return l.Addr().(*net.TCPAddr).Port
 }
 
@@ -264,6 +259,11 @@ func testUser(t *testing.T) string {
 	b := make([]byte, 3)
 	rand.Read(b)
 	u := "jhubt" + hex.EncodeToString(b)
-	t.Cleanup(func() { exec.Command("userdel", u).Run() })
+	t.Cleanup(func() {
+		// The user exists only if the test got as far as creating it.
+		if out, err := exec.Command("userdel", u).CombinedOutput(); err != nil && !strings.Contains(string(out), "does not exist") {
+			t.Errorf("userdel %s: %v: %s", u, err, out)
+		}
+	})
 	return u
 }

@@ -40,7 +40,7 @@ func (c *Client) ExportTLS(ctx context.Context) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer os.RemoveAll(local)
+	defer func() { _ = os.RemoveAll(local) }()
 	n, err := untar(bytes.NewReader(out), local)
 	if err != nil {
 		return nil, fmt.Errorf("reading the edge's TLS storage %s: %w", TLSDir, err)
@@ -63,7 +63,7 @@ func (c *Client) ImportTLS(ctx context.Context, bundle []byte) error {
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(local)
+	defer func() { _ = os.RemoveAll(local) }()
 	if err := certs.Import(local, bundle); err != nil {
 		return err
 	}

@@ -35,7 +35,9 @@ func TestTLSExportImportRoundTrip(t *testing.T) {
 		"locks/issue_cert_hub.example.test.lock": "lock",
 	} {
 		p := filepath.Join(src, rel)
-		os.MkdirAll(filepath.Dir(p), 0o700)
+		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+			t.Fatal(err)
+		}
 		mustWrite(t, p, content, 0o600)
 	}
 	bundle, err := certs.Export(src)
@@ -82,7 +84,9 @@ func TestTLSExportImportRoundTrip(t *testing.T) {
 
 	// The edge renews: a file changes on the host, export reads it back.
 	mustWrite(t, filepath.Join(dir, "acme/certificates/pebble/hub.example.test/hub.example.test.crt"), "RENEWED", 0o600)
-	os.Mkdir(filepath.Join(dir, "locks"), 0o700)
+	if err := os.Mkdir(filepath.Join(dir, "locks"), 0o700); err != nil {
+		t.Fatal(err)
+	}
 	mustWrite(t, filepath.Join(dir, "locks/x.lock"), "lock", 0o600)
 	out, err := c.ExportTLS(ctx)
 	if err != nil {
