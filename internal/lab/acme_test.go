@@ -49,6 +49,9 @@ func issueCert(t *testing.T, l *Lab, name, chalType string, solve func(token, an
 		if err != nil {
 			t.Fatal(err)
 		}
+		if z.Status != acme.StatusPending {
+			t.Fatalf("authorization for %s is %q before any challenge was solved: the test would prove nothing", name, z.Status)
+		}
 		var chal *acme.Challenge
 		for _, c := range z.Challenges {
 			if c.Type == chalType {
