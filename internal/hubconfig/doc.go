@@ -27,10 +27,13 @@
 //	/etc/systemd/system/<unit> -> /opt/jhub/current/systemd/<unit>
 //	/var/lib/jupyterhub, /var/lib/jhub-edge   state (systemd StateDirectory=)
 //
-// Files inside a release refer to each other by the release's own path, so
-// a staged release is complete and checkable (Checks) before it is
-// switched to; units refer to /opt/jhub/current, so an update or a rollback
-// is one atomic symlink switch, a daemon-reload and a reload or restart.
+// Files inside a release refer to each other by the release's own path
+// (edge.yaml by absolute path, jupyterhub_config.py relative to its own
+// location), so a staged release is complete and checkable (Checks) before
+// it is switched to, and the hub config is byte-identical across releases
+// with equal hub settings; units refer to /opt/jhub/current, so an update
+// or a rollback is one atomic symlink switch, a daemon-reload and a reload
+// or restart.
 // Directories are 0755 root; only files carry secrets.
 //
 // Our jupyterhub.service replaces Debian's: /etc/systemd/system comes before
@@ -47,8 +50,11 @@
 //  4. Link UnitDir/<u> to Current/systemd/<u> for u in Units(s) (and remove
 //     links of units the release no longer has), point Current at the
 //     release (rename of a new symlink), systemctl daemon-reload.
-//  5. Reload jhub-edge (SIGHUP keeps connections); restart jupyterhub only if
-//     jupyterhub_config.py or a file it reads changed.
+//  5. Restart each unit named by the File.Restart of a file whose content
+//     differs from the previous release's file at the same relative path
+//     (the hub: its config, the secrets it reads, the culler, its unit; the
+//     edge: its unit, which carries a digest of what a reload cannot apply);
+//     reload jhub-edge (SIGHUP keeps connections) otherwise.
 //
 // # Secrets
 //

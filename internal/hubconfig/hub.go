@@ -27,15 +27,21 @@ var cullerScopes = []string{"list:users", "read:users:activity", "read:servers",
 
 // renderHub writes jupyterhub_config.py. Every value from Settings goes
 // through pyStr and friends; secrets are read from their files at load time.
-func renderHub(s Settings, r *release) []byte {
+func renderHub(s Settings) []byte {
 	var b bytes.Buffer
 	set := func(name string, v pyValue) { fmt.Fprintf(&b, "c.%s = %s\n", name, v) }
 	b.WriteString(`# Rendered by terraform-provider-jhub (jhub_edge); edits are drift and are
 # replaced on the next apply. Secrets live in 0600 files beside this one.
+import os as _os
+
+# Paths are relative to this file's release directory, so this file is the
+# same in every release with the same hub settings (no needless restarts),
+# and a staged release is checked against its own secrets.
+_release = _os.path.dirname(_os.path.realpath(__file__))
 
 
 def _secret(name):
-    with open(` + pyStr(r.path(secretsDir)) + ` + '/' + name, encoding='utf-8') as f:
+    with open(_os.path.join(_release, 'secrets', name), encoding='utf-8') as f:
         return f.read().strip()
 
 
@@ -47,7 +53,7 @@ def _secret(name):
 		"# edge preserves, and links built outside a request (OAuth) are set explicitly.\n")
 	set("JupyterHub.bind_url", pyString(ProxyPublicURL+s.BaseURL))
 	set("JupyterHub.hub_bind_url", pyString(s.HubBindURL))
-	set("JupyterHub.cookie_secret_file", pyString(r.path(secretsDir+"/cookie_secret")))
+	set("JupyterHub.cookie_secret_file", "_os.path.join(_release, 'secrets', 'cookie_secret')")
 	set("JupyterHub.db_url", pyString("sqlite:///"+path.Join(HubStateDir, "jupyterhub.sqlite")))
 	b.WriteString("# Secure cookies: users only ever reach the hub over HTTPS.\n")
 	set("JupyterHub.tornado_settings", pyDict(
@@ -109,11 +115,12 @@ def _secret(name):
 		)))
 		set("JupyterHub.services", pyList(pyDict(
 			pyKV{"name", pyString(cullerService)},
-			pyKV{"command", pyList(pyStrings([]string{
-				"/usr/bin/python3", "-B", r.path(cullerName),
-				fmt.Sprintf("--timeout=%d", int(c.Timeout.Seconds())),
-				fmt.Sprintf("--every=%d", int(c.Every.Seconds())),
-			})...)},
+			pyKV{"command", pyList(
+				pyString("/usr/bin/python3"), pyString("-B"),
+				pyValue("_os.path.join(_release, "+pyStr(cullerName)+")"),
+				pyString(fmt.Sprintf("--timeout=%d", int(c.Timeout.Seconds()))),
+				pyString(fmt.Sprintf("--every=%d", int(c.Every.Seconds()))),
+			)},
 		)))
 	}
 	return b.Bytes()

@@ -84,6 +84,16 @@ func stage(t *testing.T, s Settings) (hostRoot, dir string) {
 	return hostRoot, dir
 }
 
+// buildEdge puts a jhub-edge build where the release's units expect it.
+func buildEdge(t *testing.T, hostRoot string) {
+	t.Helper()
+	build := exec.Command("go", "build", "-o", filepath.Join(hostRoot, DefaultEdgeBinary), "github.com/classhub/terraform-provider-jhub/internal/cmd/jhub-edge")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build jhub-edge: %v\n%s", err, out)
+	}
+}
+
 type hubSummary struct {
 	AuthenticatorClass string           `json:"authenticator_class"`
 	SpawnerClass       string           `json:"spawner_class"`
@@ -232,12 +242,7 @@ func TestLabEdgeCheckAndUnits(t *testing.T) {
 	for name, s := range map[string]Settings{"class hub": classHub(t), "pem behind chp": pemCHP} {
 		t.Run(name, func(t *testing.T) {
 			hostRoot, dir := stage(t, s)
-			bin := filepath.Join(hostRoot, DefaultEdgeBinary)
-			build := exec.Command("go", "build", "-o", bin, "github.com/classhub/terraform-provider-jhub/internal/cmd/jhub-edge")
-			build.Env = append(os.Environ(), "CGO_ENABLED=0")
-			if out, err := build.CombinedOutput(); err != nil {
-				t.Fatalf("go build jhub-edge: %v\n%s", err, out)
-			}
+			buildEdge(t, hostRoot)
 			check := Checks(dir, DefaultEdgeBinary)[0]
 			if stdout, stderr, err := inImage(t, img, hostRoot, check...); err != nil || !strings.Contains(stdout, ": ok (") {
 				t.Fatalf("%s: %v\nstdout: %s\nstderr: %s", strings.Join(check, " "), err, stdout, stderr)

@@ -47,6 +47,12 @@ type File struct {
 	Owner   string      // user (and group of the same name) owning the file: "root" or EdgeUser
 	Content []byte
 	Secret  bool // never log or diff Content
+	// Restart names the unit to restart when this file's content differs
+	// from the running release's file of the same name ("" = none). Every
+	// unit file restarts its own unit; jhub-edge otherwise reloads (SIGHUP,
+	// no dropped connections) on every release: its unit carries a digest of
+	// what a reload cannot apply.
+	Restart string
 }
 
 // Render validates s and returns the files of its release, sorted by path.
@@ -118,12 +124,17 @@ type release struct {
 
 func (r *release) path(rel string) string { return path.Join(r.dir, rel) }
 
-func (r *release) add(rel string, mode os.FileMode, owner string, content []byte) {
+// add appends a file and returns it for setting Restart; the pointer is
+// valid until the next add.
+func (r *release) add(rel string, mode os.FileMode, owner string, content []byte) *File {
 	r.files = append(r.files, File{Path: r.path(rel), Mode: mode, Owner: owner, Content: content})
+	return &r.files[len(r.files)-1]
 }
 
-func (r *release) secret(rel, owner string, content []byte) {
-	r.files = append(r.files, File{Path: r.path(rel), Mode: 0o600, Owner: owner, Content: content, Secret: true})
+func (r *release) secret(rel, owner string, content []byte) *File {
+	f := r.add(rel, 0o600, owner, content)
+	f.Secret = true
+	return f
 }
 
 // Paths inside a release.
@@ -139,15 +150,16 @@ const (
 
 func build(s Settings, root, dir string) ([]File, error) {
 	r := &release{root: root, dir: dir}
-	r.secret(secretsDir+"/cookie_secret", "root", []byte(s.Secrets.CookieSecret+"\n"))
-	r.secret(secretsDir+"/proxy_token", EdgeUser, []byte(s.Secrets.ProxyToken+"\n"))
+	// The hub reads its config and these secrets only when it starts.
+	r.secret(secretsDir+"/cookie_secret", "root", []byte(s.Secrets.CookieSecret+"\n")).Restart = HubUnit
+	r.secret(secretsDir+"/proxy_token", EdgeUser, []byte(s.Secrets.ProxyToken+"\n")).Restart = HubUnit
 	switch s.Auth.Kind {
 	case AuthSharedPassword, AuthDummy:
 		if s.Auth.Password != "" {
-			r.secret(secretsDir+"/hub_password", "root", []byte(s.Auth.Password))
+			r.secret(secretsDir+"/hub_password", "root", []byte(s.Auth.Password)).Restart = HubUnit
 		}
 	case AuthGitHub:
-		r.secret(secretsDir+"/github_client_secret", "root", []byte(s.Auth.ClientSecret))
+		r.secret(secretsDir+"/github_client_secret", "root", []byte(s.Auth.ClientSecret)).Restart = HubUnit
 	}
 	if len(s.Secrets.BasicAuthHashes) > 0 {
 		var b bytes.Buffer
@@ -175,7 +187,7 @@ func build(s Settings, root, dir string) ([]File, error) {
 		}
 	}
 	if s.Edge.ProxyMode == ProxyCHP {
-		r.secret(secretsDir+"/chp.env", "root", []byte("CONFIGPROXY_AUTH_TOKEN="+s.Secrets.ProxyToken+"\n"))
+		r.secret(secretsDir+"/chp.env", "root", []byte("CONFIGPROXY_AUTH_TOKEN="+s.Secrets.ProxyToken+"\n")).Restart = CHPUnit
 	}
 
 	edgeYAML, err := renderEdge(s, r)
@@ -183,13 +195,13 @@ func build(s Settings, root, dir string) ([]File, error) {
 		return nil, err
 	}
 	r.add(edgeConfigName, 0o644, "root", edgeYAML)
-	r.add(hubConfigName, 0o644, "root", renderHub(s, r))
+	r.add(hubConfigName, 0o644, "root", renderHub(s)).Restart = HubUnit
 	r.add(checkHubName, 0o644, "root", checkHubPy)
 	if s.IdleCull != nil {
-		r.add(cullerName, 0o644, "root", idleCullerPy)
+		r.add(cullerName, 0o644, "root", idleCullerPy).Restart = HubUnit
 	}
 	for name, content := range renderUnits(s, path.Join(root, "current")) {
-		r.add(path.Join(systemdDir, name), 0o644, "root", content)
+		r.add(path.Join(systemdDir, name), 0o644, "root", content).Restart = name
 	}
 	slices.SortFunc(r.files, func(a, b File) int { return strings.Compare(a.Path, b.Path) })
 	return r.files, nil

@@ -380,3 +380,74 @@ func TestIdleCullEveryDefault(t *testing.T) {
 		}
 	}
 }
+
+// restarts lists the units a switch from old to next restarts: those with
+// a Restart file whose content changed (compared by path in the release).
+func restarts(t *testing.T, old, next Settings) []string {
+	t.Helper()
+	a, b := mustRender(t, old), mustRender(t, next)
+	before := map[string][]byte{}
+	for _, f := range a {
+		before[strings.TrimPrefix(f.Path, ReleaseDir(a))] = f.Content
+	}
+	var units []string
+	for _, f := range b {
+		if f.Restart == "" {
+			continue
+		}
+		if prev, ok := before[strings.TrimPrefix(f.Path, ReleaseDir(b))]; !ok || !bytes.Equal(prev, f.Content) {
+			units = append(units, f.Restart)
+		}
+	}
+	slices.Sort(units)
+	return slices.Compact(units)
+}
+
+func mustRender(t *testing.T, s Settings) []File {
+	t.Helper()
+	files, err := Render(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return files
+}
+
+// A release that changes only what the edge reloads restarts nothing;
+// hub settings restart the hub; TLS and host names restart the edge.
+func TestRestartOnlyWhatChanged(t *testing.T) {
+	base := classHub(t)
+	cases := []struct {
+		name   string
+		modify func(*Settings)
+		want   []string
+	}{
+		{"nothing", func(*Settings) {}, nil},
+		{"static file", func(s *Settings) { s.Edge.Sites[0].StaticFiles = map[string]string{"index.html": "new"} }, nil},
+		{"site upstream", func(s *Settings) { s.Edge.Sites[1].Upstream = "http://127.0.0.1:9001" }, nil},
+		{"basic auth paths", func(s *Settings) { s.Edge.Sites[0].BasicAuth.Paths = nil }, nil},
+		{"new student", func(s *Settings) { s.AllowedUsers = append(s.AllowedUsers, "carol") }, []string{HubUnit}},
+		{"culler timeout", func(s *Settings) { s.IdleCull.Timeout = 2 * time.Hour }, []string{HubUnit}},
+		{"rotated secrets", func(s *Settings) { s.Secrets.CookieSecret = strings.Repeat("d1", 32) }, []string{HubUnit}},
+		{"new site host", func(s *Settings) { s.Edge.Sites[1].Host = "marks.example.edu" }, []string{EdgeUnit}},
+		{"acme email", func(s *Settings) { s.Edge.TLS.ACME.Email = "other@example.edu" }, []string{EdgeUnit}},
+		{"new edge build", func(s *Settings) { s.EdgeBinary = "/opt/jhub/bin/jhub-edge-2" }, []string{EdgeUnit}},
+		{"chp mode", func(s *Settings) { s.Edge.ProxyMode = ProxyCHP }, []string{CHPUnit, HubUnit, EdgeUnit}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			next := base
+			next.Edge.Sites = slices.Clone(base.Edge.Sites)
+			ba := *base.Edge.Sites[0].BasicAuth
+			next.Edge.Sites[0].BasicAuth = &ba
+			cull := *base.IdleCull
+			next.IdleCull = &cull
+			next.AllowedUsers = slices.Clone(base.AllowedUsers)
+			tc.modify(&next)
+			got := restarts(t, base, next)
+			want := slices.Sorted(slices.Values(tc.want))
+			if !slices.Equal(got, want) {
+				t.Errorf("restarts %v, want %v", got, want)
+			}
+		})
+	}
+}

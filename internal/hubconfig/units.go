@@ -1,6 +1,8 @@
 package hubconfig
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"path"
 	"strings"
@@ -16,6 +18,10 @@ func renderUnits(s Settings, current string) map[string][]byte {
 	units := map[string][]byte{
 		EdgeUnit: unit(
 			[]string{
+				// A reload keeps listeners, limits, TLS settings and the
+				// certificate's host names; this digest of them changes the
+				// unit, and a changed unit is restarted (File.Restart).
+				"# Restart key (what a reload cannot apply): " + edgeRestartKey(s),
 				"Description=jhub-edge: TLS, static sites and the proxy in front of JupyterHub",
 				"Wants=network-online.target",
 				"After=network-online.target",
@@ -103,6 +109,23 @@ func renderUnits(s Settings, current string) map[string][]byte {
 		)
 	}
 	return units
+}
+
+// edgeRestartKey digests the settings the edge only applies at start:
+// the proxy mode (listeners), TLS and every host name.
+func edgeRestartKey(s Settings) string {
+	h := sha256.New()
+	t := s.Edge.TLS
+	a := t.ACME
+	fields := []string{s.Edge.ProxyMode, t.Mode, t.CertPEM, t.KeyPEM, a.Email, a.DirectoryURL, a.CARootPEM, a.DNSToken, a.DNSAPIURL,
+		strings.Join(a.Challenges, ","), strings.Join(a.DNSResolvers, ","), strings.Join(s.HubHosts, ",")}
+	for _, site := range s.Edge.Sites {
+		fields = append(fields, site.Host)
+	}
+	for _, f := range fields {
+		fmt.Fprintf(h, "%d:%s", len(f), f)
+	}
+	return hex.EncodeToString(h.Sum(nil))[:16]
 }
 
 // hubWants is what JupyterHub's proxy API depends on.
