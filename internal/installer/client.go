@@ -40,6 +40,9 @@ const (
 	ownerChars         = "abcdefghijklmnopqrstuvwxyz0123456789_-:"
 )
 
+// authRetry is how long Dial keeps trying a key the server refuses.
+var authRetry = time.Minute
+
 // ErrHostKeyMismatch is returned by Dial when the server presents a host key
 // other than Target.HostKey. It is never retried.
 var ErrHostKeyMismatch = errors.New("ssh host key mismatch")
@@ -102,6 +105,7 @@ func Dial(ctx context.Context, t Target) (*Client, error) {
 		Timeout:           dialAttempt,
 	}
 	delay := 250 * time.Millisecond
+	var refused time.Time // first time the server (with the right host key) refused our key
 	for {
 		conn, err := dialOnce(ctx, addr, cfg)
 		if err == nil {
@@ -113,6 +117,15 @@ func Dial(ctx context.Context, t Target) (*Client, error) {
 		}
 		if errors.Is(err, ErrHostKeyMismatch) {
 			return nil, err
+		}
+		// A refused key is retried briefly (a booting droplet may not have
+		// its authorized_keys yet), then reported instead of waiting out ctx.
+		if strings.Contains(err.Error(), "unable to authenticate") {
+			if refused.IsZero() {
+				refused = time.Now()
+			} else if time.Since(refused) > authRetry {
+				return nil, fmt.Errorf("installer: %s@%s refuses the SSH key for %v (check the private key and the user: the droplet's admin user with this key among its authorized keys): %w", t.User, addr, authRetry, err)
+			}
 		}
 		select {
 		case <-ctx.Done():

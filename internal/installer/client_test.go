@@ -89,6 +89,21 @@ func TestDialGivesUpAtDeadline(t *testing.T) {
 	}
 }
 
+func TestDialReportsRefusedKey(t *testing.T) {
+	h := newHost(t)
+	h.start()
+	defer func(d time.Duration) { authRetry = d }(authRetry)
+	authRetry = time.Second
+	tg := h.target()
+	tg.PrivateKey = newHost(t).userKey // a valid key that is not authorized
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_, err := Dial(ctx, tg)
+	if err == nil || ctx.Err() != nil || !strings.Contains(err.Error(), "refuses the SSH key") {
+		t.Fatalf("want a prompt refused-key error, got %v (ctx %v)", err, ctx.Err())
+	}
+}
+
 func TestDialRejectsBadTarget(t *testing.T) {
 	h := newHost(t)
 	for name, mut := range map[string]func(*Target){

@@ -54,6 +54,7 @@ type Result struct {
 	Changed   bool     // false when the host already matched the release
 	Restarted []string // units restarted (or started)
 	Reloaded  []string // units reloaded
+	SentBytes int64    // file content sent; files already on the host are copied there
 }
 
 // StepError is a failed Install step, with what rollback did.
@@ -156,7 +157,20 @@ func (c *Client) Install(ctx context.Context, r Release) (Result, error) {
 
 	name := id + "-" + nonce()
 	staged := c.p(releasesDir + "/" + name)
-	if err := c.stage(ctx, name, files, accounts); err != nil {
+	// Files already on the host as wanted (the 20 MB edge binary, usually)
+	// are copied there instead of sent again.
+	reuse := map[string]string{}
+	for p, w := range want {
+		if before.files[p] == w {
+			reuse[p], _, _ = strings.Cut(w, " ")
+		}
+	}
+	for _, f := range files {
+		if _, ok := reuse[f.Path]; !ok {
+			res.SentBytes += int64(len(f.Content))
+		}
+	}
+	if err := c.stage(ctx, name, files, accounts, reuse); err != nil {
 		return res, &StepError{Step: "stage", Err: errors.Join(err, c.removeRelease(ctx, name))}
 	}
 	for _, v := range r.Validate {
@@ -321,15 +335,30 @@ mv -Tf "$B/.current.new" "$B/current"`
 	return err
 }
 
-// stage streams the release as a tar archive into releases/<name>.
-func (c *Client) stage(ctx context.Context, name string, files []File, accounts map[string]account) error {
-	pr, pw := io.Pipe()
-	go func() { pw.CloseWithError(writeTar(pw, files, accounts)) }()
-	defer func() { _ = pr.Close() }()
+// stage streams the release as a tar archive into releases/<name>. Files
+// in reuse (path → sha256) are copied from the host's copy instead, and
+// checked against the hash.
+func (c *Client) stage(ctx context.Context, name string, files []File, accounts map[string]account, reuse map[string]string) error {
+	var send []File
+	var script strings.Builder
 	dir := c.p(releasesDir + "/" + name)
-	_, err := c.sh(ctx, "mkdir -p "+quote(c.p(releasesDir))+" && chmod 755 "+quote(c.p(BaseDir))+" "+quote(c.p(releasesDir))+
-		" && rm -rf "+quote(dir)+" && mkdir -m 755 "+quote(dir)+
-		" && tar -x --numeric-owner --same-owner --same-permissions -C "+quote(dir)+" -f -", pr)
+	script.WriteString("umask 022\nmkdir -p " + quote(c.p(releasesDir)) + "\nchmod 755 " + quote(c.p(BaseDir)) + " " + quote(c.p(releasesDir)) +
+		"\nrm -rf " + quote(dir) + "\nmkdir -m 755 " + quote(dir) + "\ncd " + quote(dir) +
+		"\ntar -x --numeric-owner --same-owner --same-permissions -f -\n")
+	for _, f := range files {
+		sum, ok := reuse[f.Path]
+		if !ok {
+			send = append(send, f)
+			continue
+		}
+		rel := quote(stagedPath(f.Path))
+		script.WriteString("mkdir -p \"$(dirname " + rel + ")\" && cp -p " + quote(c.p(f.Path)) + " " + rel +
+			" && echo " + quote(sum+"  "+stagedPath(f.Path)) + " | sha256sum --check --status\n")
+	}
+	pr, pw := io.Pipe()
+	go func() { pw.CloseWithError(writeTar(pw, send, accounts)) }()
+	defer func() { _ = pr.Close() }()
+	_, err := c.sh(ctx, script.String(), pr)
 	return err
 }
 

@@ -196,6 +196,12 @@ func TestInstall(t *testing.T) {
 		if !res.Changed || res.ReleaseID == first.ReleaseID || len(res.Restarted) != 0 || !slices.Equal(res.Reloaded, []string{edgeSvc}) {
 			t.Fatalf("result %+v", res)
 		}
+		// Only the changed file travelled; the rest was copied on the host.
+		if res.SentBytes != int64(len(v2.edge)) || first.SentBytes <= res.SentBytes {
+			t.Errorf("sent %d bytes, want %d (the first install sent %d)", res.SentBytes, len(v2.edge), first.SentBytes)
+		}
+		h.assertFile(CurrentDir+"/bin/jhub-edge", "#!/bin/sh\nexit 0\n", 0o755, "root")
+		h.assertFile(cookiePath, string(v1.secret), 0o600, owner)
 		h.assertFile(edgeYAML, v2.edge, 0o640, owner)
 		if prev, _ := os.Readlink(filepath.Join(h.Root, BaseDir, "previous")); prev != before {
 			t.Errorf("previous -> %q, want the old current %q", prev, before)
@@ -334,6 +340,9 @@ func TestInstall(t *testing.T) {
 		}
 		if !res.Changed || res.ReleaseID != st.ReleaseID || !slices.Equal(res.Restarted, []string{edgeSvc, hubSvc}) {
 			t.Errorf("repair result %+v", res)
+		}
+		if res.SentBytes != int64(len(v3.config)) {
+			t.Errorf("the repair sent %d bytes, want only the edited file's %d", res.SentBytes, len(v3.config))
 		}
 		h.assertFile(hubConfig, v3.config, 0o644, "root")
 		if h.unitState(edgeSvc) != "active" {

@@ -82,7 +82,7 @@ esac
 
 // testHost is one sshd under test and the root directory it serves.
 type testHost struct {
-	t       *testing.T
+	t       testing.TB
 	dir     string // sshd config, keys, fake systemd
 	Root    string // Client.Root
 	port    int
@@ -98,7 +98,7 @@ func (h *testHost) log() string {
 }
 
 // newHost prepares an sshd on a free loopback port; start runs it.
-func newHost(t *testing.T) *testHost {
+func newHost(t testing.TB) *testHost {
 	t.Helper()
 	requireSSHD(t)
 	h := &testHost{t: t, dir: t.TempDir(), Root: t.TempDir()}
@@ -255,7 +255,7 @@ func freePort(t testing.TB) int {
 
 // testUser creates nothing: it names a system user the installer will
 // create on the host, and removes it (and its group) after the test.
-func testUser(t *testing.T) string {
+func testUser(t testing.TB) string {
 	b := make([]byte, 3)
 	rand.Read(b)
 	u := "jhubt" + hex.EncodeToString(b)
