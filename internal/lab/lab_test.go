@@ -110,7 +110,7 @@ type machine struct {
 
 // createDroplet renders the real payload (the one a DigitalOcean droplet
 // gets, with the lab's apt mirror) and creates the droplet through the API.
-func createDroplet(t testing.TB, l *Lab, c *godo.Client, name string, ipv6 ...bool) *machine {
+func createDroplet(t testing.TB, l *Lab, c *godo.Client, name string, ipv6 bool) *machine {
 	t.Helper()
 	_, adminPriv, _ := ed25519.GenerateKey(rand.Reader)
 	admin, _ := ssh.NewSignerFromKey(adminPriv)
@@ -138,7 +138,7 @@ func createDroplet(t testing.TB, l *Lab, c *godo.Client, name string, ipv6 ...bo
 	d, _, err := c.Droplets.Create(context.Background(), &godo.DropletCreateRequest{
 		Name: name, Region: "fra1", Size: "s-1vcpu-2gb",
 		Image: godo.DropletCreateImage{Slug: "debian-12-x64"}, UserData: string(ud),
-		IPv6: len(ipv6) > 0 && ipv6[0],
+		IPv6: ipv6,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -248,7 +248,7 @@ func TestDroplet(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Domains.Delete(ctx, zone) })
-	m := createDroplet(t, l, c, "hub")
+	m := createDroplet(t, l, c, "hub", false)
 	waitActive(t, c, m)
 	if !tcpOpen(net.JoinHostPort(m.ip, "22")) {
 		t.Fatalf("droplet active but %s:22 closed", m.ip)
@@ -430,7 +430,7 @@ func TestTwoDroplets(t *testing.T) {
 	l := theLab(t)
 	c := apiClient(t, l.Env())
 	a := createDroplet(t, l, c, "node-a", true)
-	b := createDroplet(t, l, c, "node-b")
+	b := createDroplet(t, l, c, "node-b", false)
 	var wg sync.WaitGroup
 	for _, m := range []*machine{a, b} {
 		wg.Add(1)
@@ -575,7 +575,7 @@ func BenchmarkBoot(b *testing.B) {
 	c := apiClient(b, l.Env())
 	var toSSH, toDone []float64
 	for i := range b.N {
-		m := createDroplet(b, l, c, fmt.Sprintf("bench-%d", i))
+		m := createDroplet(b, l, c, fmt.Sprintf("bench-%d", i), false)
 		addr := ""
 		for ; addr == ""; time.Sleep(20 * time.Millisecond) {
 			if d, _, err := c.Droplets.Get(context.Background(), m.id); err == nil {
