@@ -59,6 +59,7 @@ func BenchmarkProxyHandler(b *testing.B) {
 			te.srv.access = discardLogger()
 			serve := te.srv.withState(te.srv.serveHTTPS)
 			b.ReportAllocs()
+			b.ResetTimer()
 			b.RunParallel(func(pb *testing.PB) {
 				w := &discardWriter{h: make(http.Header)}
 				req := httptest.NewRequest("GET", "https://hub.test/user/alice/api/contents", nil)
@@ -81,6 +82,7 @@ func BenchmarkProxyKeepAliveHTTPS(b *testing.B) {
 	c := &http.Client{Transport: tr}
 	b.SetParallelism(32)
 	b.ReportAllocs()
+	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			resp, err := c.Get("https://hub.test/user/alice/api/contents")
