@@ -229,28 +229,15 @@ func release(ctx context.Context, c *installer.Client, s *hubconfig.Settings) (i
 		rel.Validate = append(rel.Validate, shellJoin(check))
 	}
 	for _, unit := range hubconfig.Units(*s) {
-		svc := installer.Service{Name: unit}
-		switch unit {
-		case hubconfig.EdgeUnit:
-			svc.Reload = true
-		case hubconfig.HubUnit:
-			svc.RestartOnChange = hubFiles(files)
+		svc := installer.Service{Name: unit, Reload: unit == hubconfig.EdgeUnit}
+		for _, f := range files {
+			if f.Restart == unit {
+				svc.RestartOnChange = append(svc.RestartOnChange, f.Path)
+			}
 		}
 		rel.Services = append(rel.Services, svc)
 	}
 	return rel, nil
-}
-
-// hubFiles are the release files whose change needs a JupyterHub restart:
-// everything but the edge's own configuration and static sites.
-func hubFiles(files []hubconfig.File) []string {
-	var out []string
-	for _, f := range files {
-		if strings.HasSuffix(f.Path, "/jupyterhub_config.py") || strings.Contains(f.Path, "cookie_secret") || strings.Contains(f.Path, "proxy_token") || strings.HasSuffix(f.Path, ".py") {
-			out = append(out, f.Path)
-		}
-	}
-	return out
 }
 
 func shellJoin(args []string) string {

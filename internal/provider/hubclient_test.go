@@ -1,0 +1,266 @@
+package provider
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+)
+
+// hubClient is a student's browser, reduced to what the end-to-end tests need:
+// it logs in, starts a server, and runs code in a kernel over its websocket,
+// all through the edge, with the certificate verified.
+type hubClient struct {
+	base   *url.URL // https://hub.example.edu/jhub/
+	http   *http.Client
+	origin string
+
+	mu          sync.Mutex
+	cookies     []string // every Set-Cookie the client saw
+	dialContext func(ctx context.Context, network, addr string) (net.Conn, error)
+	tls         *tls.Config
+}
+
+// newHubClient dials every name through resolve (the lab's DNS) and trusts roots.
+func newHubClient(hubURL string, roots *x509.CertPool, resolver *net.Resolver) (*hubClient, error) {
+	base, err := url.Parse(hubURL)
+	if err != nil {
+		return nil, err
+	}
+	jar, _ := cookiejar.New(nil)
+	dialer := &net.Dialer{Timeout: 10 * time.Second, Resolver: resolver}
+	h := &hubClient{base: base, origin: base.Scheme + "://" + base.Host, dialContext: dialer.DialContext,
+		tls: &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}}
+	tr := &http.Transport{DialContext: dialer.DialContext, TLSClientConfig: h.tls, ForceAttemptHTTP2: true}
+	h.http = &http.Client{Jar: jar, Timeout: 60 * time.Second, Transport: recordCookies{tr, h}}
+	return h, nil
+}
+
+type recordCookies struct {
+	rt http.RoundTripper
+	h  *hubClient
+}
+
+func (r recordCookies) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := r.rt.RoundTrip(req)
+	if err == nil {
+		r.h.mu.Lock()
+		r.h.cookies = append(r.h.cookies, resp.Header.Values("Set-Cookie")...)
+		r.h.mu.Unlock()
+	}
+	return resp, err
+}
+
+// insecureCookies lists every Set-Cookie seen without the Secure flag.
+func (h *hubClient) insecureCookies() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var bad []string
+	for _, c := range h.cookies {
+		secure := false
+		for _, attr := range strings.Split(c, ";") {
+			secure = secure || strings.EqualFold(strings.TrimSpace(attr), "secure")
+		}
+		if !secure {
+			bad = append(bad, c)
+		}
+	}
+	return bad
+}
+
+func (h *hubClient) url(p string) string { return h.base.String() + strings.TrimPrefix(p, "/") }
+
+func (h *hubClient) xsrf(u string) string {
+	parsed, _ := url.Parse(u)
+	for _, c := range h.http.Jar.Cookies(parsed) {
+		if c.Name == "_xsrf" {
+			return c.Value
+		}
+	}
+	return ""
+}
+
+// do sends a request as the browser would from the hub's own pages: with the
+// Origin and Referer of the hub and the XSRF token JupyterHub expects.
+func (h *hubClient) do(ctx context.Context, method, p string, body any) (*http.Response, []byte, error) {
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = strings.NewReader(string(b))
+	}
+	u := h.url(p)
+	req, err := http.NewRequestWithContext(ctx, method, u, rd)
+	if err != nil {
+		return nil, nil, err
+	}
+	req.Header.Set("Origin", h.origin)
+	req.Header.Set("Referer", h.url("hub/home"))
+	if x := h.xsrf(u); x != "" {
+		req.Header.Set("X-XSRFToken", x)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := h.http.Do(req)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	return resp, b, err
+}
+
+// login submits JupyterHub's login form.
+func (h *hubClient) login(ctx context.Context, user, password string) error {
+	if _, _, err := h.do(ctx, http.MethodGet, "hub/login", nil); err != nil {
+		return err
+	}
+	form := url.Values{"username": {user}, "password": {password}}
+	if x := h.xsrf(h.url("hub/login")); x != "" {
+		form.Set("_xsrf", x)
+	}
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, h.url("hub/login"), strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", h.origin)
+	req.Header.Set("Referer", h.url("hub/login"))
+	resp, err := h.http.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
+	if resp.StatusCode >= 400 || strings.Contains(string(body), "Invalid username or password") {
+		return fmt.Errorf("login as %s: %s: %.300s", user, resp.Status, body)
+	}
+	return nil
+}
+
+// startServer starts the user's server and waits until it answers.
+func (h *hubClient) startServer(ctx context.Context, user string) error {
+	resp, body, err := h.do(ctx, http.MethodPost, "hub/api/users/"+user+"/server", nil)
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusCreated && resp.StatusCode != http.StatusAccepted && resp.StatusCode != http.StatusBadRequest {
+		return fmt.Errorf("start server: %s: %.300s", resp.Status, body)
+	}
+	for {
+		resp, body, err := h.do(ctx, http.MethodGet, "hub/api/users/"+user, nil)
+		if err != nil {
+			return err
+		}
+		var u struct {
+			Servers map[string]struct {
+				Ready bool `json:"ready"`
+			} `json:"servers"`
+		}
+		if resp.StatusCode == http.StatusOK && json.Unmarshal(body, &u) == nil && u.Servers[""].Ready {
+			// The first visit does the hub's OAuth dance and sets the server's cookies.
+			_, _, err := h.do(ctx, http.MethodGet, "user/"+user+"/api/status", nil)
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("server of %s not ready: %s: %.300s", user, resp.Status, body)
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// kernel is an open kernel websocket.
+type kernel struct {
+	conn    *websocket.Conn
+	session string
+}
+
+func (h *hubClient) openKernel(ctx context.Context, user string) (*kernel, error) {
+	resp, body, err := h.do(ctx, http.MethodPost, "user/"+user+"/api/kernels", map[string]string{"name": "python3"})
+	if err != nil {
+		return nil, err
+	}
+	var k struct {
+		ID string `json:"id"`
+	}
+	if resp.StatusCode != http.StatusCreated || json.Unmarshal(body, &k) != nil {
+		return nil, fmt.Errorf("create kernel: %s: %.300s", resp.Status, body)
+	}
+	ws := *h.base
+	ws.Scheme = "wss"
+	ws.Path += "user/" + user + "/api/kernels/" + k.ID + "/channels"
+	hdr := http.Header{"Origin": {h.origin}}
+	conn, _, err := websocket.Dial(ctx, ws.String(), &websocket.DialOptions{
+		HTTPClient: &http.Client{Jar: h.http.Jar, Transport: &http.Transport{DialContext: h.dialContext, TLSClientConfig: h.tls}},
+		HTTPHeader: hdr,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("kernel websocket: %w", err)
+	}
+	conn.SetReadLimit(16 << 20)
+	return &kernel{conn: conn, session: randomID()}, nil
+}
+
+func randomID() string {
+	b := make([]byte, 16)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// execute runs code and returns the text/plain result (or stream output).
+func (k *kernel) execute(ctx context.Context, code string) (string, error) {
+	id := randomID()
+	msg := map[string]any{
+		"header":        map[string]any{"msg_id": id, "msg_type": "execute_request", "session": k.session, "username": "", "version": "5.3", "date": time.Now().UTC().Format(time.RFC3339)},
+		"parent_header": map[string]any{},
+		"metadata":      map[string]any{},
+		"channel":       "shell",
+		"content":       map[string]any{"code": code, "silent": false, "store_history": true, "user_expressions": map[string]any{}, "allow_stdin": false, "stop_on_error": true},
+	}
+	b, _ := json.Marshal(msg)
+	if err := k.conn.Write(ctx, websocket.MessageText, b); err != nil {
+		return "", err
+	}
+	for {
+		_, data, err := k.conn.Read(ctx)
+		if err != nil {
+			return "", err
+		}
+		var m struct {
+			MsgType string `json:"msg_type"`
+			Parent  struct {
+				MsgID string `json:"msg_id"`
+			} `json:"parent_header"`
+			Content struct {
+				Data  map[string]any `json:"data"`
+				Text  string         `json:"text"`
+				EName string         `json:"ename"`
+				EVal  string         `json:"evalue"`
+			} `json:"content"`
+		}
+		if json.Unmarshal(data, &m) != nil || m.Parent.MsgID != id {
+			continue
+		}
+		switch m.MsgType {
+		case "execute_result":
+			return fmt.Sprint(m.Content.Data["text/plain"]), nil
+		case "stream":
+			return strings.TrimSpace(m.Content.Text), nil
+		case "error":
+			return "", fmt.Errorf("kernel error %s: %s", m.Content.EName, m.Content.EVal)
+		}
+	}
+}
+
+func (k *kernel) close() { k.conn.Close(websocket.StatusNormalClosure, "") }
