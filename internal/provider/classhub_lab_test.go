@@ -194,7 +194,7 @@ func TestLabClassHub(t *testing.T) {
 						}
 						// The student's code cannot reach the metadata service or the hub's secrets.
 						for code, want := range map[string]string{
-							"import urllib.request\ntry:\n    urllib.request.urlopen('http://169.254.169.254/metadata/v1/id', timeout=3); print('READ')\nexcept Exception as e:\n    print('refused', type(e).__name__)": "refused",
+							"import urllib.request\ntry:\n    urllib.request.urlopen('http://169.254.169.254/metadata/v1/id', timeout=3); print('READ')\nexcept Exception as e:\n    print('refused', type(e).__name__)":              "refused",
 							"import glob\nhits=[]\nfor p in glob.glob('/opt/jhub/releases/*/secrets/*'):\n    try:\n        open(p).read(); hits.append(p)\n    except OSError:\n        pass\nprint('secrets readable:', len(hits))": "secrets readable: 0",
 						} {
 							out, err := k.execute(ctx, code)
