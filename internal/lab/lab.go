@@ -250,6 +250,13 @@ func (l *Lab) Close() error {
 		return nil
 	}
 	l.closed = true
+	l.mu.Unlock()
+	// The simulator stops serving, cancels boots in flight and destroys its
+	// droplets through this backend.
+	if l.sim != nil {
+		l.sim.Close()
+	}
+	l.mu.Lock()
 	ids := make([]int, 0, len(l.droplets))
 	for id := range l.droplets {
 		ids = append(ids, id)
@@ -259,7 +266,7 @@ func (l *Lab) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	var errs []error
-	// Containers shut down in parallel: each may take seconds.
+	// Whatever the simulator no longer knew (a failed create), in parallel.
 	var wg sync.WaitGroup
 	var emu sync.Mutex
 	for _, id := range ids {
@@ -274,9 +281,6 @@ func (l *Lab) Close() error {
 		}()
 	}
 	wg.Wait()
-	if l.sim != nil {
-		l.sim.Close()
-	}
 	for _, s := range l.http {
 		s.Close()
 	}
