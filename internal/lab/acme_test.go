@@ -18,8 +18,9 @@ import (
 // issueCert gets a certificate for name from the lab's Pebble, solving the
 // challenge of type chalType with solve (which gets the challenge token and
 // its key authorization or DNS-01 record value). The certificate must verify
-// against the roots the lab exports.
-func issueCert(t *testing.T, l *Lab, name, chalType string, solve func(token, answer string)) {
+// against the roots the lab exports. With wantInvalid, the challenge must
+// fail instead (solve published a wrong answer).
+func issueCert(t *testing.T, l *Lab, name, chalType string, wantInvalid bool, solve func(token, answer string)) {
 	env := l.Env()
 	acmeCA, err := os.ReadFile(env.ACMECAFile)
 	if err != nil {
@@ -72,7 +73,14 @@ func issueCert(t *testing.T, l *Lab, name, chalType string, solve func(token, an
 		if _, err := ac.Accept(ctx, chal); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := ac.WaitAuthorization(ctx, z.URI); err != nil {
+		_, err = ac.WaitAuthorization(ctx, z.URI)
+		if wantInvalid {
+			if err == nil {
+				t.Fatalf("%s for %s succeeded with a wrong answer: Pebble is not validating", chalType, name)
+			}
+			return
+		}
+		if err != nil {
 			t.Fatalf("%s for %s: %v", chalType, name, err)
 		}
 	}

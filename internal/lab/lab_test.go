@@ -331,15 +331,22 @@ func TestDroplet(t *testing.T) {
 		// Pebble resolves the name through the lab DNS and fetches the key
 		// authorization from the droplet's web server on :80 (started by the
 		// firewall subtest), over the lab network.
-		issueCert(t, l, "hub."+zone, "http-01", func(token, keyAuth string) {
+		issueCert(t, l, "hub."+zone, "http-01", false, func(token, keyAuth string) {
 			mustRun(t, cli, "printf %s '"+keyAuth+"' | sudo tee /srv/www/.well-known/acme-challenge/"+token+" >/dev/null")
 		})
 	})
 	t.Run("acme-dns-01", func(t *testing.T) {
 		// The TXT record goes through the DigitalOcean API, as DNS-01 in the
 		// edge will do it; the name has no address at all.
-		issueCert(t, l, "dns01."+zone, "dns-01", func(_, value string) {
+		issueCert(t, l, "dns01."+zone, "dns-01", false, func(_, value string) {
 			r := godo.DomainRecordEditRequest{Type: "TXT", Name: "_acme-challenge.dns01", Data: value, TTL: 30}
+			if _, _, err := c.Domains.CreateRecord(ctx, zone, &r); err != nil {
+				t.Fatal(err)
+			}
+		})
+		// And Pebble really checks the record.
+		issueCert(t, l, "wrong."+zone, "dns-01", true, func(_, _ string) {
+			r := godo.DomainRecordEditRequest{Type: "TXT", Name: "_acme-challenge.wrong", Data: "not-the-key-authorization", TTL: 30}
 			if _, _, err := c.Domains.CreateRecord(ctx, zone, &r); err != nil {
 				t.Fatal(err)
 			}
