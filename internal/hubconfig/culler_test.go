@@ -47,7 +47,9 @@ func (h *fakeHubAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			page = h.users[offset:min(offset+limit, len(h.users))]
 		}
 		h.pages++
-		json.NewEncoder(w).Encode(page)
+		if err := json.NewEncoder(w).Encode(page); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+		}
 	case r.Method == http.MethodDelete:
 		h.calls = append(h.calls, "DELETE "+r.URL.EscapedPath())
 		w.WriteHeader(http.StatusNoContent)

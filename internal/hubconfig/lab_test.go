@@ -87,7 +87,11 @@ func stage(t *testing.T, s Settings) (hostRoot, dir string) {
 // buildEdge puts a jhub-edge build where the release's units expect it.
 func buildEdge(t *testing.T, hostRoot string) {
 	t.Helper()
-	build := exec.Command("go", "build", "-o", filepath.Join(hostRoot, DefaultEdgeBinary), "github.com/classhub/terraform-provider-jhub/internal/cmd/jhub-edge")
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		t.Fatal("go is not in PATH (sudo may drop it: sudo env PATH=\"$PATH\" go test ...)")
+	}
+	build := exec.Command(goBin, "build", "-o", filepath.Join(hostRoot, DefaultEdgeBinary), "github.com/classhub/terraform-provider-jhub/internal/cmd/jhub-edge")
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build jhub-edge: %v\n%s", err, out)
@@ -214,12 +218,13 @@ func TestLabJupyterHubCheckRejects(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			hostRoot, dir := stage(t, classHub(t))
 			cfg := filepath.Join(hostRoot, dir, "jupyterhub_config.py")
-			f, err := os.OpenFile(cfg, os.O_APPEND|os.O_WRONLY, 0)
+			orig, err := os.ReadFile(cfg)
 			if err != nil {
 				t.Fatal(err)
 			}
-			f.WriteString(tc.line + "\n")
-			f.Close()
+			if err := os.WriteFile(cfg, append(orig, tc.line+"\n"...), 0o644); err != nil {
+				t.Fatal(err)
+			}
 			stdout, stderr, err := inImage(t, img, hostRoot, Checks(dir, DefaultEdgeBinary)[1]...)
 			if err == nil {
 				t.Fatalf("check accepted %q; stdout %s", tc.line, stdout)
