@@ -25,8 +25,10 @@ import (
 type File struct {
 	users map[string]hash
 
-	// dummy is a bcrypt hash compared against when the user is unknown, so
-	// that unknown and known users take comparable time (no enumeration).
+	// An unknown user costs a comparison of the slowest kind in the file
+	// (bcrypt at the file's highest cost when there is one), so that
+	// unknown and known users take comparable time (no enumeration).
+	dummyKind hashKind
 	dummyOnce sync.Once
 	dummy     []byte
 	dummyCost int
@@ -58,6 +60,7 @@ func Parse(r io.Reader) (*File, error) {
 	f := &File{users: map[string]hash{}, dummyCost: bcrypt.DefaultCost}
 	firstLine := map[string]int{}
 	maxCost := 0
+	var seen [kindSHA + 1]bool
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 4096), 64*1024)
 	n := 0
@@ -87,6 +90,7 @@ func Parse(r io.Reader) (*File, error) {
 		}
 		firstLine[user] = n
 		f.users[user] = h
+		seen[h.kind] = true
 	}
 	if err := sc.Err(); err != nil {
 		return nil, fmt.Errorf("after line %d: %w", n, err)
@@ -97,6 +101,8 @@ func Parse(r io.Reader) (*File, error) {
 	if maxCost > 0 {
 		f.dummyCost = maxCost
 	}
+	// Kinds are declared slowest first.
+	f.dummyKind = hashKind(slices.Index(seen[:], true))
 	return f, nil
 }
 
@@ -154,16 +160,11 @@ func isCryptB64(s string) bool {
 }
 
 // Verify reports whether password is user's password. Digests are compared
-// in constant time; an unknown user still costs a bcrypt comparison.
+// in constant time; an unknown user still costs a comparison (see dummyKind).
 func (f *File) Verify(user, password string) bool {
 	h, ok := f.users[user]
 	if !ok {
-		f.dummyOnce.Do(func() {
-			// The error only happens for a cost outside bcrypt's range, which
-			// Parse already rejected.
-			f.dummy, _ = bcrypt.GenerateFromPassword([]byte("unknown user"), f.dummyCost)
-		})
-		_ = bcrypt.CompareHashAndPassword(f.dummy, bcryptInput(password))
+		f.verifyUnknown(password)
 		return false
 	}
 	switch h.kind {
@@ -176,6 +177,24 @@ func (f *File) Verify(user, password string) bool {
 		return subtle.ConstantTimeCompare(sum[:], h.sha[:]) == 1
 	}
 	return false
+}
+
+// verifyUnknown spends the time a known user of the file's slowest kind would.
+func (f *File) verifyUnknown(password string) {
+	switch f.dummyKind {
+	case kindBcrypt:
+		f.dummyOnce.Do(func() {
+			// The error only happens for a cost outside bcrypt's range, which
+			// Parse already rejected.
+			f.dummy, _ = bcrypt.GenerateFromPassword([]byte("unknown user"), f.dummyCost)
+		})
+		_ = bcrypt.CompareHashAndPassword(f.dummy, bcryptInput(password))
+	case kindAPR1:
+		subtle.ConstantTimeCompare([]byte(apr1([]byte(password), []byte("unknown."))), []byte("unknown-user-digest..."))
+	case kindSHA:
+		sum := sha1.Sum([]byte(password))
+		subtle.ConstantTimeCompare(sum[:], make([]byte, sha1.Size))
+	}
 }
 
 // bcryptInput truncates to bcrypt's 72-byte limit as Apache's htpasswd does;

@@ -92,8 +92,21 @@ func TestUnknownUser(t *testing.T) {
 		t.Fatal("unknown user accepted")
 	}
 	// The dummy comparison uses the file's bcrypt cost so timing does not tell users apart.
-	if f.dummyCost != 5 || f.dummy == nil {
-		t.Fatalf("dummy cost %d (hash set: %v), want 5", f.dummyCost, f.dummy != nil)
+	if f.dummyKind != kindBcrypt || f.dummyCost != 5 || f.dummy == nil {
+		t.Fatalf("dummy kind %d cost %d (hash set: %v), want bcrypt at cost 5", f.dummyKind, f.dummyCost, f.dummy != nil)
+	}
+	// Without bcrypt entries, an unknown user costs what the slowest entry costs.
+	for in, want := range map[string]hashKind{
+		"a:{SHA}EfatjsUqKYSrqv18O1FlA3hcIHI=\nb:$apr1$jeyPBt8D$89ZdrxbZSxnE9LOtLi3E00\n": kindAPR1,
+		"a:{SHA}EfatjsUqKYSrqv18O1FlA3hcIHI=\n":                                          kindSHA,
+	} {
+		f, err := Parse(strings.NewReader(in))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f.Verify("mallory", "x") || f.dummyKind != want || f.dummy != nil {
+			t.Errorf("%q: dummy kind %d (bcrypt dummy made: %v), want %d", in, f.dummyKind, f.dummy != nil, want)
+		}
 	}
 }
 
