@@ -7,7 +7,7 @@
 //	/opt/jhub/bin/jhub-edge...            edge builds (Settings.EdgeBinary; installer-owned)
 //	/opt/jhub/releases/<id>/              one release, immutable; <id> = digest of its content
 //	    edge.yaml                         jhub-edge config (0644 root)
-//	    jupyterhub_config.py              hub config; reads its secrets below (0644 root)
+//	    jupyterhub_config.py              hub config; reads its secrets below (0600 root: the roster)
 //	    check_hub.py                      validates the hub config with JupyterHub's loader (0644 root)
 //	    idle_culler.py                    with Settings.IdleCull (0644 root)
 //	    systemd/jhub-edge.service         units (0644 root)
@@ -34,7 +34,8 @@
 // with equal hub settings; units refer to /opt/jhub/current, so an update
 // or a rollback is one atomic symlink switch, a daemon-reload and a reload
 // or restart.
-// Directories are 0755 root; only files carry secrets.
+// Directories are 0755 root; only files carry secrets. Secret files are
+// always 0600; a 0600 file that is not Secret may be shown in a diff.
 //
 // Our jupyterhub.service replaces Debian's: /etc/systemd/system comes before
 // /lib/systemd/system in systemd's unit search path, so the link there shadows

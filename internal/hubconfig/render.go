@@ -195,7 +195,8 @@ func build(s Settings, root, dir string) ([]File, error) {
 		return nil, err
 	}
 	r.add(edgeConfigName, 0o644, "root", edgeYAML)
-	r.add(hubConfigName, 0o644, "root", renderHub(s)).Restart = HubUnit
+	// Not secret, but it lists the class roster: students need not read it.
+	r.add(hubConfigName, 0o600, "root", renderHub(s)).Restart = HubUnit
 	r.add(checkHubName, 0o644, "root", checkHubPy)
 	if s.IdleCull != nil {
 		r.add(cullerName, 0o644, "root", idleCullerPy).Restart = HubUnit

@@ -68,7 +68,7 @@ func TestRenderLayout(t *testing.T) {
 	pub := meta{0o644, "root", false}
 	want := map[string]meta{
 		"edge.yaml":                              pub,
-		"jupyterhub_config.py":                   pub,
+		"jupyterhub_config.py":                   {0o600, "root", false},
 		"check_hub.py":                           pub,
 		"idle_culler.py":                         pub,
 		"systemd/jhub-edge.service":              pub,
