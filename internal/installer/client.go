@@ -6,6 +6,12 @@
 //
 // Secrets (File.Secret) travel only inside the tar stream on a session's
 // stdin: never on a command line, in a log line or in an error.
+//
+// The resource's life cycle, in calls: create is Dial, WaitCloudInit, Arch
+// (to pick the edge build), ImportTLS of the bundle kept in state (if any),
+// Install, ExportTLS into state; read is State (compare with the rendered
+// release's hashes) and ExportTLS; update is Install; delete is Uninstall.
+// A Client runs one call at a time.
 package installer
 
 import (

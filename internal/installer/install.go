@@ -150,7 +150,9 @@ func (c *Client) Install(ctx context.Context, r Release) (Result, error) {
 	for _, u := range units {
 		allActive = allActive && before.services[u] == "active"
 	}
-	if len(changed) == 0 && allActive && before.current != "" {
+	// The id check matters when equal files come from a differently spelled
+	// release (owner "u" vs "u:u"): State must then report this id.
+	if len(changed) == 0 && allActive && before.currentExists && releaseIDOf(before.current) == id {
 		return res, nil
 	}
 	res.Changed = true

@@ -370,6 +370,20 @@ func TestInstall(t *testing.T) {
 		h.calls()
 	})
 
+	t.Run("equal files under another release id switch without touching services", func(t *testing.T) {
+		v := v3
+		v.owner = owner + ":" + owner // the same files on disk, another spelling
+		res, err := c.Install(ctx, v.release())
+		if err != nil || !res.Changed || len(res.Restarted)+len(res.Reloaded) != 0 || res.SentBytes != 0 {
+			t.Fatalf("%+v %v", res, err)
+		}
+		st, err := c.State(ctx, nil, nil)
+		if err != nil || st.ReleaseID != res.ReleaseID {
+			t.Errorf("State.ReleaseID %q, Install said %q (%v)", st.ReleaseID, res.ReleaseID, err)
+		}
+		h.calls()
+	})
+
 	t.Run("Uninstall removes everything and is idempotent", func(t *testing.T) {
 		units := []string{edgeSvc, hubSvc}
 		for i := range 2 {

@@ -34,7 +34,7 @@ func (c *Client) State(ctx context.Context, paths, units []string) (State, error
 	}
 	s := State{Files: map[string]string{}, Perms: map[string]string{}, Services: in.services}
 	if in.currentExists {
-		s.ReleaseID, _, _ = strings.Cut(strings.TrimPrefix(in.current, "releases/"), "-")
+		s.ReleaseID = releaseIDOf(in.current)
 	}
 	for _, p := range paths {
 		if v, ok := in.files[p]; ok {
@@ -43,6 +43,13 @@ func (c *Client) State(ctx context.Context, paths, units []string) (State, error
 		}
 	}
 	return s, nil
+}
+
+// releaseIDOf is the content hash in a release directory's name
+// ("releases/<id>-<nonce>").
+func releaseIDOf(current string) string {
+	id, _, _ := strings.Cut(strings.TrimPrefix(current, "releases/"), "-")
+	return id
 }
 
 // inspection is one look at the host.
