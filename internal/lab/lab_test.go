@@ -52,6 +52,9 @@ func TestMain(m *testing.M) {
 // requireLab skips (or in CI fails) when the lab cannot run here.
 func requireLab(t testing.TB) {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("a lab test: `make test-lab` runs it")
+	}
 	var missing string
 	if os.Geteuid() != 0 {
 		missing = "root"

@@ -16,6 +16,9 @@ import (
 // Require skips or, with CI=true, fails t when a lab cannot run here.
 func Require(t testing.TB) {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("a lab test: `make test-lab` runs it")
+	}
 	var missing string
 	if os.Geteuid() != 0 {
 		missing = "root"
