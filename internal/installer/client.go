@@ -276,6 +276,17 @@ func short(cmd string) string {
 	return cmd
 }
 
+// Command joins argv into one shell command line with every argument
+// quoted, for Release.Validate (hubconfig.Checks returns argv lists; pass
+// "{{release}}" as their directory).
+func Command(argv ...string) string {
+	q := make([]string, len(argv))
+	for i, a := range argv {
+		q[i] = quote(a)
+	}
+	return strings.Join(q, " ")
+}
+
 // quote makes s one single-quoted shell word.
 func quote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
 

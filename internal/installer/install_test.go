@@ -51,6 +51,8 @@ func (h hub) release() Release {
 		Validate: []string{
 			"grep -q '^listen:' {{release}}/edge/edge.yaml",
 			"python3 -m py_compile {{release}}/hub/jupyterhub_config.py",
+			// argv as hubconfig.Checks returns it
+			Command("/bin/sh", "-ec", `grep -q "^listen: :" "$1/edge/edge.yaml"`, "check", "{{release}}"),
 		},
 		Services: []Service{
 			{Name: edgeSvc, Reload: true},

@@ -36,6 +36,14 @@ func TestUntarRefusesEscapes(t *testing.T) {
 	}
 }
 
+func TestCommandQuotesEveryArgument(t *testing.T) {
+	got := Command("/bin/sh", "-ec", `echo "$1" it's`, "x", "{{release}}/edge.yaml")
+	want := `'/bin/sh' '-ec' 'echo "$1" it'\''s' 'x' '{{release}}/edge.yaml'`
+	if got != want {
+		t.Errorf("Command = %s\nwant      %s", got, want)
+	}
+}
+
 func TestStagedPath(t *testing.T) {
 	for in, want := range map[string]string{
 		CurrentDir + "/edge/edge.yaml":          "edge/edge.yaml",
