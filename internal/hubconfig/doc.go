@@ -4,15 +4,17 @@
 //
 // # Layout on the droplet
 //
-//	/opt/jhub/bin/jhub-edge...            edge builds (Settings.EdgeBinary; installer-owned)
-//	/opt/jhub/releases/<id>/              one release, immutable; <id> = digest of its content
+// Render returns paths as they are once the release is current; the
+// installer (internal/installer) stages the files under /opt/jhub/current in
+// a fresh release directory, runs Checks against it, then switches the
+// /opt/jhub/current symlink to it and copies the units into place.
+//
+//	/opt/jhub/current/                    the active release (a symlink the installer switches)
+//	    bin/jhub-edge…                    the edge build (Settings.EdgeBinary; shipped by the provider)
 //	    edge.yaml                         jhub-edge config (0644 root)
 //	    jupyterhub_config.py              hub config; reads its secrets below (0600 root: the roster)
 //	    check_hub.py                      validates the hub config with JupyterHub's loader (0644 root)
 //	    idle_culler.py                    with Settings.IdleCull (0644 root)
-//	    systemd/jhub-edge.service         units (0644 root)
-//	    systemd/jupyterhub.service
-//	    systemd/configurable-http-proxy.service   proxy_mode "chp" only
 //	    secrets/cookie_secret             0600 root      (JupyterHub refuses a readable one)
 //	    secrets/proxy_token               0600 jhub-edge (edge api_token_file; root's hub reads it too)
 //	    secrets/chp.env                   0600 root      (CONFIGPROXY_AUTH_TOKEN=…, "chp" mode; read by systemd)
@@ -23,39 +25,36 @@
 //	    secrets/do_token                  0600 jhub-edge (ACME dns-01)
 //	    tls/acme_ca_root.pem              0644 root      (ACME test CA)
 //	    sites/<host>/<path>               static site files (0644 root)
-//	/opt/jhub/current -> releases/<id>    the active release
-//	/etc/systemd/system/<unit> -> /opt/jhub/current/systemd/<unit>
+//	/etc/systemd/system/jhub-edge.service, jupyterhub.service,
+//	    configurable-http-proxy.service ("chp" mode)   0644 root
 //	/var/lib/jupyterhub, /var/lib/jhub-edge   state (systemd StateDirectory=)
 //
-// Files inside a release refer to each other by the release's own path
-// (edge.yaml by absolute path, jupyterhub_config.py relative to its own
-// location), so a staged release is complete and checkable (Checks) before
-// it is switched to, and the hub config is byte-identical across releases
-// with equal hub settings; units refer to /opt/jhub/current, so an update
-// or a rollback is one atomic symlink switch, a daemon-reload and a reload
-// or restart.
 // Directories are 0755 root; only files carry secrets. Secret files are
 // always 0600; a 0600 file that is not Secret may be shown in a diff.
 //
+// edge.yaml names its files by their /opt/jhub/current path (Checks points a
+// copy at the staged directory); jupyterhub_config.py finds its files
+// relative to its own real location, so it checks against a staged release
+// as it is and pins the release the hub started from. Units run everything
+// through /opt/jhub/current.
+//
 // Our jupyterhub.service replaces Debian's: /etc/systemd/system comes before
-// /lib/systemd/system in systemd's unit search path, so the link there shadows
-// the packaged unit of the same name (drop-ins in jupyterhub.service.d would
-// still apply; Debian ships none).
+// /lib/systemd/system in systemd's unit search path, so ours shadows the
+// packaged unit of the same name (drop-ins in jupyterhub.service.d would
+// still apply; Debian ships none). Enabling it again after the switch
+// (`systemctl enable`) makes the wants link name ours.
 //
 // # What the installer does with a release
 //
-//  1. Create the system user EdgeUser if missing; install Settings.EdgeBinary.
-//  2. Write every File (directories 0755 root) under ReleaseDir(files); an
-//     existing directory of that name already holds the same content.
-//  3. Run Checks(ReleaseDir(files), EdgeBinary) as root; any failure stops here.
-//  4. Link UnitDir/<u> to Current/systemd/<u> for u in Units(s) (and remove
-//     links of units the release no longer has), point Current at the
-//     release (rename of a new symlink), systemctl daemon-reload.
-//  5. Restart each unit named by the File.Restart of a file whose content
-//     differs from the previous release's file at the same relative path
-//     (the hub: its config, the secrets it reads, the culler, its unit; the
-//     edge: its unit, which carries a digest of what a reload cannot apply);
-//     reload jhub-edge (SIGHUP keeps connections) otherwise.
+//  1. Create the system user EdgeUser if missing.
+//  2. Stage every File (directories 0755 root); run Checks(staged dir,
+//     EdgeBinary) as root; any failure stops here.
+//  3. Switch /opt/jhub/current, put the units in place, daemon-reload.
+//  4. Restart each unit named by the File.Restart of a file whose content
+//     differs from the previous release's file at the same path (the hub:
+//     its config, the secrets it reads, the culler, its unit; the edge: its
+//     unit, which names the binary and carries a digest of what a reload
+//     cannot apply); reload jhub-edge (SIGHUP keeps connections) otherwise.
 //
 // # Secrets
 //

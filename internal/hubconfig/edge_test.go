@@ -43,8 +43,7 @@ func selfSignedPEM(t *testing.T, host string) (certPEM, keyPEM string) {
 // file it names exists, and that secret files are 0600).
 func loadEdge(t *testing.T, s Settings) (*edge.Config, string) {
 	t.Helper()
-	root, files := renderTo(t, s)
-	dir := releaseDirBelow(files, root)
+	dir, _ := renderTo(t, s)
 	cfg, err := edge.LoadConfig(path.Join(dir, "edge.yaml"))
 	if err != nil {
 		t.Fatalf("edge rejects the rendered edge.yaml: %v", err)

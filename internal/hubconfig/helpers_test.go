@@ -57,16 +57,18 @@ func classHub(t *testing.T) Settings {
 }
 
 // renderTo renders s relocated below a fresh temporary directory and
-// writes the tree there, as the installer would on the droplet.
-func renderTo(t *testing.T, s Settings) (root string, files []File) {
+// writes the tree there, as it is on the droplet once current; it returns
+// the relocated Current.
+func renderTo(t *testing.T, s Settings) (current string, files []File) {
 	t.Helper()
-	root = t.TempDir()
-	files, err := render(s, root)
+	root := t.TempDir()
+	current = filepath.Join(root, Current)
+	files, err := render(s, layout{current: current, unitDir: filepath.Join(root, UnitDir)})
 	if err != nil {
 		t.Fatalf("render: %v", err)
 	}
 	writeFiles(t, "", files)
-	return root, files
+	return current, files
 }
 
 // writeFiles writes files below prefix with their modes.
@@ -111,7 +113,8 @@ func needPython(t *testing.T) string {
 
 // stubExec runs a jupyterhub_config.py with a stand-in for traitlets' `c`
 // that records every c.Section.name = value assignment, and returns them as
-// JSON-decoded values (sets become sorted lists under "__set__").
+// JSON-decoded values (sets become sorted lists under "__set__", functions
+// their name under "__callable__").
 const stubExec = `
 import json, sys
 rec = {}
@@ -128,6 +131,8 @@ class C:
 def enc(o):
     if isinstance(o, (set, frozenset)):
         return {"__set__": sorted(o)}
+    if callable(o):
+        return {"__callable__": o.__name__}
     raise TypeError(repr(o))
 path = sys.argv[1]
 src = open(path, encoding="utf-8").read()

@@ -25,6 +25,20 @@ const cullerService = "jhub-idle-culler"
 // read their activity, stop servers.
 var cullerScopes = []string{"list:users", "read:users:activity", "read:servers", "delete:servers"}
 
+// ensureSystemUserPy creates the account a spawned server runs as, on the
+// first spawn of a user who logged in without one (shared password, GitHub).
+// JupyterHub has already lower-cased the name and checked allowed_users.
+const ensureSystemUserPy = `
+def _ensure_system_user(spawner):
+    import pwd, subprocess
+    try:
+        pwd.getpwnam(spawner.user.name)
+    except KeyError:
+        subprocess.run(['/usr/sbin/useradd', '--create-home', '--shell', '/bin/bash', '--', spawner.user.name], check=True)
+
+
+`
+
 // renderHub writes jupyterhub_config.py. Every value from Settings goes
 // through pyStr and friends; secrets are read from their files at load time.
 func renderHub(s Settings) []byte {
@@ -91,6 +105,11 @@ def _secret(name):
 
 	b.WriteString("\n")
 	set("JupyterHub.spawner_class", pyString("localprocess"))
+	if s.Auth.Kind != AuthPAM {
+		// Servers run as system users; only PAM users already have one.
+		b.WriteString(ensureSystemUserPy)
+		set("Spawner.pre_spawn_hook", "_ensure_system_user")
+	}
 	if sp := s.Spawner; sp.NotebookDir != "" {
 		set("Spawner.notebook_dir", pyString(sp.NotebookDir))
 	}
@@ -127,15 +146,26 @@ def _secret(name):
 }
 
 // Checks are the commands that must succeed on the droplet, as root, against
-// a staged release directory before the installer switches Current to it:
-// the edge's own config check and JupyterHub's own config loader (see
-// check_hub.py). edgeBinary is Settings.EdgeBinary (or DefaultEdgeBinary).
+// a release staged in dir (the installer's staging directory, whose files
+// become Current on the switch), before the switch: the edge's own config
+// check and JupyterHub's own config loader (check_hub.py). edge.yaml names
+// its files under Current, so the edge check reads a copy whose Current
+// paths point into dir; the hub config finds its files relative to itself.
+// edgeBinary is Settings.EdgeBinary (or DefaultEdgeBinary); under Current it
+// is taken from dir too.
 func Checks(dir, edgeBinary string) [][]string {
+	if rel, ok := strings.CutPrefix(edgeBinary, Current+"/"); ok {
+		edgeBinary = path.Join(dir, rel)
+	}
 	return [][]string{
-		{edgeBinary, "check", "-config", path.Join(dir, edgeConfigName)},
+		{"/bin/sh", "-ec", edgeCheckScript, "jhub-edge-check", dir, edgeBinary},
 		{"/usr/bin/python3", "-B", path.Join(dir, checkHubName), path.Join(dir, hubConfigName)},
 	}
 }
+
+// edgeCheckScript runs `jhub-edge check` ($2) on the staged edge.yaml in
+// $1 with its Current paths moved into $1, from a private 0600 temp copy.
+const edgeCheckScript = `t=$(mktemp); trap 'rm -f "$t"' EXIT; sed "s|` + Current + `/|$1/|g" "$1/` + edgeConfigName + `" >"$t"; "$2" check -config "$t"`
 
 // unitNames lists the units of a release, in start order.
 func unitNames(mode string) []string {
@@ -146,9 +176,9 @@ func unitNames(mode string) []string {
 	return names
 }
 
-// Units lists the systemd units a release for s contains. The installer
-// links UnitDir/<name> to Current/systemd/<name> for each; a link in
-// /etc/systemd/system shadows Debian's /lib/systemd/system/jupyterhub.service.
+// Units lists the systemd units a release for s contains, in start order;
+// their files are under UnitDir, where they shadow Debian's
+// /lib/systemd/system/jupyterhub.service.
 func Units(s Settings) []string {
 	mode := s.Edge.ProxyMode
 	if mode == "" {

@@ -53,7 +53,8 @@ func TestHostileUserNamesStayData(t *testing.T) {
 		t.Errorf("admin_users = %#v", got["Authenticator"]["admin_users"])
 	}
 	wantSpawner := map[string]any{"notebook_dir": hostile[2], "default_url": "/tree/" + hostile[0],
-		"cmd": []any{"jupyterhub-singleuser", hostile[4], hostile[8]}}
+		"cmd":            []any{"jupyterhub-singleuser", hostile[4], hostile[8]},
+		"pre_spawn_hook": map[string]any{"__callable__": "_ensure_system_user"}}
 	if !reflect.DeepEqual(got["Spawner"], wantSpawner) {
 		t.Errorf("Spawner = %#v\nwant %#v", got["Spawner"], wantSpawner)
 	}

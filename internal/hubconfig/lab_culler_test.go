@@ -15,12 +15,12 @@ import (
 const hubWorld = `
 set -eu
 cur=/opt/jhub/current
-unit_exec() { sed -n 's/^ExecStart=//p' "$cur/systemd/$1"; }
+unit_exec() { sed -n 's/^ExecStart=//p' "/run/jhub-units/$1"; }
 useradd -m alice
 mkdir -p /home/alice/assignments /var/lib/jupyterhub && chown alice: /home/alice/assignments
 echo '127.0.0.1 hub.example.edu' >>/etc/hosts
 $(unit_exec jhub-edge.service) >/tmp/edge.log 2>&1 &
-if [ -e $cur/systemd/configurable-http-proxy.service ]; then
+if [ -e /run/jhub-units/configurable-http-proxy.service ]; then
 	(set -a; . $cur/secrets/chp.env; set +a; exec $(unit_exec configurable-http-proxy.service)) >/tmp/chp.log 2>&1 &
 fi
 cat >/tmp/test_config.py <<'PY'
@@ -78,8 +78,8 @@ func TestLabReleaseServesAndCulls(t *testing.T) {
 			s.Auth = Auth{Kind: AuthDummy}
 			s.Edge = Edge{TLS: TLS{Mode: TLSSelfSigned}, ProxyMode: mode}
 			s.Secrets.BasicAuthHashes = nil
-			hostRoot, _ := stage(t, s)
-			buildEdge(t, hostRoot)
+			hostRoot := stage(t, s, Current)
+			buildEdge(t, hostRoot, Current)
 			start := time.Now()
 			stdout, stderr, err := inImage(t, img, hostRoot, "bash", "-c", hubWorld)
 			if err != nil {

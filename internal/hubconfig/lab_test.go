@@ -41,14 +41,19 @@ func labImage(t *testing.T) string {
 	return img
 }
 
+// unitsInImage is where inImage shows the staged units.
+const unitsInImage = "/run/jhub-units"
+
 // inImage runs argv inside the image with hostRoot/opt/jhub bound read-only
-// at /opt/jhub, and returns stdout, stderr and the exit error.
+// at /opt/jhub and the staged units at unitsInImage, and returns stdout,
+// stderr and the exit error.
 func inImage(t *testing.T, img, hostRoot string, argv ...string) (string, string, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	args := []string{"-D", img, "--volatile=overlay", "--register=no", "--keep-unit", "-q", "--private-network", "--console=pipe",
-		"--bind-ro=" + filepath.Join(hostRoot, Root) + ":" + Root, "--"}
+		"--bind-ro=" + filepath.Join(hostRoot, Root) + ":" + Root,
+		"--bind-ro=" + filepath.Join(hostRoot, UnitDir) + ":" + unitsInImage, "--"}
 	cmd := exec.CommandContext(ctx, "systemd-nspawn", append(args, argv...)...)
 	// SIGTERM lets nspawn take its container down with it.
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
@@ -66,32 +71,39 @@ func inImage(t *testing.T, img, hostRoot string, argv ...string) (string, string
 	return stdout.String(), strings.Join(kept, ""), err
 }
 
-// stage writes a release the way the installer does (real paths below a
-// host directory, current pointing at it) and returns that directory and
-// the release dir.
-func stage(t *testing.T, s Settings) (hostRoot, dir string) {
+// stage writes a release the way the installer stages it: the files under
+// Current into dir (Current itself, or a staging directory while no
+// release is current), the units into UnitDir, all below a fresh host
+// directory, which it returns.
+func stage(t *testing.T, s Settings, dir string) (hostRoot string) {
 	t.Helper()
 	files, err := Render(s)
 	if err != nil {
 		t.Fatal(err)
 	}
+	for i, f := range files {
+		if rel, ok := strings.CutPrefix(f.Path, Current+"/"); ok {
+			files[i].Path = filepath.Join(dir, rel)
+		}
+	}
 	hostRoot = t.TempDir()
 	writeFiles(t, hostRoot, files)
-	dir = ReleaseDir(files)
-	if err := os.Symlink("releases/"+filepath.Base(dir), filepath.Join(hostRoot, Current)); err != nil {
-		t.Fatal(err)
-	}
-	return hostRoot, dir
+	return hostRoot
 }
 
-// buildEdge puts a jhub-edge build where the release's units expect it.
-func buildEdge(t *testing.T, hostRoot string) {
+// staging is where the lab tests stage a release while none is current.
+const staging = Root + "/releases/staged"
+
+// buildEdge puts a jhub-edge build at DefaultEdgeBinary in a release
+// staged in dir below hostRoot.
+func buildEdge(t *testing.T, hostRoot, dir string) {
 	t.Helper()
 	goBin, err := exec.LookPath("go")
 	if err != nil {
 		t.Fatal("go is not in PATH (sudo may drop it: sudo env PATH=\"$PATH\" go test ...)")
 	}
-	build := exec.Command(goBin, "build", "-o", filepath.Join(hostRoot, DefaultEdgeBinary), "github.com/classhub/terraform-provider-jhub/internal/cmd/jhub-edge")
+	bin := filepath.Join(hostRoot, dir, strings.TrimPrefix(DefaultEdgeBinary, Current))
+	build := exec.Command(goBin, "build", "-o", bin, "github.com/classhub/terraform-provider-jhub/internal/cmd/jhub-edge")
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build jhub-edge: %v\n%s", err, out)
@@ -171,8 +183,8 @@ func TestLabJupyterHubAcceptsConfig(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			hostRoot, dir := stage(t, tc.s)
-			check := Checks(dir, DefaultEdgeBinary)[1]
+			hostRoot := stage(t, tc.s, staging)
+			check := Checks(staging, DefaultEdgeBinary)[1]
 			stdout, stderr, err := inImage(t, img, hostRoot, check...)
 			if err != nil {
 				t.Fatalf("%s: %v\nstdout: %s\nstderr: %s", strings.Join(check, " "), err, stdout, stderr)
@@ -184,7 +196,7 @@ func TestLabJupyterHubAcceptsConfig(t *testing.T) {
 			want := hubSummary{
 				SpawnerClass: "jupyterhub.spawner.LocalProcessSpawner",
 				BindURL:      "http://127.0.0.1:8000/", HubBindURL: "http://127.0.0.1:8081", BaseURL: "/",
-				CookieSecretFile: dir + "/secrets/cookie_secret",
+				CookieSecretFile: staging + "/secrets/cookie_secret",
 				CookieOptions:    map[string]any{"secure": true},
 				AllowedUsers:     []string{"alice", "bob"}, AdminUsers: []string{"prof"},
 				Cmd:         []string{"jupyterhub-singleuser"},
@@ -216,8 +228,8 @@ func TestLabJupyterHubCheckRejects(t *testing.T) {
 		"python syntax":   {"c.Spawner.notebook_dir = '", "SyntaxError"},
 	} {
 		t.Run(name, func(t *testing.T) {
-			hostRoot, dir := stage(t, classHub(t))
-			cfg := filepath.Join(hostRoot, dir, "jupyterhub_config.py")
+			hostRoot := stage(t, classHub(t), staging)
+			cfg := filepath.Join(hostRoot, staging, "jupyterhub_config.py")
 			orig, err := os.ReadFile(cfg)
 			if err != nil {
 				t.Fatal(err)
@@ -225,7 +237,7 @@ func TestLabJupyterHubCheckRejects(t *testing.T) {
 			if err := os.WriteFile(cfg, append(orig, tc.line+"\n"...), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			stdout, stderr, err := inImage(t, img, hostRoot, Checks(dir, DefaultEdgeBinary)[1]...)
+			stdout, stderr, err := inImage(t, img, hostRoot, Checks(staging, DefaultEdgeBinary)[1]...)
 			if err == nil {
 				t.Fatalf("check accepted %q; stdout %s", tc.line, stdout)
 			}
@@ -237,7 +249,7 @@ func TestLabJupyterHubCheckRejects(t *testing.T) {
 }
 
 // The release's edge.yaml passes the real `jhub-edge check` on Debian at
-// its real paths, and the units pass `systemd-analyze verify` there.
+// its staged paths, and the units pass `systemd-analyze verify` there.
 func TestLabEdgeCheckAndUnits(t *testing.T) {
 	img := labImage(t)
 	cert, key := selfSignedPEM(t, "hub.example.edu")
@@ -246,15 +258,21 @@ func TestLabEdgeCheckAndUnits(t *testing.T) {
 	pemCHP.Edge.ProxyMode = ProxyCHP
 	for name, s := range map[string]Settings{"class hub": classHub(t), "pem behind chp": pemCHP} {
 		t.Run(name, func(t *testing.T) {
-			hostRoot, dir := stage(t, s)
-			buildEdge(t, hostRoot)
-			check := Checks(dir, DefaultEdgeBinary)[0]
+			// Staged while no release is current: the check must read the
+			// staged files, not /opt/jhub/current.
+			hostRoot := stage(t, s, staging)
+			buildEdge(t, hostRoot, staging)
+			check := Checks(staging, DefaultEdgeBinary)[0]
 			if stdout, stderr, err := inImage(t, img, hostRoot, check...); err != nil || !strings.Contains(stdout, ": ok (") {
 				t.Fatalf("%s: %v\nstdout: %s\nstderr: %s", strings.Join(check, " "), err, stdout, stderr)
 			}
+			// Switched: the units' commands and paths exist.
+			if err := os.Symlink("releases/staged", filepath.Join(hostRoot, Current)); err != nil {
+				t.Fatal(err)
+			}
 			verify := []string{"systemd-analyze", "verify"}
 			for _, u := range Units(s) {
-				verify = append(verify, filepath.Join(Current, "systemd", u))
+				verify = append(verify, filepath.Join(unitsInImage, u))
 			}
 			stdout, stderr, err := inImage(t, img, hostRoot, verify...)
 			if err != nil || strings.TrimSpace(stderr) != "" {

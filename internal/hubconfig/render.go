@@ -2,8 +2,6 @@ package hubconfig
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"maps"
 	"net/url"
@@ -16,10 +14,9 @@ import (
 
 // Layout on the droplet (see the package comment).
 const (
-	Root     = "/opt/jhub"           // everything this package renders lives below
-	Current  = Root + "/current"     // symlink to the active release
-	Releases = Root + "/releases"    // one immutable directory per release
-	UnitDir  = "/etc/systemd/system" // where the installer links the units
+	Root    = "/opt/jhub"           // everything this package renders lives below, but units
+	Current = Root + "/current"     // the active release; the installer stages each release elsewhere and switches
+	UnitDir = "/etc/systemd/system" // where the units go (shadowing Debian's jupyterhub.service)
 
 	EdgeUser     = "jhub-edge"           // system user the edge runs as; the installer creates it
 	HubStateDir  = "/var/lib/jupyterhub" // the hub's working directory (database)
@@ -42,48 +39,33 @@ const (
 
 // File is one file of a release.
 type File struct {
-	Path    string      // absolute path on the droplet, inside the release directory
+	Path    string      // absolute path on the droplet once the release is current: under Current, or a unit under UnitDir
 	Mode    os.FileMode // permission bits: 0600 for secrets, 0644 otherwise
 	Owner   string      // user (and group of the same name) owning the file: "root" or EdgeUser
 	Content []byte
 	Secret  bool // never log or diff Content
 	// Restart names the unit to restart when this file's content differs
-	// from the running release's file of the same name ("" = none). Every
+	// from the running release's file at the same path ("" = none). Every
 	// unit file restarts its own unit; jhub-edge otherwise reloads (SIGHUP,
 	// no dropped connections) on every release: its unit carries a digest of
 	// what a reload cannot apply.
 	Restart string
 }
 
-// Render validates s and returns the files of its release, sorted by path.
-// Every file lies in ReleaseDir(files) = Releases/<id>, where id is a digest
-// of the release's content, so equal Settings give byte-identical output and
-// any change gives a new directory beside the current one.
-func Render(s Settings) ([]File, error) { return render(s, Root) }
+// Render validates s and returns the files of its release, sorted by path:
+// the release's own files under Current and the units under UnitDir. Equal
+// Settings give byte-identical output.
+func Render(s Settings) ([]File, error) { return render(s, layout{current: Current, unitDir: UnitDir}) }
 
-// ReleaseDir is the release directory the files of one Render live in.
-func ReleaseDir(files []File) string {
-	if len(files) == 0 {
-		return ""
-	}
-	rel := strings.TrimPrefix(files[0].Path, Releases+"/")
-	return path.Join(Releases, strings.SplitN(rel, "/", 2)[0])
-}
+// layout is where a render puts things; tests relocate it below a
+// temporary directory.
+type layout struct{ current, unitDir string }
 
-// render lays the release out below root instead of Root, so tests can
-// write a real tree into a temporary directory.
-func render(s Settings, root string) ([]File, error) {
+func render(s Settings, l layout) ([]File, error) {
 	if err := s.Validate(); err != nil {
 		return nil, fmt.Errorf("hubconfig: invalid settings:\n%w", err)
 	}
-	s = normalize(s)
-	// The release id is the digest of the release rendered into a fixed
-	// placeholder directory; paths inside the files then name the real one.
-	probe, err := build(s, root, path.Join(root, "releases", "id"))
-	if err != nil {
-		return nil, err
-	}
-	return build(s, root, path.Join(root, "releases", digest(probe)))
+	return build(normalize(s), l)
 }
 
 // normalize fills defaults; s is valid.
@@ -107,22 +89,14 @@ func normalize(s Settings) Settings {
 	return s
 }
 
-func digest(files []File) string {
-	h := sha256.New()
-	for _, f := range files {
-		fmt.Fprintf(h, "%s\x00%o\x00%s\x00%t\x00%d\x00", f.Path, f.Mode, f.Owner, f.Secret, len(f.Content))
-		h.Write(f.Content)
-	}
-	return hex.EncodeToString(h.Sum(nil))[:16]
-}
-
-// release collects files below one directory.
+// release collects the files of one release.
 type release struct {
-	root, dir string
-	files     []File
+	layout
+	files []File
 }
 
-func (r *release) path(rel string) string { return path.Join(r.dir, rel) }
+// path is where a release file is once the release is current.
+func (r *release) path(rel string) string { return path.Join(r.current, rel) }
 
 // add appends a file and returns it for setting Restart; the pointer is
 // valid until the next add.
@@ -144,12 +118,11 @@ const (
 	cullerName     = "idle_culler.py"
 	checkHubName   = "check_hub.py"
 	secretsDir     = "secrets"
-	systemdDir     = "systemd"
 	sitesDir       = "sites"
 )
 
-func build(s Settings, root, dir string) ([]File, error) {
-	r := &release{root: root, dir: dir}
+func build(s Settings, l layout) ([]File, error) {
+	r := &release{layout: l}
 	// The hub reads its config and these secrets only when it starts.
 	r.secret(secretsDir+"/cookie_secret", "root", []byte(s.Secrets.CookieSecret+"\n")).Restart = HubUnit
 	r.secret(secretsDir+"/proxy_token", EdgeUser, []byte(s.Secrets.ProxyToken+"\n")).Restart = HubUnit
@@ -201,8 +174,8 @@ func build(s Settings, root, dir string) ([]File, error) {
 	if s.IdleCull != nil {
 		r.add(cullerName, 0o644, "root", idleCullerPy).Restart = HubUnit
 	}
-	for name, content := range renderUnits(s, path.Join(root, "current")) {
-		r.add(path.Join(systemdDir, name), 0o644, "root", content).Restart = name
+	for name, content := range renderUnits(s, r.current) {
+		r.files = append(r.files, File{Path: path.Join(r.unitDir, name), Mode: 0o644, Owner: "root", Content: content, Restart: name})
 	}
 	slices.SortFunc(r.files, func(a, b File) int { return strings.Compare(a.Path, b.Path) })
 	return r.files, nil

@@ -12,7 +12,7 @@ import (
 	"time"
 )
 
-func TestRenderIsDeterministicAndContentAddressed(t *testing.T) {
+func TestRenderIsDeterministic(t *testing.T) {
 	s := classHub(t)
 	a, err := Render(s)
 	if err != nil {
@@ -26,23 +26,23 @@ func TestRenderIsDeterministicAndContentAddressed(t *testing.T) {
 	if !reflect.DeepEqual(a, b) {
 		t.Fatal("two renders of equal settings differ")
 	}
-	dir := ReleaseDir(a)
-	if !strings.HasPrefix(dir, Releases+"/") || len(path.Base(dir)) != 16 {
-		t.Fatalf("release dir %q is not %s/<16 hex digits>", dir, Releases)
-	}
+	// Adding a student changes the hub config and nothing else.
 	s.AllowedUsers = append(s.AllowedUsers, "carol")
 	c, err := Render(s)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ReleaseDir(c) == dir {
-		t.Fatal("adding a student kept the same release directory")
-	}
-	// The new release's files name their own directory, never the old one.
-	for _, f := range c {
-		if bytes.Contains(f.Content, []byte(dir)) {
-			t.Errorf("%s refers to the previous release %s", f.Path, dir)
+	var changed []string
+	for i := range a {
+		if a[i].Path != c[i].Path {
+			t.Fatalf("file list changed: %s became %s", a[i].Path, c[i].Path)
 		}
+		if !bytes.Equal(a[i].Content, c[i].Content) {
+			changed = append(changed, c[i].Path)
+		}
+	}
+	if want := []string{Current + "/jupyterhub_config.py"}; !slices.Equal(changed, want) {
+		t.Errorf("adding a student changed %v, want %v", changed, want)
 	}
 }
 
@@ -52,7 +52,6 @@ func TestRenderLayout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := ReleaseDir(files)
 	type meta struct {
 		mode   os.FileMode
 		owner  string
@@ -60,10 +59,14 @@ func TestRenderLayout(t *testing.T) {
 	}
 	got := map[string]meta{}
 	for _, f := range files {
-		if !strings.HasPrefix(f.Path, dir+"/") {
-			t.Errorf("%s is outside the release %s", f.Path, dir)
+		rel, ok := strings.CutPrefix(f.Path, Current+"/")
+		if !ok {
+			rel, ok = strings.CutPrefix(f.Path, UnitDir+"/")
 		}
-		got[strings.TrimPrefix(f.Path, dir+"/")] = meta{f.Mode, f.Owner, f.Secret}
+		if !ok {
+			t.Errorf("%s is neither under %s nor under %s", f.Path, Current, UnitDir)
+		}
+		got[rel] = meta{f.Mode, f.Owner, f.Secret}
 	}
 	pub := meta{0o644, "root", false}
 	want := map[string]meta{
@@ -71,8 +74,8 @@ func TestRenderLayout(t *testing.T) {
 		"jupyterhub_config.py":                   {0o600, "root", false},
 		"check_hub.py":                           pub,
 		"idle_culler.py":                         pub,
-		"systemd/jhub-edge.service":              pub,
-		"systemd/jupyterhub.service":             pub,
+		"jhub-edge.service":                      pub,
+		"jupyterhub.service":                     pub,
 		"sites/www.example.edu/index.html":       pub,
 		"sites/www.example.edu/notes/week1.html": pub,
 		"secrets/cookie_secret":                  {0o600, "root", true},
@@ -130,7 +133,7 @@ func TestRenderVariantsFiles(t *testing.T) {
 					t.Errorf("Units = %v, want %v", got, tc.units)
 				}
 				for _, u := range tc.units {
-					fileNamed(t, files, "systemd/"+u)
+					fileNamed(t, files, u)
 				}
 			}
 		})
@@ -249,8 +252,7 @@ func TestPythonFilesCompile(t *testing.T) {
 
 // The rendered config, executed by python3, assigns exactly these values.
 func TestHubConfigMeaning(t *testing.T) {
-	root, files := renderTo(t, classHub(t))
-	dir := releaseDirBelow(files, root)
+	dir, _ := renderTo(t, classHub(t))
 	got := execHubConfig(t, path.Join(dir, "jupyterhub_config.py"))
 	want := map[string]map[string]any{
 		"JupyterHub": {
@@ -288,12 +290,6 @@ func TestHubConfigMeaning(t *testing.T) {
 	}
 }
 
-// releaseDirBelow is ReleaseDir for a tree rendered below root.
-func releaseDirBelow(files []File, root string) string {
-	rel := strings.TrimPrefix(files[0].Path, root+"/releases/")
-	return path.Join(root, "releases", strings.SplitN(rel, "/", 2)[0])
-}
-
 func TestHubConfigAuthVariants(t *testing.T) {
 	cases := []struct {
 		name string
@@ -317,6 +313,10 @@ func TestHubConfigAuthVariants(t *testing.T) {
 			got := execHubConfig(t, fileNamed(t, files, "jupyterhub_config.py").Path)
 			if _, ok := got["LocalAuthenticator"]; ok {
 				t.Error("create_system_users set for a non-PAM authenticator")
+			}
+			// Their users have no system account until the first spawn.
+			if hook := got["Spawner"]["pre_spawn_hook"]; !reflect.DeepEqual(hook, map[string]any{"__callable__": "_ensure_system_user"}) {
+				t.Errorf("c.Spawner.pre_spawn_hook = %v", hook)
 			}
 			for section, kv := range tc.want {
 				if !reflect.DeepEqual(got[section], kv) {
@@ -382,20 +382,20 @@ func TestIdleCullEveryDefault(t *testing.T) {
 }
 
 // restarts lists the units a switch from old to next restarts: those with
-// a Restart file whose content changed (compared by path in the release).
+// a Restart file whose content changed.
 func restarts(t *testing.T, old, next Settings) []string {
 	t.Helper()
 	a, b := mustRender(t, old), mustRender(t, next)
 	before := map[string][]byte{}
 	for _, f := range a {
-		before[strings.TrimPrefix(f.Path, ReleaseDir(a))] = f.Content
+		before[f.Path] = f.Content
 	}
 	var units []string
 	for _, f := range b {
 		if f.Restart == "" {
 			continue
 		}
-		if prev, ok := before[strings.TrimPrefix(f.Path, ReleaseDir(b))]; !ok || !bytes.Equal(prev, f.Content) {
+		if prev, ok := before[f.Path]; !ok || !bytes.Equal(prev, f.Content) {
 			units = append(units, f.Restart)
 		}
 	}
@@ -430,7 +430,7 @@ func TestRestartOnlyWhatChanged(t *testing.T) {
 		{"rotated secrets", func(s *Settings) { s.Secrets.CookieSecret = strings.Repeat("d1", 32) }, []string{HubUnit}},
 		{"new site host", func(s *Settings) { s.Edge.Sites[1].Host = "marks.example.edu" }, []string{EdgeUnit}},
 		{"acme email", func(s *Settings) { s.Edge.TLS.ACME.Email = "other@example.edu" }, []string{EdgeUnit}},
-		{"new edge build", func(s *Settings) { s.EdgeBinary = "/opt/jhub/bin/jhub-edge-2" }, []string{EdgeUnit}},
+		{"new edge build", func(s *Settings) { s.EdgeBinary = "/opt/jhub/current/bin/jhub-edge-2" }, []string{EdgeUnit}},
 		{"chp mode", func(s *Settings) { s.Edge.ProxyMode = ProxyCHP }, []string{CHPUnit, HubUnit, EdgeUnit}},
 	}
 	for _, tc := range cases {

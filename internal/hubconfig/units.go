@@ -140,7 +140,7 @@ func portOf(u string) string { return u[strings.LastIndex(u, ":")+1:] }
 
 func unit(unitSection, service []string) []byte {
 	var b strings.Builder
-	b.WriteString("# Rendered by terraform-provider-jhub (jhub_edge); linked from " + UnitDir + ".\n")
+	b.WriteString("# Rendered by terraform-provider-jhub (jhub_edge); edits are drift and are replaced on the next apply.\n")
 	b.WriteString("[Unit]\n" + strings.Join(unitSection, "\n") + "\n\n")
 	b.WriteString("[Service]\n" + strings.Join(service, "\n") + "\n\n")
 	b.WriteString("[Install]\nWantedBy=multi-user.target\n")
