@@ -63,6 +63,15 @@ func (r *edgeResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRe
 	if plan.known() {
 		s, d := plan.settings(ctx)
 		resp.Diagnostics.Append(d...)
+		// Secrets are generated at apply; placeholders of their shape let the rest be checked now.
+		placeholder, err := hubconfig.GenerateSecrets()
+		if err == nil {
+			s.Secrets, err = placeholder.WithBasicAuth(s.Edge.BasicAuthUsers)
+		}
+		if err != nil {
+			resp.Diagnostics.AddError("Cannot check hub settings", err.Error())
+			return
+		}
 		if err := s.Validate(); err != nil && !resp.Diagnostics.HasError() {
 			resp.Diagnostics.AddError("Invalid hub settings", err.Error())
 			return
@@ -125,8 +134,13 @@ func (r *edgeResource) Update(ctx context.Context, req resource.UpdateRequest, r
 	}
 	plan.ID = plan.Host
 	// A new droplet behind the same hub gets the certificates and ACME
-	// account kept in state, so a rebuild does not ask the CA again.
-	resp.Diagnostics.Append(r.install(ctx, &plan, secrets, state.TLSBundle.ValueString())...)
+	// account kept in state, so a rebuild does not ask the CA again. On the
+	// same droplet the edge's own (perhaps renewed) certificates stay.
+	var restore string
+	if !plan.Host.Equal(state.Host) {
+		restore = state.TLSBundle.ValueString()
+	}
+	resp.Diagnostics.Append(r.install(ctx, &plan, secrets, restore)...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
@@ -205,7 +219,9 @@ func (r *edgeResource) install(ctx context.Context, m *edgeModel, secrets hubcon
 	return diags
 }
 
-// release renders the files for s with the edge build for the host's machine.
+// release renders the files for s with the edge build for the host's
+// machine. The build lives inside the release (hubconfig.DefaultEdgeBinary),
+// so a new build is a new release and a rollback restores the old binary.
 func release(ctx context.Context, c *installer.Client, s *hubconfig.Settings) (installer.Release, error) {
 	arch, err := c.Arch(ctx)
 	if err != nil {
@@ -215,37 +231,28 @@ func release(ctx context.Context, c *installer.Client, s *hubconfig.Settings) (i
 	if err != nil {
 		return installer.Release{}, err
 	}
-	sum := sha256.Sum256(bin)
-	s.EdgeBinary = fmt.Sprintf("%s/bin/jhub-edge-%s", hubconfig.Root, hex.EncodeToString(sum[:8]))
+	s.EdgeBinary = hubconfig.DefaultEdgeBinary
 	files, err := hubconfig.Render(*s)
 	if err != nil {
 		return installer.Release{}, err
 	}
 	rel := installer.Release{Files: []installer.File{{Path: s.EdgeBinary, Mode: 0o755, Owner: "root", Content: bin}}}
+	restart := map[string][]string{}
 	for _, f := range files {
 		rel.Files = append(rel.Files, installer.File{Path: f.Path, Mode: f.Mode, Owner: f.Owner, Content: f.Content, Secret: f.Secret})
+		if f.Restart != "" {
+			restart[f.Restart] = append(restart[f.Restart], f.Path)
+		}
 	}
-	for _, check := range hubconfig.Checks(hubconfig.ReleaseDir(files), s.EdgeBinary) {
-		rel.Validate = append(rel.Validate, shellJoin(check))
+	// A new build is a new binary at the same path: only a restart runs it.
+	restart[hubconfig.EdgeUnit] = append(restart[hubconfig.EdgeUnit], s.EdgeBinary)
+	for _, check := range hubconfig.Checks("{{release}}", s.EdgeBinary) {
+		rel.Validate = append(rel.Validate, installer.Command(check...))
 	}
 	for _, unit := range hubconfig.Units(*s) {
-		svc := installer.Service{Name: unit, Reload: unit == hubconfig.EdgeUnit}
-		for _, f := range files {
-			if f.Restart == unit {
-				svc.RestartOnChange = append(svc.RestartOnChange, f.Path)
-			}
-		}
-		rel.Services = append(rel.Services, svc)
+		rel.Services = append(rel.Services, installer.Service{Name: unit, Reload: unit == hubconfig.EdgeUnit, RestartOnChange: restart[unit]})
 	}
 	return rel, nil
-}
-
-func shellJoin(args []string) string {
-	q := make([]string, len(args))
-	for i, a := range args {
-		q[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
-	}
-	return strings.Join(q, " ")
 }
 
 func dialEdge(ctx context.Context, m *edgeModel) (*installer.Client, error) {
@@ -373,9 +380,9 @@ func (r *edgeResource) Read(ctx context.Context, req resource.ReadRequest, resp 
 		return
 	}
 	drift := st.ReleaseID == ""
-	for p, sum := range want {
-		if st.Files[p] != sum {
-			tflog.Warn(ctx, "file differs from the release", map[string]any{"path": p})
+	for _, f := range rel.Files {
+		if st.Files[f.Path] != want[f.Path] || !permsMatch(st.Perms[f.Path], f) {
+			tflog.Warn(ctx, "file differs from the release", map[string]any{"path": f.Path})
 			drift = true
 		}
 	}
@@ -394,6 +401,13 @@ func (r *edgeResource) Read(ctx context.Context, req resource.ReadRequest, resp 
 		state.TLSBundle = types.StringValue(string(exported))
 	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+}
+
+// permsMatch compares the installer's "600 user:group" with what f asks for.
+func permsMatch(onDisk string, f installer.File) bool {
+	mode, owner, _ := strings.Cut(onDisk, " ")
+	user, _, _ := strings.Cut(owner, ":")
+	return mode == fmt.Sprintf("%o", f.Mode.Perm()) && (f.Owner == "" && user == "root" || user == f.Owner)
 }
 
 func (r *edgeResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {

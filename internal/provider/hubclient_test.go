@@ -168,8 +168,12 @@ func (h *hubClient) startServer(ctx context.Context, user string) error {
 			} `json:"servers"`
 		}
 		if resp.StatusCode == http.StatusOK && json.Unmarshal(body, &u) == nil && u.Servers[""].Ready {
-			// The first visit does the hub's OAuth dance and sets the server's cookies.
-			_, _, err := h.do(ctx, http.MethodGet, "user/"+user+"/api/status", nil)
+			// The first page visit does the hub's OAuth dance and sets the
+			// server's cookies, its _xsrf token among them.
+			resp, body, err := h.do(ctx, http.MethodGet, "user/"+user+"/tree", nil)
+			if err == nil && resp.StatusCode != http.StatusOK {
+				err = fmt.Errorf("opening the server of %s: %s: %.300s", user, resp.Status, body)
+			}
 			return err
 		}
 		select {

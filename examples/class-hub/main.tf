@@ -1,0 +1,81 @@
+# A class hub: the droplet, its DNS names and the hub on it, TLS included.
+#
+# Against DigitalOcean: export DIGITALOCEAN_TOKEN, set domain (a zone whose
+# name servers are DigitalOcean's), acme_email, students and the admin's SSH
+# key pair, then `terraform apply`. `make demo` applies these same files
+# against the local lab, with the lab's mirror and test CA filled in.
+
+terraform {
+  required_version = ">= 1.11"
+  required_providers {
+    jhub = {
+      source = "classhub/jhub"
+    }
+  }
+}
+
+provider "jhub" {}
+
+resource "jhub_droplet" "hub" {
+  name            = "hub-${replace(var.domain, ".", "-")}"
+  region          = var.region
+  size            = var.size
+  admin_user      = "teacher"
+  ssh_public_keys = [var.admin_ssh_public_key]
+
+  apt_mirror          = var.apt_mirror
+  apt_security_mirror = var.apt_security_mirror
+}
+
+resource "jhub_domain" "class" {
+  name           = var.domain
+  adopt_existing = var.adopt_existing_zone
+  caa_issuer     = var.acme_directory_url == null ? "letsencrypt.org" : null
+  records = {
+    hub = { ipv4 = jhub_droplet.hub.ipv4_address }
+    www = { ipv4 = jhub_droplet.hub.ipv4_address }
+  }
+}
+
+locals {
+  github = var.github_client_id != ""
+}
+
+resource "jhub_edge" "hub" {
+  host            = jhub_droplet.hub.ipv4_address
+  host_public_key = jhub_droplet.hub.host_public_key
+  ssh_user        = jhub_droplet.hub.admin_user
+  ssh_private_key = var.admin_ssh_private_key
+
+  hub_hosts     = [jhub_domain.class.fqdns["hub"]]
+  allowed_users = var.students
+  admin_users   = var.admins
+
+  auth = {
+    kind          = local.github ? "github" : "shared-password"
+    client_id     = local.github ? var.github_client_id : null
+    client_secret = local.github ? var.github_client_secret : null
+    password      = local.github ? null : var.class_password
+  }
+
+  # The seeds' layout: students open in ~/assignments on the welcome notebook.
+  spawner = {
+    notebook_dir = "~/assignments"
+    default_url  = "/tree/Welcome.ipynb"
+  }
+  idle_cull = { timeout = "1h" }
+
+  tls = {
+    mode               = "acme"
+    acme_email         = var.acme_email
+    acme_directory_url = var.acme_directory_url
+    acme_ca_root_pem   = var.acme_ca_root_pem
+  }
+  trusted_ca_pem = var.trusted_ca_pem
+
+  # The course website, next to the hub on the same :443.
+  sites = [{
+    host         = jhub_domain.class.fqdns["www"]
+    static_files = { "index.html" = "<!doctype html><title>${var.domain}</title><h1>Welcome to ${var.domain}</h1><p><a href=\"https://${jhub_domain.class.fqdns["hub"]}/\">Open the hub</a></p>" }
+  }]
+}

@@ -1,0 +1,19 @@
+output "hub_url" {
+  description = "Where students log in."
+  value       = jhub_edge.hub.hub_url
+}
+
+output "site_url" {
+  description = "The course website."
+  value       = "https://${jhub_domain.class.fqdns["www"]}/"
+}
+
+output "hub_address" {
+  description = "The droplet's public IPv4 address."
+  value       = jhub_droplet.hub.ipv4_address
+}
+
+output "ssh" {
+  description = "How the admin logs in; the host key is pinned from the start."
+  value       = "ssh teacher@${jhub_droplet.hub.ipv4_address}   # known_hosts: ${jhub_droplet.hub.ipv4_address} ${jhub_droplet.hub.host_public_key}"
+}
