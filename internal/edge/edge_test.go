@@ -488,3 +488,21 @@ func TestBasicAuthPerPathKeepsLabTokens(t *testing.T) {
 		t.Errorf("upstream Authorization = %q, want the Lab token untouched", gotAuth)
 	}
 }
+
+// Cookies set behind the edge come out Secure: the upstream sees plain HTTP
+// and leaves the flag off some of them (JupyterHub's _xsrf, OAuth state).
+func TestSetCookieMadeSecure(t *testing.T) {
+	for in, want := range map[string]string{
+		"_xsrf=2|ab; expires=Tue, 22 Dec 2026 07:59:42 GMT; Path=/": "_xsrf=2|ab; expires=Tue, 22 Dec 2026 07:59:42 GMT; Path=/; Secure",
+		`state=""; expires=Sat, 22 Nov 2025 07:59:42 GMT; Path=/u/`: `state=""; expires=Sat, 22 Nov 2025 07:59:42 GMT; Path=/u/; Secure`,
+		"a=b; Path=/; secure; HttpOnly":                             "a=b; Path=/; secure; HttpOnly",
+		"a=b; Secure":                                               "a=b; Secure",
+		"secure=1; Path=/":                                          "secure=1; Path=/; Secure",
+	} {
+		h := http.Header{"Set-Cookie": {in}}
+		secureCookies(h)
+		if got := h.Get("Set-Cookie"); got != want {
+			t.Errorf("secureCookies(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -184,7 +185,34 @@ func (p *proxy) modifyResponse(res *http.Response) error {
 	if p.u.hsts.Load() {
 		delete(res.Header, "Strict-Transport-Security")
 	}
+	secureCookies(res.Header)
 	return nil
+}
+
+// secureCookies marks every cookie the upstream sets Secure, as nginx's
+// proxy_cookie_flags would: the edge serves only HTTPS, while the hub and
+// the single-user servers behind it see plain HTTP and leave some cookies
+// (_xsrf, the OAuth state) without the flag.
+func secureCookies(h http.Header) {
+	cookies := h["Set-Cookie"]
+	for i, c := range cookies {
+		if !hasCookieAttr(c, "secure") {
+			cookies[i] = c + "; Secure"
+		}
+	}
+}
+
+func hasCookieAttr(cookie, attr string) bool {
+	_, attrs, _ := strings.Cut(cookie, ";")
+	for attrs != "" {
+		var a string
+		a, attrs, _ = strings.Cut(attrs, ";")
+		name, _, _ := strings.Cut(a, "=")
+		if strings.EqualFold(strings.TrimSpace(name), attr) {
+			return true
+		}
+	}
+	return false
 }
 
 func (p *proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
