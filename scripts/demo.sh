@@ -1,27 +1,29 @@
 #!/usr/bin/env bash
-# The main job on this machine: applies examples/quickstart against the local
-# DigitalOcean simulator with the provider built from this tree, shows the
-# result and that a second plan is empty, then destroys it.
+# The main job on this machine: brings up the lab (a local DigitalOcean whose
+# droplets are Debian containers, with DNS and a test CA), applies
+# examples/class-hub to it with the provider built from this tree, shows the
+# hub answering over HTTPS and a second plan that is empty, then (after Enter,
+# or at once without a terminal) destroys it and takes the lab down.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-top=$PWD
+[ "$(id -u)" = 0 ] || { echo "demo: the lab needs root (network namespaces, containers)" >&2; exit 1; }
 work=$(mktemp -d)
-sim_pid=
+lab_pid=
 cleanup() {
-  [ -n "$sim_pid" ] && kill "$sim_pid" 2>/dev/null && wait "$sim_pid" 2>/dev/null
+  if [ -n "$lab_pid" ]; then kill "$lab_pid" 2>/dev/null; wait "$lab_pid" 2>/dev/null || true; fi
   rm -rf "$work"
 }
 trap cleanup EXIT
 
 go build -o "$work/bin/terraform-provider-jhub" .
-go build -o "$work/dosim" ./internal/cmd/dosim
-"$work/dosim" -listen 127.0.0.1:0 -active-delay 2s >"$work/sim.env" 2>"$work/sim.log" &
-sim_pid=$!
-for _ in $(seq 50); do grep -q DIGITALOCEAN_TOKEN "$work/sim.env" && break; sleep 0.1; done
-set -a; . "$work/sim.env"; set +a
-echo "DigitalOcean simulator at $DIGITALOCEAN_API_URL"
+go build -o "$work/lab" ./internal/cmd/lab
+"$work/lab" up -env-file "$work/lab.env" >"$work/lab.log" 2>&1 &
+lab_pid=$!
+for _ in $(seq 120); do [ -s "$work/lab.env" ] && break; kill -0 "$lab_pid" 2>/dev/null || { cat "$work/lab.log"; exit 1; }; sleep 1; done
+. "$work/lab.env"
+echo "lab up: DigitalOcean API at $DIGITALOCEAN_API_URL, DNS at $JHUB_LAB_DNS"
 
-# Use the provider from this tree, never a download.
+# The provider from this tree, never a download.
 cat >"$work/terraformrc" <<EOT
 provider_installation {
   dev_overrides { "classhub/jhub" = "$work/bin" }
@@ -29,13 +31,42 @@ provider_installation {
 }
 EOT
 export TF_CLI_CONFIG_FILE=$work/terraformrc TF_IN_AUTOMATION=1
-cp -r examples/quickstart "$work/tf"
-ssh-keygen -q -t ed25519 -N '' -C demo@jhub -f "$work/id_ed25519"
+cp -r examples/class-hub "$work/tf"
+ssh-keygen -q -t ed25519 -N '' -C teacher@demo -f "$work/id_ed25519"
+password=$(head -c 9 /dev/urandom | base64 | tr '+/' 'xy')
+export TF_VAR_domain=cs101.lab.test
+export TF_VAR_students='["alice","bob"]'
+export TF_VAR_class_password=$password
+export TF_VAR_acme_email=teacher@cs101.lab.test
+export TF_VAR_acme_directory_url=$JHUB_LAB_ACME_DIRECTORY
+export TF_VAR_acme_ca_root_pem="$(cat "$JHUB_LAB_ACME_CA")"
+export TF_VAR_trusted_ca_pem="$(cat "$JHUB_LAB_CA")"
+export TF_VAR_apt_mirror=$JHUB_LAB_APT_MIRROR
+export TF_VAR_apt_security_mirror=$JHUB_LAB_APT_SECURITY_MIRROR
 export TF_VAR_admin_ssh_public_key="$(cat "$work/id_ed25519.pub")"
+export TF_VAR_admin_ssh_private_key="$(cat "$work/id_ed25519")"
 tf() { terraform -chdir="$work/tf" "$@"; }
 
+start=$(date +%s)
 tf apply -auto-approve -compact-warnings
+echo "applied in $(( $(date +%s) - start ))s"
+ip=$(tf output -raw hub_address)
+hub=$(tf output -raw hub_url)
+host=${hub#https://}; host=${host%%/*}
 
-echo "== a second plan must be empty"
+echo "== the hub, over HTTPS with the lab CA's certificate:"
+curl -sS --resolve "$host:443:$ip" --cacert "$JHUB_LAB_CA" -o /dev/null -w "GET ${hub}hub/login -> %{http_code}, certificate verified\n" "${hub}hub/login"
+echo "== a second plan must be empty:"
 tf plan -detailed-exitcode -compact-warnings >/dev/null && echo "no changes"
+
+cat <<EOT
+
+The hub is at $hub (students: alice, bob; class password: $password).
+Its name resolves through the lab's DNS ($JHUB_LAB_DNS); from this machine:
+  curl --resolve $host:443:$ip --cacert $JHUB_LAB_CA ${hub}hub/login
+  ssh -i $work/id_ed25519 teacher@$ip
+Against DigitalOcean, the same files take a token (DIGITALOCEAN_TOKEN) and
+your domain: see examples/class-hub/main.tf.
+EOT
+if [ -t 0 ]; then read -r -p "Press Enter to destroy the hub and take the lab down. " _; fi
 tf destroy -auto-approve -compact-warnings
