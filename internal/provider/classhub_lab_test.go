@@ -239,11 +239,15 @@ func TestLabClassHub(t *testing.T) {
 				},
 			},
 			{
-				// The sub-path variant.
-				Config: h.config([]string{"alice", "bob"}, "/jhub/"),
+				// The sub-path variant, for a student without a running server
+				// (running servers keep the address they started with).
+				Config: h.config([]string{"alice", "bob", "carol"}, "/jhub/"),
 				Check: func(*terraform.State) error {
 					c := h.client(t, "/jhub/")
-					if err := c.login(ctx, "bob", "class-password"); err != nil {
+					if err := c.login(ctx, "carol", "class-password"); err != nil {
+						return err
+					}
+					if err := c.startServer(ctx, "carol"); err != nil {
 						return err
 					}
 					resp, _, err := c.do(ctx, http.MethodGet, "hub/api/", nil)
@@ -255,7 +259,7 @@ func TestLabClassHub(t *testing.T) {
 			},
 			{
 				// A broken release is refused on the host and the old hub keeps serving.
-				Config:      strings.Replace(h.config([]string{"alice", "bob"}, "/jhub/"), `notebook_dir = "~"`, `notebook_dir = "~", cmd = ["/bin/false-does-not-exist"]`, 1) + "\n",
+				Config:      strings.Replace(h.config([]string{"alice", "bob", "carol"}, "/jhub/"), `notebook_dir = "~"`, `notebook_dir = "~", cmd = ["/bin/false-does-not-exist"]`, 1) + "\n",
 				ExpectError: regexp.MustCompile(`(?s)(Install failed|rolled back)`),
 			},
 		},

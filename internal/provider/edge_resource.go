@@ -45,6 +45,10 @@ const driftedRelease = "drifted"
 // JupyterHub takes seconds to start, a first ACME certificate a little longer.
 const healthTimeout = 3 * time.Minute
 
+// installTimeout bounds an install from the first SSH attempt (a droplet still
+// booting) to the health check.
+const installTimeout = 20 * time.Minute
+
 func (r *edgeResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
 	resp.TypeName = req.ProviderTypeName + "_edge"
 }
@@ -163,12 +167,15 @@ func (r *edgeResource) install(ctx context.Context, m *edgeModel, secrets hubcon
 	}
 	s.Secrets = secrets
 
-	c, err := dialEdge(ctx, m)
+	// Bounds the whole install: a droplet that never answers SSH must not hang the apply.
+	ctx, cancel := context.WithTimeout(ctx, installTimeout)
+	defer cancel()
+	c, done, err := sshConns.get(ctx, m)
 	if err != nil {
 		diags.AddAttributeError(path.Root("host"), "Cannot reach the droplet over SSH", err.Error())
 		return diags
 	}
-	defer c.Close()
+	defer func() { done(diags.HasError()) }()
 	if err := c.WaitCloudInit(ctx); err != nil {
 		diags.AddError("The droplet's bootstrap failed", err.Error())
 		return diags
@@ -348,7 +355,7 @@ func (r *edgeResource) Read(ctx context.Context, req resource.ReadRequest, resp 
 	s.Secrets = secrets
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	c, err := dialEdge(ctx, &state)
+	c, done, err := sshConns.get(ctx, &state)
 	if err != nil {
 		if errors.Is(err, installer.ErrHostKeyMismatch) {
 			resp.Diagnostics.AddAttributeError(path.Root("host_public_key"), "Host key mismatch", err.Error())
@@ -357,7 +364,8 @@ func (r *edgeResource) Read(ctx context.Context, req resource.ReadRequest, resp 
 		resp.Diagnostics.AddWarning("Droplet unreachable", fmt.Sprintf("Could not check the hub on %s for drift: %s", state.Host.ValueString(), err))
 		return
 	}
-	defer c.Close()
+	broken := false
+	defer func() { done(broken) }()
 	rel, err := release(ctx, c, &s)
 	if err != nil {
 		resp.Diagnostics.AddWarning("Cannot check for drift", err.Error())
@@ -376,6 +384,7 @@ func (r *edgeResource) Read(ctx context.Context, req resource.ReadRequest, resp 
 	}
 	st, err := c.State(ctx, paths, units)
 	if err != nil {
+		broken = true
 		resp.Diagnostics.AddWarning("Cannot check for drift", err.Error())
 		return
 	}
@@ -418,15 +427,16 @@ func (r *edgeResource) Delete(ctx context.Context, req resource.DeleteRequest, r
 	}
 	s, d := state.settings(ctx)
 	resp.Diagnostics.Append(d...)
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	ctx, cancel := context.WithTimeout(ctx, 45*time.Second)
 	defer cancel()
-	c, err := dialEdge(ctx, &state)
+	c, done, err := sshConns.get(ctx, &state)
 	if err != nil {
 		// A droplet destroyed before the hub on it has nothing left to remove.
 		resp.Diagnostics.AddWarning("Droplet unreachable", fmt.Sprintf("Nothing was removed from %s, which does not answer SSH (%s); if the droplet still exists, remove /opt/jhub by hand.", state.Host.ValueString(), err))
 		return
 	}
-	defer c.Close()
+	// The hub is gone with this call: the connection is not needed again.
+	defer done(true)
 	if err := c.Uninstall(ctx, hubconfig.Units(s)); err != nil {
 		resp.Diagnostics.AddError("Cannot remove the hub", err.Error())
 	}

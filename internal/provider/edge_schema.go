@@ -77,7 +77,7 @@ func (r *edgeResource) Schema(ctx context.Context, _ resource.SchemaRequest, res
 				ElementType: types.StringType,
 			},
 			"base_url": schema.StringAttribute{
-				Description: "JupyterHub's base URL, for a hub on a sub-path such as `/jhub/`. Defaults to `/`.",
+				Description: "JupyterHub's base URL, for a hub on a sub-path such as `/jhub/`. Defaults to `/`. Servers already running keep the address they started with until they are restarted.",
 				Optional:    true,
 				Computed:    true,
 				Default:     stringdefault.StaticString("/"),
