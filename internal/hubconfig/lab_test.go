@@ -28,6 +28,9 @@ func labImage(t *testing.T) string {
 		}
 		t.Skip(msg)
 	}
+	if testing.Short() {
+		t.Skip("a lab test: `make test-lab` runs it")
+	}
 	if os.Geteuid() != 0 {
 		miss("needs root (systemd-nspawn) and the lab image built by `sudo bash scripts/setup-lab.sh`")
 	}

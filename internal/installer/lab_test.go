@@ -18,6 +18,7 @@ import (
 	"github.com/classhub/terraform-provider-jhub/internal/certs"
 	"github.com/classhub/terraform-provider-jhub/internal/cloudinit"
 	"github.com/classhub/terraform-provider-jhub/internal/lab"
+	"github.com/classhub/terraform-provider-jhub/internal/lab/labtest"
 )
 
 // TestLabDroplet runs the installer against real droplets of the lab: a
@@ -27,7 +28,7 @@ import (
 // the failing module and show its output. Needs root and the lab image
 // (`sudo bash scripts/setup-lab.sh`); with CI=true their absence fails.
 func TestLabDroplet(t *testing.T) {
-	requireLab(t)
+	labtest.Require(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	l, err := lab.Start(ctx, lab.Options{})
@@ -126,19 +127,6 @@ func TestLabDroplet(t *testing.T) {
 			}
 		}
 	})
-}
-
-func requireLab(t testing.TB) {
-	t.Helper()
-	var missing string
-	if os.Geteuid() != 0 {
-		missing = "root"
-	} else if _, err := lab.FindImage(); err != nil {
-		missing = err.Error()
-	} else if _, err := os.Stat(filepath.Join(lab.CacheDir(), "bin", "pebble")); err != nil {
-		missing = "pebble in " + filepath.Join(lab.CacheDir(), "bin")
-	}
-	require(t, missing, "scripts/setup-lab.sh")
 }
 
 // labDroplet is a droplet created through the lab's API with the real
