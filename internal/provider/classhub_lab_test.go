@@ -37,6 +37,7 @@ type classHub struct {
 	roots        *x509.CertPool
 	zone, hubFQN string
 	hostKey      string // the droplet's, from state
+	serial       string // of the first certificate the hub served
 }
 
 func newClassHub(t *testing.T) *classHub {
@@ -258,13 +259,47 @@ func TestLabClassHub(t *testing.T) {
 				},
 			},
 			{
-				// A broken release is refused on the host and the old hub keeps serving.
-				Config:      strings.Replace(h.config([]string{"alice", "bob", "carol"}, "/jhub/"), `notebook_dir = "~"`, `notebook_dir = "~", cmd = ["/bin/false-does-not-exist"]`, 1) + "\n",
-				ExpectError: regexp.MustCompile(`(?s)(Install failed|rolled back)`),
+				// A broken release (the hub cannot bind: the edge's API port) rolls back.
+				Config:      strings.Replace(h.config([]string{"alice", "bob", "carol"}, "/jhub/"), `base_url      =`, `hub_bind_url  = "http://127.0.0.1:8001"`+"\n  base_url      =", 1),
+				ExpectError: regexp.MustCompile(`(?s)Install failed.*rolled back`),
+			},
+			{
+				// ...and the old hub keeps serving.
+				Config: h.config([]string{"alice", "bob", "carol"}, "/jhub/"),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction("jhub_edge.hub", plancheck.ResourceActionNoop),
+				}},
+				Check: func(*terraform.State) error {
+					c := h.client(t, "/jhub/")
+					return c.login(ctx, "carol", "class-password")
+				},
+			},
+			{
+				// Next semester: a new droplet under the same hub. The edge moves
+				// in place and brings its certificate along instead of asking the CA again.
+				Config: h.config([]string{"alice", "bob", "carol"}, "/jhub/"),
+				Taint:  []string{"jhub_droplet.hub"},
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction("jhub_droplet.hub", plancheck.ResourceActionDestroyBeforeCreate),
+					plancheck.ExpectResourceAction("jhub_edge.hub", plancheck.ResourceActionUpdate),
+				}},
+				Check: func(s *terraform.State) error {
+					if newIP := dropletIP(s); newIP == ip {
+						return fmt.Errorf("the droplet kept its address %s; was it replaced?", ip)
+					}
+					serial, err := h.servedSerial(ctx)
+					if err != nil {
+						return err
+					}
+					if serial != h.serial {
+						return fmt.Errorf("the rebuilt hub serves certificate %s, not the one issued before (%s)", serial, h.serial)
+					}
+					c := h.client(t, "/jhub/")
+					return c.login(ctx, "carol", "class-password")
+				},
 			},
 		},
 	})
-	_ = kern
 }
 
 // checkEdge checks what the edge does for everyone: DNS, the redirect, the
@@ -297,6 +332,7 @@ func (h *classHub) checkEdge(ctx context.Context, ip string) error {
 	if issuer := resp.TLS.PeerCertificates[0].Issuer.CommonName; !strings.Contains(strings.ToLower(issuer), "pebble") {
 		return fmt.Errorf("certificate issued by %q, not Pebble", issuer)
 	}
+	h.serial = resp.TLS.PeerCertificates[0].SerialNumber.String()
 	www := "https://www." + h.zone
 	resp, err = secure.Get(www + "/")
 	if err != nil {
@@ -322,6 +358,17 @@ func (h *classHub) checkEdge(ctx context.Context, ip string) error {
 		}
 	}
 	return nil
+}
+
+// servedSerial is the serial of the certificate the hub serves now.
+func (h *classHub) servedSerial(ctx context.Context) (string, error) {
+	dialer := &tls.Dialer{NetDialer: &net.Dialer{Timeout: 5 * time.Second, Resolver: h.lab.Resolver()}, Config: &tls.Config{RootCAs: h.roots, ServerName: h.hubFQN}}
+	conn, err := dialer.DialContext(ctx, "tcp", net.JoinHostPort(h.hubFQN, "443"))
+	if err != nil {
+		return "", err
+	}
+	defer conn.Close()
+	return conn.(*tls.Conn).ConnectionState().PeerCertificates[0].SerialNumber.String(), nil
 }
 
 // ssh runs a command on the droplet as the admin, with the pinned host key.
