@@ -49,15 +49,15 @@ func (r *edgeResource) Schema(ctx context.Context, _ resource.SchemaRequest, res
 				Computed:      true,
 				PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
 			},
+			// A new address is an in-place update, not a replacement: the hub
+			// moves to the new droplet with the certificates kept in state.
 			"host": schema.StringAttribute{
-				Description:   "The droplet's address, usually `jhub_droplet.<name>.ipv4_address`. Changing it installs on the new droplet.",
-				Required:      true,
-				PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplace()},
+				Description: "The droplet's address, usually `jhub_droplet.<name>.ipv4_address`. When it changes (a rebuilt droplet), the hub is installed on the new droplet in place, with the certificates and ACME account kept in state, so the CA is not asked again.",
+				Required:    true,
 			},
 			"host_public_key": schema.StringAttribute{
-				Description:   "The droplet's SSH host public key, pinned for every connection (`jhub_droplet.<name>.host_public_key`). A droplet presenting another key is refused.",
-				Required:      true,
-				PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplace()},
+				Description: "The droplet's SSH host public key, pinned for every connection (`jhub_droplet.<name>.host_public_key`). A droplet presenting another key is refused.",
+				Required:    true,
 			},
 			"ssh_user": schema.StringAttribute{
 				Description: "The admin user to log in as (`jhub_droplet.<name>.admin_user`); it needs passwordless sudo. Defaults to `" + defaultAdminUser + "`.",
