@@ -526,7 +526,7 @@ func (r *dropletResource) Update(ctx context.Context, req resource.UpdateRequest
 		resp.Diagnostics.AddError("Cannot read droplet", apiError(fmt.Sprintf("reading droplet %d after updating it", id), err))
 		return
 	}
-	setDropletComputed(&plan, droplet)
+	fillComputed(&plan, droplet)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 }
 
@@ -733,6 +733,25 @@ func poll(ctx context.Context, done func() (bool, error)) error {
 		case <-time.After(wait):
 		}
 		wait = min(wait*2, pollInterval)
+	}
+}
+
+// fillComputed sets only the computed values the plan left unknown: an update
+// must produce what it planned, and values that moved meanwhile (a droplet
+// imported while still booting) come in with the next refresh.
+func fillComputed(m *dropletModel, d *godo.Droplet) {
+	fresh := *m
+	setDropletComputed(&fresh, d)
+	for _, f := range []struct{ dst, src *types.String }{
+		{&m.Status, &fresh.Status}, {&m.IPv4Address, &fresh.IPv4Address}, {&m.IPv4AddressPrivate, &fresh.IPv4AddressPrivate},
+		{&m.IPv6Address, &fresh.IPv6Address}, {&m.VPCUUID, &fresh.VPCUUID},
+	} {
+		if f.dst.IsUnknown() {
+			*f.dst = *f.src
+		}
+	}
+	if m.SwapMiB.IsUnknown() {
+		m.SwapMiB = fresh.SwapMiB
 	}
 }
 
