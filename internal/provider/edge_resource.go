@@ -64,6 +64,8 @@ func (r *edgeResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRe
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	// The id is the address: it moves with the hub to a rebuilt droplet.
+	resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("id"), plan.Host)...)
 	if plan.known() {
 		s, d := plan.settings(ctx)
 		resp.Diagnostics.Append(d...)

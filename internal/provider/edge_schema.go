@@ -45,9 +45,8 @@ func (r *edgeResource) Schema(ctx context.Context, _ resource.SchemaRequest, res
 			"answers over HTTPS; any failure rolls back to the previous release.",
 		Attributes: map[string]schema.Attribute{
 			"id": schema.StringAttribute{
-				Description:   "The droplet address the hub is installed on.",
-				Computed:      true,
-				PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
+				Description: "The droplet address the hub is installed on.",
+				Computed:    true,
 			},
 			// A new address is an in-place update, not a replacement: the hub
 			// moves to the new droplet with the certificates kept in state.
