@@ -210,8 +210,9 @@ func TestLabClassHub(t *testing.T) {
 			},
 			{
 				// Adding a student changes the hub in place; the droplet stays and
-				// the open kernel websocket survives the edge's reload.
-				Config: h.config([]string{"alice", "bob"}, "/"),
+				// the open kernel websocket survives the edge's reload. An extra
+				// firewall rule comes along (and goes again in the next step).
+				Config: strings.Replace(h.config([]string{"alice", "bob"}, "/"), `basic_auth_users = {`, `extra_ufw_rules  = ["allow 8888/tcp"]`+"\n  basic_auth_users = {", 1),
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
 					plancheck.ExpectResourceAction("jhub_droplet.hub", plancheck.ResourceActionNoop),
 					plancheck.ExpectResourceAction("jhub_edge.hub", plancheck.ResourceActionUpdate),
@@ -220,6 +221,9 @@ func TestLabClassHub(t *testing.T) {
 					out, err := kern.execute(ctx, "2+2")
 					if err != nil || out != "4" {
 						return fmt.Errorf("the kernel websocket opened before the update: 2+2 gave %q, %v", out, err)
+					}
+					if st := h.ssh(t, ctx, ip, "sudo ufw status"); !strings.Contains(st, "8888/tcp") {
+						return fmt.Errorf("extra_ufw_rules not applied; ufw status:\n%s", st)
 					}
 					c := h.client(t, "/")
 					return c.login(ctx, "bob", "class-password")
@@ -235,6 +239,9 @@ func TestLabClassHub(t *testing.T) {
 				Check: func(*terraform.State) error {
 					if out := h.ssh(t, ctx, ip, "systemctl is-active jupyterhub"); strings.TrimSpace(out) != "active" {
 						return fmt.Errorf("jupyterhub is %q after the repair", out)
+					}
+					if st := h.ssh(t, ctx, ip, "sudo ufw status"); strings.Contains(st, "8888") || !strings.Contains(st, "443/tcp") {
+						return fmt.Errorf("the dropped rule should be gone and the baseline kept; ufw status:\n%s", st)
 					}
 					return nil
 				},

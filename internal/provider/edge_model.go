@@ -35,6 +35,7 @@ type edgeModel struct {
 	BasicAuthUsers   types.Map    `tfsdk:"basic_auth_users"`
 	HubBasicAuth     *basicAuthMd `tfsdk:"hub_basic_auth"`
 	ProxyMode        types.String `tfsdk:"proxy_mode"`
+	ExtraUFWRules    types.List   `tfsdk:"extra_ufw_rules"`
 	RotateSecrets    types.String `tfsdk:"rotate_secrets"`
 	HubURL           types.String `tfsdk:"hub_url"`
 	ReleaseID        types.String `tfsdk:"release_id"`
@@ -92,7 +93,7 @@ type basicAuthMd struct {
 // knownSettings reports whether every input of the rendered release is known.
 func (m *edgeModel) known() bool {
 	vals := []attr.Value{m.Host, m.HostPublicKey, m.SSHUser, m.SSHPrivateKey, m.HubHosts, m.BaseURL, m.AllowedUsers, m.AdminUsers,
-		m.NamedServers, m.NamedServerLimit, m.HubBindURL, m.BasicAuthUsers, m.ProxyMode, m.TrustedCAPEM}
+		m.NamedServers, m.NamedServerLimit, m.HubBindURL, m.BasicAuthUsers, m.ProxyMode, m.TrustedCAPEM, m.ExtraUFWRules}
 	if m.Auth != nil {
 		vals = append(vals, m.Auth.Kind, m.Auth.CreateSystemUsers, m.Auth.Password, m.Auth.ClientID, m.Auth.ClientSecret)
 	}

@@ -113,7 +113,7 @@ func (r *edgeResource) Create(ctx context.Context, req resource.CreateRequest, r
 	}
 	plan.ID = plan.Host
 	plan.TLSBundle = types.StringNull()
-	resp.Diagnostics.Append(r.install(ctx, &plan, secrets, "")...)
+	resp.Diagnostics.Append(r.install(ctx, &plan, secrets, "", nil)...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
@@ -143,19 +143,23 @@ func (r *edgeResource) Update(ctx context.Context, req resource.UpdateRequest, r
 	// account kept in state, so a rebuild does not ask the CA again. On the
 	// same droplet the edge's own (perhaps renewed) certificates stay.
 	var restore string
-	if !plan.Host.Equal(state.Host) {
+	var oldRules []string
+	if plan.Host.Equal(state.Host) {
+		resp.Diagnostics.Append(state.ExtraUFWRules.ElementsAs(ctx, &oldRules, true)...)
+	} else {
 		restore = state.TLSBundle.ValueString()
 	}
-	resp.Diagnostics.Append(r.install(ctx, &plan, secrets, restore)...)
+	resp.Diagnostics.Append(r.install(ctx, &plan, secrets, restore, oldRules)...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 }
 
-// install renders the release for m and installs it; on success m carries
-// the secrets, the release id and the TLS bundle read back from the host.
-func (r *edgeResource) install(ctx context.Context, m *edgeModel, secrets hubconfig.Secrets, tlsBundle string) diag.Diagnostics {
+// install renders the release for m and installs it, then brings the extra
+// ufw rules from oldRules to m's; on success m carries the secrets, the
+// release id and the TLS bundle read back from the host.
+func (r *edgeResource) install(ctx context.Context, m *edgeModel, secrets hubconfig.Secrets, tlsBundle string, oldRules []string) diag.Diagnostics {
 	var diags diag.Diagnostics
 	s, d := m.settings(ctx)
 	diags.Append(d...)
@@ -214,6 +218,12 @@ func (r *edgeResource) install(ctx context.Context, m *edgeModel, secrets hubcon
 		return diags
 	}
 	tflog.Info(ctx, "hub installed", map[string]any{"release": res.ReleaseID, "changed": res.Changed, "restarted": res.Restarted, "reloaded": res.Reloaded})
+	var rules []string
+	diags.Append(m.ExtraUFWRules.ElementsAs(ctx, &rules, true)...)
+	if err := applyUFW(ctx, c, oldRules, rules); err != nil {
+		diags.AddAttributeError(path.Root("extra_ufw_rules"), "Cannot apply the firewall rules", err.Error())
+		return diags
+	}
 	exported, err := c.ExportTLS(ctx)
 	if err != nil {
 		diags.AddWarning("Certificates not kept in state", "Reading the edge's certificates back failed; a rebuilt droplet will ask the CA again: "+err.Error())

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/listvalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
@@ -178,6 +179,14 @@ func (r *edgeResource) Schema(ctx context.Context, _ resource.SchemaRequest, res
 				Computed:    true,
 				Default:     stringdefault.StaticString(hubconfig.ProxyCHPAPI),
 				Validators:  []validator.String{stringvalidator.OneOf(hubconfig.ProxyCHPAPI, hubconfig.ProxyCHP)},
+			},
+			"extra_ufw_rules": schema.ListAttribute{
+				Description: "More ufw rules beside the baseline (22 rate-limited, 80 and 443 open), in ufw's own words, for example `allow 8443/tcp` " +
+					"or `allow from 198.51.100.0/24 to any port 5432 proto tcp`. Rules removed here are deleted from the droplet. The hub's internal ports " +
+					"(8000, 8001, 8081) cannot be opened: the proxy API behind them would let anyone reroute the hub.",
+				Optional:    true,
+				ElementType: types.StringType,
+				Validators:  []validator.List{listvalidator.ValueStringsAre(ufwRuleValidator{})},
 			},
 			"rotate_secrets": schema.StringAttribute{
 				Description: "Any change to this value generates a new cookie secret and proxy token (logging every user out).",

@@ -1,0 +1,97 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+
+	"github.com/classhub/terraform-provider-jhub/internal/installer"
+)
+
+// ufwRuleRE accepts the simple and the full forms of ufw's rule syntax, and
+// nothing a shell would read as more than words.
+var ufwRuleRE = regexp.MustCompile(`^(allow|deny|reject|limit)( (in|out))?( (\d{1,5}(:\d{1,5})?(/(tcp|udp))?|from [0-9a-fA-F.:/]+|from any|to [0-9a-fA-F.:/]+|to any|port \d{1,5}(:\d{1,5})?|proto (tcp|udp)))+$`)
+
+// hubPorts are the hub's loopback services; opening them would expose the
+// proxy's routing API and the hub itself without TLS.
+var hubPorts = []int{8000, 8001, 8081}
+
+// checkUFWRule returns what is wrong with a rule, or "".
+func checkUFWRule(rule string) string {
+	if !ufwRuleRE.MatchString(rule) {
+		return fmt.Sprintf("%q is not a ufw rule this provider accepts: write it as ufw would, such as \"allow 8443/tcp\" or \"allow from 198.51.100.0/24 to any port 5432 proto tcp\"", rule)
+	}
+	if !strings.HasPrefix(rule, "allow") {
+		return ""
+	}
+	for _, f := range regexp.MustCompile(`\d{1,5}(:\d{1,5})?`).FindAllString(portsOf(rule), -1) {
+		lo, hi, _ := strings.Cut(f, ":")
+		a, _ := strconv.Atoi(lo)
+		b := a
+		if hi != "" {
+			b, _ = strconv.Atoi(hi)
+		}
+		for _, p := range hubPorts {
+			if a <= p && p <= b {
+				return fmt.Sprintf("%q would open port %d, one of the hub's internal ports (%v); they stay closed", rule, p, hubPorts)
+			}
+		}
+	}
+	return ""
+}
+
+// portsOf keeps the parts of a rule that name ports.
+func portsOf(rule string) string {
+	var out []string
+	words := strings.Fields(rule)
+	for i, w := range words {
+		switch {
+		case i > 0 && words[i-1] == "port":
+			out = append(out, w)
+		case i > 0 && regexp.MustCompile(`^\d`).MatchString(w) && words[i-1] != "from" && words[i-1] != "to":
+			out = append(out, strings.Split(w, "/")[0])
+		}
+	}
+	return strings.Join(out, " ")
+}
+
+type ufwRuleValidator struct{}
+
+func (ufwRuleValidator) Description(context.Context) string { return "must be a ufw rule" }
+
+func (v ufwRuleValidator) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
+
+func (ufwRuleValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
+		return
+	}
+	if msg := checkUFWRule(req.ConfigValue.ValueString()); msg != "" {
+		resp.Diagnostics.AddAttributeError(req.Path, "Invalid ufw rule", msg+".")
+	}
+}
+
+// applyUFW deletes the rules that were dropped and adds the wanted ones;
+// ufw skips a rule it already has, so applying twice changes nothing.
+func applyUFW(ctx context.Context, c *installer.Client, old, want []string) error {
+	var script []string
+	for _, r := range old {
+		if !slices.Contains(want, r) {
+			script = append(script, "sudo -n ufw delete "+r)
+		}
+	}
+	for _, r := range want {
+		script = append(script, "sudo -n ufw "+r)
+	}
+	if len(script) == 0 {
+		return nil
+	}
+	if _, _, err := c.Run(ctx, "set -e; "+strings.Join(script, "; "), nil); err != nil {
+		return fmt.Errorf("applying extra_ufw_rules: %w", err)
+	}
+	return nil
+}
