@@ -27,8 +27,6 @@ type route struct {
 	proxy        *proxy
 }
 
-func (r *route) touch() { r.lastActivity.Store(time.Now().UnixNano()) }
-
 // routeTable is a copy-on-write map from prefix to route: readers load one
 // pointer; writers (the API, rarely) copy the map under a mutex.
 type routeTable struct {
