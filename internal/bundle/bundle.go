@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"sync"
 )
 
 // builds holds what `make bundle` produced; in a plain `go build` it holds only
@@ -21,9 +22,20 @@ var builds embed.FS
 // Arches are the droplet architectures the bundle carries.
 var Arches = []string{"amd64", "arm64"}
 
+// decompressed keeps each build once unpacked: a refresh and the update
+// after it in one provider process both need it. Callers must not modify it.
+var decompressed sync.Map // arch -> []byte
+
 // Edge returns the jhub-edge binary for linux/arch.
 func Edge(arch string) ([]byte, error) {
-	return edgeFrom(builds, arch)
+	if b, ok := decompressed.Load(arch); ok {
+		return b.([]byte), nil
+	}
+	b, err := edgeFrom(builds, arch)
+	if err == nil {
+		decompressed.Store(arch, b)
+	}
+	return b, err
 }
 
 func edgeFrom(fsys fs.FS, arch string) ([]byte, error) {

@@ -29,8 +29,8 @@ func checkUFWRule(rule string) string {
 	if !strings.HasPrefix(rule, "allow") {
 		return ""
 	}
-	for _, f := range regexp.MustCompile(`\d{1,5}(:\d{1,5})?`).FindAllString(portsOf(rule), -1) {
-		lo, hi, _ := strings.Cut(f, ":")
+	for _, spec := range rulePorts(rule) {
+		lo, hi, _ := strings.Cut(spec, ":")
 		a, _ := strconv.Atoi(lo)
 		b := a
 		if hi != "" {
@@ -45,19 +45,19 @@ func checkUFWRule(rule string) string {
 	return ""
 }
 
-// portsOf keeps the parts of a rule that name ports.
-func portsOf(rule string) string {
-	var out []string
+// rulePorts lists a rule's port specs ("8443", "7000:9000"): the word after
+// "port", or a number word in the short form; addresses after from/to are not ports.
+func rulePorts(rule string) []string {
 	words := strings.Fields(rule)
-	for i, w := range words {
-		switch {
-		case i > 0 && words[i-1] == "port":
-			out = append(out, w)
-		case i > 0 && regexp.MustCompile(`^\d`).MatchString(w) && words[i-1] != "from" && words[i-1] != "to":
-			out = append(out, strings.Split(w, "/")[0])
+	var out []string
+	for i := 1; i < len(words); i++ {
+		w, prev := words[i], words[i-1]
+		if prev == "port" || (prev != "from" && prev != "to" && w[0] >= '0' && w[0] <= '9') {
+			spec, _, _ := strings.Cut(w, "/")
+			out = append(out, spec)
 		}
 	}
-	return strings.Join(out, " ")
+	return out
 }
 
 type ufwRuleValidator struct{}
