@@ -35,5 +35,7 @@ fi
 # Other setup scripts may hold the dpkg lock; wait for it instead of failing.
 apt-get -o DPkg::Lock::Timeout=600 update -qq
 DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -q -t bookworm-backports testssl.sh
-# Debian installs the script as /usr/bin/testssl.
-testssl --version 2>/dev/null | grep -m1 -i 'version'
+# Debian installs the script as /usr/bin/testssl. The whole output is read
+# before it is searched: an early-exiting grep would SIGPIPE testssl under pipefail.
+version=$(testssl --version 2>/dev/null || true)
+grep -m1 -i 'version' <<<"$version" || { echo "install-testssl: testssl --version printed no version" >&2; exit 1; }
