@@ -3,6 +3,7 @@ package provider
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework/attr"
@@ -22,8 +23,8 @@ type edgeModel struct {
 	HubHosts         types.List   `tfsdk:"hub_hosts"`
 	BaseURL          types.String `tfsdk:"base_url"`
 	Auth             *authModel   `tfsdk:"auth"`
-	AllowedUsers     types.List   `tfsdk:"allowed_users"`
-	AdminUsers       types.List   `tfsdk:"admin_users"`
+	AllowedUsers     types.Set    `tfsdk:"allowed_users"`
+	AdminUsers       types.Set    `tfsdk:"admin_users"`
 	Spawner          *spawnerMdl  `tfsdk:"spawner"`
 	NamedServers     types.Bool   `tfsdk:"named_servers"`
 	NamedServerLimit types.Int64  `tfsdk:"named_server_limit"`
@@ -90,9 +91,12 @@ type basicAuthMd struct {
 	Realm types.String `tfsdk:"realm"`
 }
 
-// knownSettings reports whether every input of the rendered release is known.
-func (m *edgeModel) known() bool {
-	vals := []attr.Value{m.Host, m.HostPublicKey, m.SSHUser, m.SSHPrivateKey, m.HubHosts, m.BaseURL, m.AllowedUsers, m.AdminUsers,
+// settingsKnown reports whether every input of the rendered release is
+// known. The droplet's address and host key are not among them: on a first
+// plan they are unknown, and the hub's settings must still be checked before
+// a droplet is created and billed.
+func (m *edgeModel) settingsKnown() bool {
+	vals := []attr.Value{m.SSHUser, m.HubHosts, m.BaseURL, m.AllowedUsers, m.AdminUsers,
 		m.NamedServers, m.NamedServerLimit, m.HubBindURL, m.BasicAuthUsers, m.ProxyMode, m.TrustedCAPEM, m.ExtraUFWRules}
 	if m.Auth != nil {
 		vals = append(vals, m.Auth.Kind, m.Auth.CreateSystemUsers, m.Auth.Password, m.Auth.ClientID, m.Auth.ClientSecret)
@@ -131,6 +135,14 @@ func (m *edgeModel) settings(ctx context.Context) (hubconfig.Settings, diag.Diag
 		diags.Append(l.ElementsAs(ctx, &out, true)...)
 		return out
 	}
+	// Rosters are sets (a removed student is one line in the plan); sorted,
+	// so a render does not depend on the order Terraform hands them over.
+	set := func(l types.Set) []string {
+		var out []string
+		diags.Append(l.ElementsAs(ctx, &out, true)...)
+		slices.Sort(out)
+		return out
+	}
 	strMap := func(m types.Map) map[string]string {
 		out := map[string]string{}
 		diags.Append(m.ElementsAs(ctx, &out, true)...)
@@ -145,8 +157,8 @@ func (m *edgeModel) settings(ctx context.Context) (hubconfig.Settings, diag.Diag
 	s := hubconfig.Settings{
 		HubHosts:         list(m.HubHosts),
 		BaseURL:          m.BaseURL.ValueString(),
-		AllowedUsers:     list(m.AllowedUsers),
-		AdminUsers:       list(m.AdminUsers),
+		AllowedUsers:     set(m.AllowedUsers),
+		AdminUsers:       set(m.AdminUsers),
 		NamedServers:     m.NamedServers.ValueBool(),
 		NamedServerLimit: int(m.NamedServerLimit.ValueInt64()),
 		HubBindURL:       m.HubBindURL.ValueString(),

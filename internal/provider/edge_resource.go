@@ -66,7 +66,7 @@ func (r *edgeResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRe
 	}
 	// The id is the address: it moves with the hub to a rebuilt droplet.
 	resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("id"), plan.Host)...)
-	if plan.known() {
+	if plan.settingsKnown() {
 		s, d := plan.settings(ctx)
 		resp.Diagnostics.Append(d...)
 		// Secrets are generated at apply; placeholders of their shape let the rest be checked now.
@@ -95,6 +95,9 @@ func (r *edgeResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRe
 		resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("cookie_secret"), types.StringUnknown())...)
 		resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("proxy_token"), types.StringUnknown())...)
 	}
+	if !plan.BasicAuthUsers.Equal(state.BasicAuthUsers) {
+		resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("basic_auth_hashes"), types.MapUnknown(types.StringType))...)
+	}
 	if state.ReleaseID.ValueString() == driftedRelease {
 		resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("release_id"), types.StringUnknown())...)
 	}
@@ -112,7 +115,6 @@ func (r *edgeResource) Create(ctx context.Context, req resource.CreateRequest, r
 		return
 	}
 	plan.ID = plan.Host
-	plan.TLSBundle = types.StringNull()
 	resp.Diagnostics.Append(r.install(ctx, &plan, secrets, "", nil)...)
 	if resp.Diagnostics.HasError() {
 		return
@@ -224,13 +226,16 @@ func (r *edgeResource) install(ctx context.Context, m *edgeModel, secrets hubcon
 		diags.AddAttributeError(path.Root("extra_ufw_rules"), "Cannot apply the firewall rules", err.Error())
 		return diags
 	}
-	exported, err := c.ExportTLS(ctx)
-	if err != nil {
-		diags.AddWarning("Certificates not kept in state", "Reading the edge's certificates back failed; a rebuilt droplet will ask the CA again: "+err.Error())
-	} else if len(exported) > 0 {
-		m.TLSBundle = types.StringValue(string(exported))
-	} else if m.TLSBundle.IsUnknown() {
+	// A bundle planned from state stays as planned; what the droplet holds
+	// now (a renewal) comes in with the next refresh.
+	if m.TLSBundle.IsUnknown() {
 		m.TLSBundle = types.StringNull()
+		exported, err := c.ExportTLS(ctx)
+		if err != nil {
+			diags.AddWarning("Certificates not kept in state", "Reading the edge's certificates back failed; a rebuilt droplet will ask the CA again: "+err.Error())
+		} else if len(exported) > 0 {
+			m.TLSBundle = types.StringValue(string(exported))
+		}
 	}
 	diags.Append(m.setSecrets(secrets)...)
 	m.ReleaseID = types.StringValue(res.ReleaseID)

@@ -6,24 +6,28 @@ import (
 	"testing"
 
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+
+	"github.com/classhub/terraform-provider-jhub/internal/testkit"
 )
 
 // Bad hub settings fail the plan, before anything touches a droplet.
 func TestAccEdge_validation(t *testing.T) {
 	for name, tc := range map[string]struct{ attrs, want string }{
-		"base url":       {`base_url = "/a b/"`, `base_url`},
-		"internal port":  {`extra_ufw_rules = ["allow 8001/tcp"]`, `(?s)port 8001.*internal`},
-		"ufw injection":  {`extra_ufw_rules = ["allow 22; reboot"]`, `not a ufw rule`},
-		"acme no email":  {`tls = { mode = "acme" }`, `(?s)email`},
-		"auth kind":      {`auth = { kind = "ldap" }`, `(?s)auth.kind`},
-		"no hub host":    {`hub_hosts = []`, `(?s)hub_hosts`},
-		"shared no pass": {`auth = { kind = "shared-password" }`, `(?s)password`},
+		"base url":              {`base_url = "/a b/"`, `base_url`},
+		"internal port":         {`extra_ufw_rules = ["allow 8001/tcp"]`, `(?s)port 8001.*internal`},
+		"ufw injection":         {`extra_ufw_rules = ["allow 22; reboot"]`, `not a ufw rule`},
+		"acme no email":         {`tls = { mode = "acme" }`, `(?s)email`},
+		"auth kind":             {`auth = { kind = "ldap" }`, `(?s)auth.kind`},
+		"no hub host":           {`hub_hosts = []`, `(?s)hub_hosts`},
+		"shared no pass":        {`auth = { kind = "shared-password" }`, `(?s)password`},
+		"public as private key": {`ssh_private_key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJgqmntdaSZzYtx4A8iHNUkF9s/OA5ElKCgCb1QqDJZe"`, `(?s)ssh_private_key.*public key`},
 	} {
 		t.Run(name, func(t *testing.T) {
 			attrs := map[string]string{
-				"hub_hosts": `hub_hosts = ["hub.example.edu"]`,
-				"auth":      `auth = { kind = "dummy" }`,
-				"tls":       `tls = { mode = "selfsigned" }`,
+				"ssh_private_key": fmt.Sprintf("ssh_private_key = %q", testkit.NewSSHKey(t, "").PrivatePEM),
+				"hub_hosts":       `hub_hosts = ["hub.example.edu"]`,
+				"auth":            `auth = { kind = "dummy" }`,
+				"tls":             `tls = { mode = "selfsigned" }`,
 			}
 			extra := tc.attrs
 			for k := range attrs {
@@ -41,12 +45,12 @@ provider "jhub" {
 resource "jhub_edge" "hub" {
   host            = "198.18.0.2"
   host_public_key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJgqmntdaSZzYtx4A8iHNUkF9s/OA5ElKCgCb1QqDJZe"
-  ssh_private_key = "unused"
   %s
   %s
   %s
   %s
-}`, attrs["hub_hosts"], attrs["auth"], attrs["tls"], extra),
+  %s
+}`, attrs["ssh_private_key"], attrs["hub_hosts"], attrs["auth"], attrs["tls"], extra),
 				PlanOnly:    true,
 				ExpectError: regexp.MustCompile(tc.want),
 			}}})

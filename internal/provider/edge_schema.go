@@ -10,6 +10,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/booldefault"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/int64default"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/mapplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringdefault"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
@@ -68,8 +69,9 @@ func (r *edgeResource) Schema(ctx context.Context, _ resource.SchemaRequest, res
 			"ssh_private_key": schema.StringAttribute{
 				Description: "The admin user's SSH private key (PEM). Sensitive. It is kept in state because reading and destroying the hub need it too; " +
 					"pass it from a variable or a secret store, never a local file, so the configuration also runs in Terraform Cloud.",
-				Required:  true,
-				Sensitive: true,
+				Required:   true,
+				Sensitive:  true,
+				Validators: []validator.String{sshPrivateKeyValidator{}},
 			},
 			"hub_hosts": schema.ListAttribute{
 				Description: "The hub's DNS names; the first is its public URL's host.",
@@ -97,8 +99,14 @@ func (r *edgeResource) Schema(ctx context.Context, _ resource.SchemaRequest, res
 					"client_secret":       secret("The GitHub OAuth app's client secret, for `github`."),
 				},
 			},
-			"allowed_users": strings("Users who may log in; empty lets in everyone the authenticator accepts."),
-			"admin_users":   strings("JupyterHub admins; they may log in even when not in allowed_users."),
+			"allowed_users": schema.SetAttribute{
+				Description: "The class roster: the students who may log in. A student removed here loses access at the next apply; their files stay.",
+				Optional:    true, ElementType: types.StringType,
+			},
+			"admin_users": schema.SetAttribute{
+				Description: "JupyterHub admins (teachers, TAs); they may log in even when not in allowed_users. An admin removed here is no longer an admin after the next apply.",
+				Optional:    true, ElementType: types.StringType,
+			},
 			"spawner": schema.SingleNestedAttribute{
 				Description: "The single-user servers.",
 				Optional:    true,
@@ -205,10 +213,14 @@ func (r *edgeResource) Schema(ctx context.Context, _ resource.SchemaRequest, res
 			"basic_auth_hashes": schema.MapAttribute{
 				Description: "bcrypt hashes of basic_auth_users, kept so that an unchanged password keeps its hash.",
 				Computed:    true, Sensitive: true, ElementType: types.StringType,
+				// Known in the plan unless basic_auth_users change (ModifyPlan).
+				PlanModifiers: []planmodifier.Map{mapplanmodifier.UseStateForUnknown()},
 			},
 			"tls_bundle": schema.StringAttribute{
-				Description: "The edge's certificates and ACME account, read back after each install, so a rebuilt droplet reuses them instead of asking the CA again.",
+				Description: "The edge's certificates and ACME account, read back after each install and refresh, so a rebuilt droplet reuses them instead of asking the CA again.",
 				Computed:    true, Sensitive: true,
+				// A renewal on the droplet comes in with the next refresh, not as a plan diff.
+				PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
 			},
 		},
 	}
