@@ -145,17 +145,14 @@ func (p *proxy) rewrite(pr *httputil.ProxyRequest) {
 }
 
 // pointAt sets scheme and host, and prepends the target's path as CHP does.
+// The escaped path is joined as well, so the request's own escaping (the
+// normalised path the edge decided on) reaches the upstream unchanged.
 func (p *proxy) pointAt(out, in *url.URL) {
 	out.Scheme = p.target.Scheme
 	out.Host = p.target.Host
 	if tp := p.target.Path; tp != "" && tp != "/" {
-		if tp[len(tp)-1] == '/' {
-			tp = tp[:len(tp)-1]
-		}
-		out.Path = tp + in.Path
-		if in.RawPath != "" {
-			out.RawPath = p.target.EscapedPath() + in.RawPath
-		}
+		out.Path = strings.TrimSuffix(tp, "/") + in.Path
+		out.RawPath = strings.TrimSuffix(p.target.EscapedPath(), "/") + in.EscapedPath()
 	}
 }
 

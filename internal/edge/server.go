@@ -188,20 +188,30 @@ func (s *Server) withBasicAuth(next http.Handler, c *BasicAuthConfig, field stri
 }
 
 // pathAuth applies basic auth under some path prefixes only (nginx
-// location-prefix semantics).
+// location-prefix semantics), on the normalised path. A prefix ending in
+// '/' also covers the path without it ("/private/" guards "/private"),
+// which many upstreams serve as the same thing.
 type pathAuth struct {
 	paths      []string
 	auth, next http.Handler
 }
 
 func (p *pathAuth) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	for _, prefix := range p.paths {
-		if strings.HasPrefix(r.URL.Path, prefix) {
-			p.auth.ServeHTTP(w, r)
-			return
-		}
+	if p.guards(r.URL.Path) {
+		p.auth.ServeHTTP(w, r)
+		return
 	}
 	p.next.ServeHTTP(w, r)
+}
+
+func (p *pathAuth) guards(path string) bool {
+	for _, prefix := range p.paths {
+		dir, isDir := strings.CutSuffix(prefix, "/")
+		if strings.HasPrefix(path, prefix) || isDir && dir != "" && path == dir {
+			return true
+		}
+	}
+	return false
 }
 
 // hubHandler routes hub traffic: redirects to base_url, then the CHP
@@ -235,7 +245,8 @@ func (h *hubHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // withState loads the live configuration once per request and, when
-// enabled, wraps the response for the access log.
+// enabled, wraps the response for the access log. Then it normalises the
+// path, once, for every decision and for the upstream.
 func (s *Server) withState(serve func(*state, http.ResponseWriter, *http.Request)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		st := s.state.Load()
@@ -243,6 +254,9 @@ func (s *Server) withState(serve func(*state, http.ResponseWriter, *http.Request
 			lw := newLogWriter(w)
 			defer s.logAccess(lw, r, time.Now())
 			w = lw
+		}
+		if !normalizeRequest(w, r) {
+			return
 		}
 		serve(st, w, r)
 	}
