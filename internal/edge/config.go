@@ -118,11 +118,17 @@ type LogConfig struct {
 
 // LimitsConfig bounds what a client may make the edge hold. There is
 // deliberately no read/write timeout: uploads, event streams and websockets
-// must be allowed to last for hours.
+// must be allowed to last for hours; a body that stops making progress is
+// cut instead. Zero (or absent) means the default for every field.
 type LimitsConfig struct {
 	MaxHeaderBytes    int           `yaml:"max_header_bytes"`
 	ReadHeaderTimeout time.Duration `yaml:"read_header_timeout"`
 	IdleTimeout       time.Duration `yaml:"idle_timeout"`
+	// BodyTimeout is how long a request body may take to start and the
+	// longest it may stall; BodyMinRate (bytes per second) the average it
+	// must keep after that. Websockets are exempt.
+	BodyTimeout time.Duration `yaml:"body_timeout,omitempty"`
+	BodyMinRate int           `yaml:"body_min_rate,omitempty"`
 }
 
 // Hub modes.
@@ -171,6 +177,10 @@ const (
 	DefaultMaxHeaderBytes    = 64 << 10
 	DefaultReadHeaderTimeout = 10 * time.Second
 	DefaultIdleTimeout       = 120 * time.Second
+	// nginx's client_body_timeout; 1 KiB/s (8 kbit/s) is a tenth of a 2G
+	// mobile uplink, so only a stalled or hostile client falls below it.
+	DefaultBodyTimeout = 60 * time.Second
+	DefaultBodyMinRate = 1 << 10
 )
 
 // LoadConfig reads and validates the file at path.
@@ -232,6 +242,12 @@ func (c *Config) applyDefaults() {
 	if c.Limits.IdleTimeout == 0 {
 		c.Limits.IdleTimeout = DefaultIdleTimeout
 	}
+	if c.Limits.BodyTimeout == 0 {
+		c.Limits.BodyTimeout = DefaultBodyTimeout
+	}
+	if c.Limits.BodyMinRate == 0 {
+		c.Limits.BodyMinRate = DefaultBodyMinRate
+	}
 	for i := range c.Hub.Hosts {
 		c.Hub.Hosts[i] = strings.ToLower(c.Hub.Hosts[i])
 	}
@@ -280,6 +296,17 @@ func (c *Config) validate() error {
 	}
 	if c.Limits.IdleTimeout < 0 {
 		errs.add("limits.idle_timeout", "must be positive")
+	}
+	for _, l := range []struct {
+		field string
+		v     int64
+	}{
+		{"limits.body_timeout", int64(c.Limits.BodyTimeout)},
+		{"limits.body_min_rate", int64(c.Limits.BodyMinRate)},
+	} {
+		if l.v < 0 {
+			errs.add(l.field, "must be positive (leave it out for the default)")
+		}
 	}
 
 	seen := map[string]string{}

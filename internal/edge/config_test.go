@@ -40,7 +40,8 @@ func TestExampleConfig(t *testing.T) {
 		t.Fatalf("the documented example must be valid: %v", err)
 	}
 	if cfg.Hub.BaseURL != "/jhub/" || cfg.Hub.Mode != ModeCHPAPI || len(cfg.Sites) != 2 || !*cfg.HSTS ||
-		cfg.Limits.ReadHeaderTimeout != 10*time.Second || cfg.Sites[1].BasicAuth.Realm != "Grades" {
+		cfg.Limits.ReadHeaderTimeout != 10*time.Second || cfg.Sites[1].BasicAuth.Realm != "Grades" ||
+		cfg.Limits.BodyTimeout != DefaultBodyTimeout || cfg.Limits.BodyMinRate != DefaultBodyMinRate {
 		t.Errorf("example decoded as %+v", cfg)
 	}
 	c := cfg.ToCerts()
@@ -60,7 +61,8 @@ hub: {hosts: [Hub.Test], api_token_file: "{{dir}}/token"}
 	}
 	if cfg.Listen != (ListenConfig{HTTP: ":80", HTTPS: ":443", API: "127.0.0.1:8001"}) || cfg.Hub.Mode != ModeCHPAPI ||
 		cfg.Hub.BaseURL != "/" || !*cfg.HSTS || !*cfg.Log.Access || cfg.Limits.MaxHeaderBytes != DefaultMaxHeaderBytes ||
-		cfg.Limits.IdleTimeout != DefaultIdleTimeout || cfg.Hub.Hosts[0] != "hub.test" {
+		cfg.Limits.IdleTimeout != DefaultIdleTimeout || cfg.Hub.Hosts[0] != "hub.test" ||
+		cfg.Limits.BodyTimeout != DefaultBodyTimeout || cfg.Limits.BodyMinRate != DefaultBodyMinRate {
 		t.Errorf("defaults: %+v", cfg)
 	}
 }
@@ -103,6 +105,8 @@ func TestConfigErrorsNameTheField(t *testing.T) {
 		{head + hub + "sites: [{host: a.test, upstream: \"http://x\", basic_auth: {htpasswd: /nope, paths: [admin]}}]\n", "sites[0].basic_auth.paths[0]: \"admin\" must start with '/'"},
 		{head + hub + "limits: {max_header_bytes: 10}\n", "limits.max_header_bytes: 10 is outside"},
 		{head + hub + "limits: {read_header_timeout: soon}\n", "cannot unmarshal"},
+		{head + hub + "limits: {body_timeout: -1s}\n", "limits.body_timeout: must be positive"},
+		{head + hub + "limits: {body_min_rate: -5}\n", "limits.body_min_rate: must be positive"},
 		{head + hub + "log: {level: loud}\n", "log.level: \"loud\" is not one of"},
 		{head + hub + "---\nversion: 1\n", "more than one YAML document"},
 		{"", "the file is empty"},

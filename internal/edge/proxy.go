@@ -213,6 +213,13 @@ func hasCookieAttr(cookie, attr string) bool {
 }
 
 func (p *proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
+	if wasCut(r) {
+		// The client may still read an answer; the connection is done.
+		p.u.log.Info("request body too slow; cut off", "upstream", p.targetName, "path", r.URL.Path, "client", clientIP(r.RemoteAddr))
+		w.Header().Set("Connection", "close")
+		http.Error(w, "408 Request Timeout: the request body arrived too slowly", http.StatusRequestTimeout)
+		return
+	}
 	if r.Context().Err() != nil {
 		// The client went away; nobody is left to read an error page.
 		if lw, ok := w.(*logWriter); ok {

@@ -92,13 +92,14 @@ func TestReloadKeepsConnections(t *testing.T) {
 	conn.Close(1000, "")
 }
 
-// TestLargeUploadStreamed sends a large body through the edge to an
-// upstream that only counts bytes, sampling the heap while it flows: a
-// buffering proxy would hold the whole body.
+// TestLargeUploadStreamed sends a 200 MiB body through the edge, under the
+// default slow-body limits, to an upstream that only counts bytes,
+// sampling the heap while it flows: a buffering proxy would hold the whole
+// body.
 func TestLargeUploadStreamed(t *testing.T) {
-	size := int64(300 << 20)
-	if raceEnabled || testing.Short() {
-		size = 64 << 20 // the race detector makes TLS ~10x slower
+	size := int64(200 << 20)
+	if testing.Short() {
+		size = 64 << 20
 	}
 	var got atomic.Int64
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -108,6 +109,9 @@ func TestLargeUploadStreamed(t *testing.T) {
 	}))
 	defer up.Close()
 	te := startEdge(t, fmt.Sprintf("hub: {hosts: [hub.test], mode: upstream, upstream: %q}\n", up.URL))
+	if lim := te.srv.limits; lim.BodyTimeout != DefaultBodyTimeout || lim.BodyMinRate != DefaultBodyMinRate {
+		t.Fatalf("limits %+v, want the defaults", lim)
+	}
 
 	runtime.GC()
 	var ms runtime.MemStats

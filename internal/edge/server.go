@@ -54,8 +54,9 @@ type Server struct {
 	reloadMu sync.Mutex // serialises reloads
 
 	challenge                 http.Handler
-	httpsPort                 string // ":8443" when the HTTPS port is not 443, for redirects
-	cookieKey                 []byte // signs basic-auth session cookies when no key file is set
+	httpsPort                 string       // ":8443" when the HTTPS port is not 443, for redirects
+	cookieKey                 []byte       // signs basic-auth session cookies when no key file is set
+	limits                    LimitsConfig // from the first config: limits change on restart
 	lnHTTP, lnHTTPS, lnAPI    net.Listener
 	srvHTTP, srvHTTPS, srvAPI *http.Server
 }
@@ -90,6 +91,7 @@ func New(cfg *Config, opts Options) (*Server, error) {
 		up:        newUpstreams(opts.Logger),
 		routes:    newRouteTable(),
 		cookieKey: make([]byte, 32),
+		limits:    cfg.Limits,
 	}
 	rand.Read(s.cookieKey)
 	s.challenge = opts.TLS.HTTPChallengeHandler(http.NotFoundHandler())
@@ -246,7 +248,8 @@ func (h *hubHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // withState loads the live configuration once per request and, when
 // enabled, wraps the response for the access log. Then it normalises the
-// path, once, for every decision and for the upstream.
+// path, once, for every decision and for the upstream, and puts the body
+// under the rate limit.
 func (s *Server) withState(serve func(*state, http.ResponseWriter, *http.Request)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		st := s.state.Load()
@@ -258,6 +261,8 @@ func (s *Server) withState(serve func(*state, http.ResponseWriter, *http.Request
 		if !normalizeRequest(w, r) {
 			return
 		}
+		r, finish := limitBody(w, r, &s.limits)
+		defer finish()
 		serve(st, w, r)
 	}
 }
