@@ -129,6 +129,9 @@ type LimitsConfig struct {
 	// must keep after that. Websockets are exempt.
 	BodyTimeout time.Duration `yaml:"body_timeout,omitempty"`
 	BodyMinRate int           `yaml:"body_min_rate,omitempty"`
+	// MaxConnsPerClient caps open connections (HTTP and HTTPS, websockets
+	// included) per client address: an IPv4 address or an IPv6 /64.
+	MaxConnsPerClient int `yaml:"max_conns_per_client,omitempty"`
 }
 
 // Hub modes.
@@ -181,6 +184,10 @@ const (
 	// mobile uplink, so only a stalled or hostile client falls below it.
 	DefaultBodyTimeout = 60 * time.Second
 	DefaultBodyMinRate = 1 << 10
+	// A lecture of 500 behind one campus NAT, each browser holding about
+	// eight connections (HTTP/1.1's six, or one HTTP/2 connection plus
+	// websockets for the Lab's events, kernels and terminals): 4000.
+	DefaultMaxConnsPerClient = 4096
 )
 
 // LoadConfig reads and validates the file at path.
@@ -248,6 +255,9 @@ func (c *Config) applyDefaults() {
 	if c.Limits.BodyMinRate == 0 {
 		c.Limits.BodyMinRate = DefaultBodyMinRate
 	}
+	if c.Limits.MaxConnsPerClient == 0 {
+		c.Limits.MaxConnsPerClient = DefaultMaxConnsPerClient
+	}
 	for i := range c.Hub.Hosts {
 		c.Hub.Hosts[i] = strings.ToLower(c.Hub.Hosts[i])
 	}
@@ -303,6 +313,7 @@ func (c *Config) validate() error {
 	}{
 		{"limits.body_timeout", int64(c.Limits.BodyTimeout)},
 		{"limits.body_min_rate", int64(c.Limits.BodyMinRate)},
+		{"limits.max_conns_per_client", int64(c.Limits.MaxConnsPerClient)},
 	} {
 		if l.v < 0 {
 			errs.add(l.field, "must be positive (leave it out for the default)")

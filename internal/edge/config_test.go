@@ -41,7 +41,8 @@ func TestExampleConfig(t *testing.T) {
 	}
 	if cfg.Hub.BaseURL != "/jhub/" || cfg.Hub.Mode != ModeCHPAPI || len(cfg.Sites) != 2 || !*cfg.HSTS ||
 		cfg.Limits.ReadHeaderTimeout != 10*time.Second || cfg.Sites[1].BasicAuth.Realm != "Grades" ||
-		cfg.Limits.BodyTimeout != DefaultBodyTimeout || cfg.Limits.BodyMinRate != DefaultBodyMinRate {
+		cfg.Limits.BodyTimeout != DefaultBodyTimeout || cfg.Limits.BodyMinRate != DefaultBodyMinRate ||
+		cfg.Limits.MaxConnsPerClient != DefaultMaxConnsPerClient {
 		t.Errorf("example decoded as %+v", cfg)
 	}
 	c := cfg.ToCerts()
@@ -62,7 +63,8 @@ hub: {hosts: [Hub.Test], api_token_file: "{{dir}}/token"}
 	if cfg.Listen != (ListenConfig{HTTP: ":80", HTTPS: ":443", API: "127.0.0.1:8001"}) || cfg.Hub.Mode != ModeCHPAPI ||
 		cfg.Hub.BaseURL != "/" || !*cfg.HSTS || !*cfg.Log.Access || cfg.Limits.MaxHeaderBytes != DefaultMaxHeaderBytes ||
 		cfg.Limits.IdleTimeout != DefaultIdleTimeout || cfg.Hub.Hosts[0] != "hub.test" ||
-		cfg.Limits.BodyTimeout != DefaultBodyTimeout || cfg.Limits.BodyMinRate != DefaultBodyMinRate {
+		cfg.Limits.BodyTimeout != DefaultBodyTimeout || cfg.Limits.BodyMinRate != DefaultBodyMinRate ||
+		cfg.Limits.MaxConnsPerClient != DefaultMaxConnsPerClient {
 		t.Errorf("defaults: %+v", cfg)
 	}
 }
@@ -107,6 +109,7 @@ func TestConfigErrorsNameTheField(t *testing.T) {
 		{head + hub + "limits: {read_header_timeout: soon}\n", "cannot unmarshal"},
 		{head + hub + "limits: {body_timeout: -1s}\n", "limits.body_timeout: must be positive"},
 		{head + hub + "limits: {body_min_rate: -5}\n", "limits.body_min_rate: must be positive"},
+		{head + hub + "limits: {max_conns_per_client: -1}\n", "limits.max_conns_per_client: must be positive"},
 		{head + hub + "log: {level: loud}\n", "log.level: \"loud\" is not one of"},
 		{head + hub + "---\nversion: 1\n", "more than one YAML document"},
 		{"", "the file is empty"},

@@ -57,6 +57,7 @@ type Server struct {
 	httpsPort                 string       // ":8443" when the HTTPS port is not 443, for redirects
 	cookieKey                 []byte       // signs basic-auth session cookies when no key file is set
 	limits                    LimitsConfig // from the first config: limits change on restart
+	conns                     *connCap
 	lnHTTP, lnHTTPS, lnAPI    net.Listener
 	srvHTTP, srvHTTPS, srvAPI *http.Server
 }
@@ -92,6 +93,7 @@ func New(cfg *Config, opts Options) (*Server, error) {
 		routes:    newRouteTable(),
 		cookieKey: make([]byte, 32),
 		limits:    cfg.Limits,
+		conns:     newConnCap(cfg.Limits.MaxConnsPerClient, opts.Logger),
 	}
 	rand.Read(s.cookieKey)
 	s.challenge = opts.TLS.HTTPChallengeHandler(http.NotFoundHandler())
@@ -355,6 +357,7 @@ func (s *Server) Listen() error {
 	if _, port, _ := net.SplitHostPort(s.lnHTTPS.Addr().String()); port != "443" {
 		s.httpsPort = ":" + port
 	}
+	s.lnHTTP, s.lnHTTPS = s.conns.wrap(s.lnHTTP), s.conns.wrap(s.lnHTTPS)
 	return nil
 }
 
