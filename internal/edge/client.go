@@ -22,6 +22,15 @@ func clientKey(a netip.Addr) string {
 	return a.String()
 }
 
+// remoteKey is clientKey for an http.Request's RemoteAddr ("ip:port").
+func remoteKey(remoteAddr string) string {
+	ap, err := netip.ParseAddrPort(remoteAddr)
+	if err != nil {
+		return remoteAddr
+	}
+	return clientKey(ap.Addr())
+}
+
 // refusedLogEvery spaces the warnings about refused connections: a client
 // hammering the cap must not flood the journal.
 const refusedLogEvery = 10 * time.Second

@@ -132,6 +132,11 @@ type LimitsConfig struct {
 	// MaxConnsPerClient caps open connections (HTTP and HTTPS, websockets
 	// included) per client address: an IPv4 address or an IPv6 /64.
 	MaxConnsPerClient int `yaml:"max_conns_per_client,omitempty"`
+	// AuthMaxFailures failed basic-auth logins per client address are
+	// allowed in any AuthFailureWindow; beyond that, logins get 429 with
+	// Retry-After until the window has made room, without hashing.
+	AuthMaxFailures   int           `yaml:"auth_max_failures,omitempty"`
+	AuthFailureWindow time.Duration `yaml:"auth_failure_window,omitempty"`
 }
 
 // Hub modes.
@@ -188,6 +193,11 @@ const (
 	// eight connections (HTTP/1.1's six, or one HTTP/2 connection plus
 	// websockets for the Lab's events, kernels and terminals): 4000.
 	DefaultMaxConnsPerClient = 4096
+	// One failed login every 3 s, 20 at once: a NAT'd class mistyping at
+	// the start of a lecture passes, a guesser gets under 30 000 tries a
+	// day per address and never more than one bcrypt per 3 s.
+	DefaultAuthMaxFailures   = 20
+	DefaultAuthFailureWindow = time.Minute
 )
 
 // LoadConfig reads and validates the file at path.
@@ -258,6 +268,12 @@ func (c *Config) applyDefaults() {
 	if c.Limits.MaxConnsPerClient == 0 {
 		c.Limits.MaxConnsPerClient = DefaultMaxConnsPerClient
 	}
+	if c.Limits.AuthMaxFailures == 0 {
+		c.Limits.AuthMaxFailures = DefaultAuthMaxFailures
+	}
+	if c.Limits.AuthFailureWindow == 0 {
+		c.Limits.AuthFailureWindow = DefaultAuthFailureWindow
+	}
 	for i := range c.Hub.Hosts {
 		c.Hub.Hosts[i] = strings.ToLower(c.Hub.Hosts[i])
 	}
@@ -314,6 +330,8 @@ func (c *Config) validate() error {
 		{"limits.body_timeout", int64(c.Limits.BodyTimeout)},
 		{"limits.body_min_rate", int64(c.Limits.BodyMinRate)},
 		{"limits.max_conns_per_client", int64(c.Limits.MaxConnsPerClient)},
+		{"limits.auth_max_failures", int64(c.Limits.AuthMaxFailures)},
+		{"limits.auth_failure_window", int64(c.Limits.AuthFailureWindow)},
 	} {
 		if l.v < 0 {
 			errs.add(l.field, "must be positive (leave it out for the default)")

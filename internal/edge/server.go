@@ -58,6 +58,7 @@ type Server struct {
 	cookieKey                 []byte       // signs basic-auth session cookies when no key file is set
 	limits                    LimitsConfig // from the first config: limits change on restart
 	conns                     *connCap
+	logins                    *basicauth.Limiter // failed logins per client, across reloads
 	lnHTTP, lnHTTPS, lnAPI    net.Listener
 	srvHTTP, srvHTTPS, srvAPI *http.Server
 }
@@ -94,6 +95,7 @@ func New(cfg *Config, opts Options) (*Server, error) {
 		cookieKey: make([]byte, 32),
 		limits:    cfg.Limits,
 		conns:     newConnCap(cfg.Limits.MaxConnsPerClient, opts.Logger),
+		logins:    basicauth.NewLimiter(cfg.Limits.AuthMaxFailures, cfg.Limits.AuthFailureWindow),
 	}
 	rand.Read(s.cookieKey)
 	s.challenge = opts.TLS.HTTPChallengeHandler(http.NotFoundHandler())
@@ -184,12 +186,15 @@ func (s *Server) withBasicAuth(next http.Handler, c *BasicAuthConfig, field stri
 			return nil, fmt.Errorf("%s.cookie_key_file: %w", field, err)
 		}
 	}
-	auth := basicauth.Middleware(next, basicauth.Options{Realm: c.Realm, Users: users, CookieKey: key})
+	auth := basicauth.Middleware(next, basicauth.Options{Realm: c.Realm, Users: users, CookieKey: key,
+		Limiter: s.logins, ClientKey: requestClientKey})
 	if len(c.Paths) == 0 {
 		return auth, nil
 	}
 	return &pathAuth{paths: c.Paths, auth: auth, next: next}, nil
 }
+
+func requestClientKey(r *http.Request) string { return remoteKey(r.RemoteAddr) }
 
 // pathAuth applies basic auth under some path prefixes only (nginx
 // location-prefix semantics), on the normalised path. A prefix ending in
