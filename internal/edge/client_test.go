@@ -78,15 +78,7 @@ func TestConnCapPerClient(t *testing.T) {
 		t.Errorf("an admitted connection stopped working: %v", err)
 	}
 	open[1].Close()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		if _, err := te.dialFrom("127.0.0.1"); err == nil {
-			break
-		} else if time.Now().After(deadline) {
-			t.Fatalf("the slot of a closed connection was not freed: %v", err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	te.waitAdmitted("127.0.0.1", "the slot of a closed connection")
 	if n := strings.Count(te.logs.String(), "connections refused"); n != 1 {
 		t.Errorf("%d log lines about refused connections, want 1 (rate-limited):\n%s", n, te.logs.String())
 	}
@@ -104,12 +96,21 @@ func TestConnCapCountsWebsockets(t *testing.T) {
 		t.Fatal("a second connection was admitted while the websocket holds the only slot")
 	}
 	ws.CloseNow()
+	te.waitAdmitted("127.0.0.1", "the websocket's slot")
+}
+
+// waitAdmitted dials from src until the edge admits it: the edge frees a
+// slot when it notices the client's close, not at once.
+func (te *testEdge) waitAdmitted(src, what string) {
+	te.t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		if _, err := te.dialFrom("127.0.0.1"); err == nil {
-			break
-		} else if time.Now().After(deadline) {
-			t.Fatalf("the websocket's slot was not freed: %v", err)
+		_, err := te.dialFrom(src)
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			te.t.Fatalf("%s was not freed: %v", what, err)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

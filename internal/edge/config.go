@@ -250,30 +250,15 @@ func (c *Config) applyDefaults() {
 	if c.Log.Access == nil {
 		c.Log.Access = ptr(true)
 	}
-	if c.Limits.MaxHeaderBytes == 0 {
-		c.Limits.MaxHeaderBytes = DefaultMaxHeaderBytes
-	}
-	if c.Limits.ReadHeaderTimeout == 0 {
-		c.Limits.ReadHeaderTimeout = DefaultReadHeaderTimeout
-	}
-	if c.Limits.IdleTimeout == 0 {
-		c.Limits.IdleTimeout = DefaultIdleTimeout
-	}
-	if c.Limits.BodyTimeout == 0 {
-		c.Limits.BodyTimeout = DefaultBodyTimeout
-	}
-	if c.Limits.BodyMinRate == 0 {
-		c.Limits.BodyMinRate = DefaultBodyMinRate
-	}
-	if c.Limits.MaxConnsPerClient == 0 {
-		c.Limits.MaxConnsPerClient = DefaultMaxConnsPerClient
-	}
-	if c.Limits.AuthMaxFailures == 0 {
-		c.Limits.AuthMaxFailures = DefaultAuthMaxFailures
-	}
-	if c.Limits.AuthFailureWindow == 0 {
-		c.Limits.AuthFailureWindow = DefaultAuthFailureWindow
-	}
+	l := &c.Limits
+	setDefault(&l.MaxHeaderBytes, DefaultMaxHeaderBytes)
+	setDefault(&l.ReadHeaderTimeout, DefaultReadHeaderTimeout)
+	setDefault(&l.IdleTimeout, DefaultIdleTimeout)
+	setDefault(&l.BodyTimeout, DefaultBodyTimeout)
+	setDefault(&l.BodyMinRate, DefaultBodyMinRate)
+	setDefault(&l.MaxConnsPerClient, DefaultMaxConnsPerClient)
+	setDefault(&l.AuthMaxFailures, DefaultAuthMaxFailures)
+	setDefault(&l.AuthFailureWindow, DefaultAuthFailureWindow)
 	for i := range c.Hub.Hosts {
 		c.Hub.Hosts[i] = strings.ToLower(c.Hub.Hosts[i])
 	}
@@ -282,9 +267,11 @@ func (c *Config) applyDefaults() {
 	}
 }
 
-func setDefault(s *string, v string) {
-	if *s == "" {
-		*s = v
+// setDefault fills in v where the file left the field at its zero value.
+func setDefault[T comparable](p *T, v T) {
+	var zero T
+	if *p == zero {
+		*p = v
 	}
 }
 
