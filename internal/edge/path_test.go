@@ -392,3 +392,41 @@ func FuzzCleanPath(f *testing.F) {
 		}
 	})
 }
+
+// TestCHPRoutesOnNormalisedPath: a student's server receives only requests
+// whose normalised path lies under its route, and the route is chosen on
+// the path it receives: no spelling takes a request to another student's
+// server, or carries another route's path into one.
+func TestCHPRoutesOnNormalisedPath(t *testing.T) {
+	hub := newUpstream(t, "hub")
+	alice := newUpstream(t, "alice")
+	bob := newUpstream(t, "bob")
+	te := startEdge(t, chpConfig(""))
+	for prefix, target := range map[string]string{"/": hub.URL, "/user/alice": alice.URL, "/user/bob": bob.URL, "/user/b%20b": bob.URL} {
+		if resp, body := te.apiDo("POST", "/api/routes"+prefix, fmt.Sprintf(`{"target": %q}`, target)); resp.StatusCode != 201 {
+			t.Fatalf("add route %s: %d %s", prefix, resp.StatusCode, body)
+		}
+	}
+	for sent, want := range map[string]string{
+		"/user/alice/lab":                     "alice /user/alice/lab",
+		"/user/bob/../alice/api/kernels":      "alice /user/alice/api/kernels",
+		"/user/alice/../bob/api/kernels":      "bob /user/bob/api/kernels",
+		"/user/alice/%2e%2e/bob/api/contents": "bob /user/bob/api/contents",
+		"//user//bob/lab":                     "bob /user/bob/lab",
+		"/user/./bob":                         "bob /user/bob",
+		"/user/%62ob/lab":                     "bob /user/bob/lab",
+		"/user/b%20b/lab":                     "bob /user/b%20b/lab",
+		"/user/alice/../../hub/admin":         "hub /hub/admin",
+		"/user/alicebob/lab":                  "hub /user/alicebob/lab",
+	} {
+		code, body := te.rawRequest("hub.test", sent)
+		if code != 200 || body != want {
+			t.Errorf("GET %s = %d %q, want %q", sent, code, body, want)
+		}
+	}
+	for _, sent := range []string{"/user/alice%2F..%2Fbob/lab", "/user/alice/..%2Fbob", "/user/../../x"} {
+		if code, body := te.rawRequest("hub.test", sent); code != http.StatusBadRequest {
+			t.Errorf("GET %s = %d %q, want 400", sent, code, body)
+		}
+	}
+}

@@ -92,8 +92,8 @@ func TestReloadKeepsConnections(t *testing.T) {
 	conn.Close(1000, "")
 }
 
-// TestLargeUploadStreamed sends a 200 MiB body through the edge, under the
-// default slow-body limits, to an upstream that only counts bytes,
+// TestLargeUploadStreamed sends a 200 MiB body through the edge, over
+// HTTP/1.1 and HTTP/2, under the default slow-body limits, to an upstream that only counts bytes,
 // sampling the heap while it flows: a buffering proxy would hold the whole
 // body.
 func TestLargeUploadStreamed(t *testing.T) {
@@ -113,6 +113,12 @@ func TestLargeUploadStreamed(t *testing.T) {
 		t.Fatalf("limits %+v, want the defaults", lim)
 	}
 
+	for _, h2 := range []bool{false, true} {
+		t.Run(protoName(h2), func(t *testing.T) { uploadWatchingHeap(t, te, h2, size, &got) })
+	}
+}
+
+func uploadWatchingHeap(t *testing.T, te *testEdge, h2 bool, size int64, got *atomic.Int64) {
 	runtime.GC()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
@@ -137,13 +143,16 @@ func TestLargeUploadStreamed(t *testing.T) {
 	}()
 	req, _ := http.NewRequest("POST", "https://hub.test/user/alice/api/contents/big.bin", io.LimitReader(zeroReader{}, size))
 	req.ContentLength = size
-	resp, err := te.client().Do(req)
+	resp, err := (&http.Client{Transport: te.transport(h2)}).Do(req)
 	close(stop)
 	<-sampled
 	if err != nil {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
+	if h2 != (resp.ProtoMajor == 2) {
+		t.Fatalf("protocol %s, wanted h2=%v", resp.Proto, h2)
+	}
 	if got.Load() != size {
 		t.Fatalf("upstream got %d bytes, want %d", got.Load(), size)
 	}
