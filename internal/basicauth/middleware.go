@@ -25,8 +25,13 @@ type Options struct {
 	CookieName string
 	// CookieTTL is how long a session cookie is accepted; default 12 hours.
 	CookieTTL time.Duration
+	// Limiter, when set, throttles failed logins per ClientKey(r), which
+	// is then required.
+	Limiter   *Limiter
+	ClientKey func(*http.Request) string
 
-	now func() time.Time // tests inject a clock
+	now    func() time.Time                 // tests inject a clock
+	verify func(user, password string) bool // and count the hashes
 }
 
 // DefaultCookieName is the session cookie's name when Options.CookieName is empty.
@@ -39,7 +44,9 @@ const cookieVersion = "v1"
 // removed before forwarding (the upstream must not see the edge's password).
 // Any other Authorization header (JupyterLab's `token …`) is forwarded
 // untouched when the cookie is valid, and the session cookie itself is
-// removed from the forwarded Cookie header.
+// removed from the forwarded Cookie header. Requests without Basic
+// credentials never count as failed logins, so a Lab request without the
+// cookie gets 401 as always, never 429.
 func Middleware(next http.Handler, o Options) http.Handler {
 	if o.Realm == "" {
 		o.Realm = "jhub"
@@ -57,22 +64,28 @@ func Middleware(next http.Handler, o Options) http.Handler {
 	if o.now == nil {
 		o.now = time.Now
 	}
+	if o.verify == nil && o.Users != nil {
+		o.verify = o.Users.Verify
+	}
+	if o.Limiter != nil && o.ClientKey == nil {
+		panic("basicauth: Options.Limiter needs Options.ClientKey")
+	}
 	challenge := `Basic realm="` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(o.Realm) + `", charset="UTF-8"`
-	return &middleware{next: next, o: o, challenge: challenge}
+	return &middleware{next: next, o: o, challenge: challenge, good: newGoodLogins(o.CookieTTL)}
 }
 
 type middleware struct {
 	next      http.Handler
 	o         Options
 	challenge string
+	good      *goodLogins
 }
 
 func (m *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if user, pass, ok := r.BasicAuth(); ok {
 		// Basic credentials are meant for the edge: they must be right, even
 		// when a cookie is also present, and never reach the upstream.
-		if m.o.Users == nil || !m.o.Users.Verify(user, pass) {
-			m.deny(w)
+		if !m.verify(w, r, user, pass) {
 			return
 		}
 		r.Header.Del("Authorization")
@@ -95,6 +108,39 @@ func (m *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	m.deny(w)
+}
+
+// verify checks Basic credentials, answering 401 or 429 itself when they
+// do not pass. Credentials that verified recently cost an HMAC; others
+// cost a hash, unless the client's failures used up its allowance.
+func (m *middleware) verify(w http.ResponseWriter, r *http.Request, user, pass string) bool {
+	if m.o.Users == nil {
+		m.deny(w)
+		return false
+	}
+	id := m.good.id(user, pass)
+	if m.good.has(id, m.o.now()) {
+		return true
+	}
+	var client string
+	if m.o.Limiter != nil {
+		client = m.o.ClientKey(r)
+		if ok, wait := m.o.Limiter.take(client); !ok {
+			secs := strconv.Itoa(retryAfter(wait))
+			w.Header().Set("Retry-After", secs)
+			http.Error(w, "429 too many failed logins from your address; try again in "+secs+" s", http.StatusTooManyRequests)
+			return false
+		}
+	}
+	if !m.o.verify(user, pass) {
+		m.deny(w)
+		return false
+	}
+	if m.o.Limiter != nil {
+		m.o.Limiter.giveBack(client)
+	}
+	m.good.add(id, m.o.now())
+	return true
 }
 
 func (m *middleware) deny(w http.ResponseWriter) {

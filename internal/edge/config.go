@@ -118,11 +118,25 @@ type LogConfig struct {
 
 // LimitsConfig bounds what a client may make the edge hold. There is
 // deliberately no read/write timeout: uploads, event streams and websockets
-// must be allowed to last for hours.
+// must be allowed to last for hours; a body that stops making progress is
+// cut instead. Zero (or absent) means the default for every field.
 type LimitsConfig struct {
 	MaxHeaderBytes    int           `yaml:"max_header_bytes"`
 	ReadHeaderTimeout time.Duration `yaml:"read_header_timeout"`
 	IdleTimeout       time.Duration `yaml:"idle_timeout"`
+	// BodyTimeout is how long a request body may take to start and the
+	// longest it may stall; BodyMinRate (bytes per second) the average it
+	// must keep after that. Websockets are exempt.
+	BodyTimeout time.Duration `yaml:"body_timeout,omitempty"`
+	BodyMinRate int           `yaml:"body_min_rate,omitempty"`
+	// MaxConnsPerClient caps open connections (HTTP and HTTPS, websockets
+	// included) per client address: an IPv4 address or an IPv6 /64.
+	MaxConnsPerClient int `yaml:"max_conns_per_client,omitempty"`
+	// AuthMaxFailures failed basic-auth logins per client address are
+	// allowed in any AuthFailureWindow; beyond that, logins get 429 with
+	// Retry-After until the window has made room, without hashing.
+	AuthMaxFailures   int           `yaml:"auth_max_failures,omitempty"`
+	AuthFailureWindow time.Duration `yaml:"auth_failure_window,omitempty"`
 }
 
 // Hub modes.
@@ -171,6 +185,19 @@ const (
 	DefaultMaxHeaderBytes    = 64 << 10
 	DefaultReadHeaderTimeout = 10 * time.Second
 	DefaultIdleTimeout       = 120 * time.Second
+	// nginx's client_body_timeout; 1 KiB/s (8 kbit/s) is a tenth of a 2G
+	// mobile uplink, so only a stalled or hostile client falls below it.
+	DefaultBodyTimeout = 60 * time.Second
+	DefaultBodyMinRate = 1 << 10
+	// A lecture of 500 behind one campus NAT, each browser holding about
+	// eight connections (HTTP/1.1's six, or one HTTP/2 connection plus
+	// websockets for the Lab's events, kernels and terminals): 4000.
+	DefaultMaxConnsPerClient = 4096
+	// One failed login every 3 s, 20 at once: a NAT'd class mistyping at
+	// the start of a lecture passes, a guesser gets under 30 000 tries a
+	// day per address and never more than one bcrypt per 3 s.
+	DefaultAuthMaxFailures   = 20
+	DefaultAuthFailureWindow = time.Minute
 )
 
 // LoadConfig reads and validates the file at path.
@@ -223,15 +250,15 @@ func (c *Config) applyDefaults() {
 	if c.Log.Access == nil {
 		c.Log.Access = ptr(true)
 	}
-	if c.Limits.MaxHeaderBytes == 0 {
-		c.Limits.MaxHeaderBytes = DefaultMaxHeaderBytes
-	}
-	if c.Limits.ReadHeaderTimeout == 0 {
-		c.Limits.ReadHeaderTimeout = DefaultReadHeaderTimeout
-	}
-	if c.Limits.IdleTimeout == 0 {
-		c.Limits.IdleTimeout = DefaultIdleTimeout
-	}
+	l := &c.Limits
+	setDefault(&l.MaxHeaderBytes, DefaultMaxHeaderBytes)
+	setDefault(&l.ReadHeaderTimeout, DefaultReadHeaderTimeout)
+	setDefault(&l.IdleTimeout, DefaultIdleTimeout)
+	setDefault(&l.BodyTimeout, DefaultBodyTimeout)
+	setDefault(&l.BodyMinRate, DefaultBodyMinRate)
+	setDefault(&l.MaxConnsPerClient, DefaultMaxConnsPerClient)
+	setDefault(&l.AuthMaxFailures, DefaultAuthMaxFailures)
+	setDefault(&l.AuthFailureWindow, DefaultAuthFailureWindow)
 	for i := range c.Hub.Hosts {
 		c.Hub.Hosts[i] = strings.ToLower(c.Hub.Hosts[i])
 	}
@@ -240,9 +267,11 @@ func (c *Config) applyDefaults() {
 	}
 }
 
-func setDefault(s *string, v string) {
-	if *s == "" {
-		*s = v
+// setDefault fills in v where the file left the field at its zero value.
+func setDefault[T comparable](p *T, v T) {
+	var zero T
+	if *p == zero {
+		*p = v
 	}
 }
 
@@ -280,6 +309,20 @@ func (c *Config) validate() error {
 	}
 	if c.Limits.IdleTimeout < 0 {
 		errs.add("limits.idle_timeout", "must be positive")
+	}
+	for _, l := range []struct {
+		field string
+		v     int64
+	}{
+		{"limits.body_timeout", int64(c.Limits.BodyTimeout)},
+		{"limits.body_min_rate", int64(c.Limits.BodyMinRate)},
+		{"limits.max_conns_per_client", int64(c.Limits.MaxConnsPerClient)},
+		{"limits.auth_max_failures", int64(c.Limits.AuthMaxFailures)},
+		{"limits.auth_failure_window", int64(c.Limits.AuthFailureWindow)},
+	} {
+		if l.v < 0 {
+			errs.add(l.field, "must be positive (leave it out for the default)")
+		}
 	}
 
 	seen := map[string]string{}

@@ -40,7 +40,10 @@ func TestExampleConfig(t *testing.T) {
 		t.Fatalf("the documented example must be valid: %v", err)
 	}
 	if cfg.Hub.BaseURL != "/jhub/" || cfg.Hub.Mode != ModeCHPAPI || len(cfg.Sites) != 2 || !*cfg.HSTS ||
-		cfg.Limits.ReadHeaderTimeout != 10*time.Second || cfg.Sites[1].BasicAuth.Realm != "Grades" {
+		cfg.Limits.ReadHeaderTimeout != 10*time.Second || cfg.Sites[1].BasicAuth.Realm != "Grades" ||
+		cfg.Limits.BodyTimeout != DefaultBodyTimeout || cfg.Limits.BodyMinRate != DefaultBodyMinRate ||
+		cfg.Limits.MaxConnsPerClient != DefaultMaxConnsPerClient || cfg.Limits.AuthMaxFailures != DefaultAuthMaxFailures ||
+		cfg.Limits.AuthFailureWindow != DefaultAuthFailureWindow {
 		t.Errorf("example decoded as %+v", cfg)
 	}
 	c := cfg.ToCerts()
@@ -60,7 +63,10 @@ hub: {hosts: [Hub.Test], api_token_file: "{{dir}}/token"}
 	}
 	if cfg.Listen != (ListenConfig{HTTP: ":80", HTTPS: ":443", API: "127.0.0.1:8001"}) || cfg.Hub.Mode != ModeCHPAPI ||
 		cfg.Hub.BaseURL != "/" || !*cfg.HSTS || !*cfg.Log.Access || cfg.Limits.MaxHeaderBytes != DefaultMaxHeaderBytes ||
-		cfg.Limits.IdleTimeout != DefaultIdleTimeout || cfg.Hub.Hosts[0] != "hub.test" {
+		cfg.Limits.IdleTimeout != DefaultIdleTimeout || cfg.Hub.Hosts[0] != "hub.test" ||
+		cfg.Limits.BodyTimeout != DefaultBodyTimeout || cfg.Limits.BodyMinRate != DefaultBodyMinRate ||
+		cfg.Limits.MaxConnsPerClient != DefaultMaxConnsPerClient || cfg.Limits.AuthMaxFailures != DefaultAuthMaxFailures ||
+		cfg.Limits.AuthFailureWindow != DefaultAuthFailureWindow {
 		t.Errorf("defaults: %+v", cfg)
 	}
 }
@@ -103,6 +109,11 @@ func TestConfigErrorsNameTheField(t *testing.T) {
 		{head + hub + "sites: [{host: a.test, upstream: \"http://x\", basic_auth: {htpasswd: /nope, paths: [admin]}}]\n", "sites[0].basic_auth.paths[0]: \"admin\" must start with '/'"},
 		{head + hub + "limits: {max_header_bytes: 10}\n", "limits.max_header_bytes: 10 is outside"},
 		{head + hub + "limits: {read_header_timeout: soon}\n", "cannot unmarshal"},
+		{head + hub + "limits: {body_timeout: -1s}\n", "limits.body_timeout: must be positive"},
+		{head + hub + "limits: {body_min_rate: -5}\n", "limits.body_min_rate: must be positive"},
+		{head + hub + "limits: {max_conns_per_client: -1}\n", "limits.max_conns_per_client: must be positive"},
+		{head + hub + "limits: {auth_max_failures: -1}\n", "limits.auth_max_failures: must be positive"},
+		{head + hub + "limits: {auth_failure_window: -1m}\n", "limits.auth_failure_window: must be positive"},
 		{head + hub + "log: {level: loud}\n", "log.level: \"loud\" is not one of"},
 		{head + hub + "---\nversion: 1\n", "more than one YAML document"},
 		{"", "the file is empty"},

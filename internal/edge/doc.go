@@ -13,6 +13,16 @@
 //     c.ConfigurableHTTPProxy.should_start = False routes through the edge,
 //     plus /_edge/health and POST /api/reload.
 //
+// Every request's path is normalised once (duplicate slashes, dot
+// segments, needless escapes) before any decision, and exactly that path is
+// served or forwarded; paths without one safe meaning (an encoded '/', '..'
+// above the root, a backslash, NUL) get 400. See cleanPath.
+//
+// Clients are held to LimitsConfig, each client being its TCP peer's
+// address (an IPv6 /64): request bodies that stall or trickle are cut
+// (408), connections beyond a per-client cap are closed on accept, and
+// failed basic-auth logins beyond an allowance get 429 without a hash.
+//
 // Websockets are proxied on any path, never with deadlines. Over HTTP/2 the
 // edge bridges RFC 8441 extended CONNECT to an HTTP/1.1 upgrade when Go's
 // server advertises it (GODEBUG=http2xconnect=1); otherwise browsers open

@@ -236,11 +236,16 @@ func TestBaseURLRedirectsWithoutLoops(t *testing.T) {
 			t.Errorf("GET %s = %d Location %q, want 302 %q", path, resp.StatusCode, resp.Header.Get("Location"), loc)
 		}
 	}
-	for _, path := range []string{"/jhub/", "/jhub/hub/login?next=%2Fjhub%2Fhub%2F", "/jhub/user/a%2Fb/lab"} {
+	for _, path := range []string{"/jhub/", "/jhub/hub/login?next=%2Fjhub%2Fhub%2F", "/jhub/user/a%20b/lab"} {
 		resp, body := mustGet(t, c, "https://hub.test"+path)
 		if resp.StatusCode != 200 || body != "hub "+path {
 			t.Errorf("GET %s = %d %q, want forwarded unstripped", path, resp.StatusCode, body)
 		}
+	}
+	// An encoded '/' has no single meaning (one segment to the edge, two to
+	// whatever decodes first): refused rather than guessed.
+	if resp, _ := mustGet(t, c, "https://hub.test/jhub/user/a%2Fb/lab"); resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("encoded slash: %d, want 400", resp.StatusCode)
 	}
 	// A client that follows redirects from / and /jhub ends at the hub.
 	follow := &http.Client{Transport: te.transport(false)}

@@ -145,17 +145,14 @@ func (p *proxy) rewrite(pr *httputil.ProxyRequest) {
 }
 
 // pointAt sets scheme and host, and prepends the target's path as CHP does.
+// The escaped path is joined as well, so the request's own escaping (the
+// normalised path the edge decided on) reaches the upstream unchanged.
 func (p *proxy) pointAt(out, in *url.URL) {
 	out.Scheme = p.target.Scheme
 	out.Host = p.target.Host
 	if tp := p.target.Path; tp != "" && tp != "/" {
-		if tp[len(tp)-1] == '/' {
-			tp = tp[:len(tp)-1]
-		}
-		out.Path = tp + in.Path
-		if in.RawPath != "" {
-			out.RawPath = p.target.EscapedPath() + in.RawPath
-		}
+		out.Path = strings.TrimSuffix(tp, "/") + in.Path
+		out.RawPath = strings.TrimSuffix(p.target.EscapedPath(), "/") + in.EscapedPath()
 	}
 }
 
@@ -216,6 +213,13 @@ func hasCookieAttr(cookie, attr string) bool {
 }
 
 func (p *proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
+	if wasCut(r) {
+		// The client may still read an answer; the connection is done.
+		p.u.log.Info("request body too slow; cut off", "upstream", p.targetName, "path", r.URL.Path, "client", clientIP(r.RemoteAddr))
+		w.Header().Set("Connection", "close")
+		http.Error(w, "408 Request Timeout: the request body arrived too slowly", http.StatusRequestTimeout)
+		return
+	}
 	if r.Context().Err() != nil {
 		// The client went away; nobody is left to read an error page.
 		if lw, ok := w.(*logWriter); ok {

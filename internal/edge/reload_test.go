@@ -92,13 +92,14 @@ func TestReloadKeepsConnections(t *testing.T) {
 	conn.Close(1000, "")
 }
 
-// TestLargeUploadStreamed sends a large body through the edge to an
-// upstream that only counts bytes, sampling the heap while it flows: a
-// buffering proxy would hold the whole body.
+// TestLargeUploadStreamed sends a 200 MiB body through the edge, over
+// HTTP/1.1 and HTTP/2, under the default slow-body limits, to an upstream that only counts bytes,
+// sampling the heap while it flows: a buffering proxy would hold the whole
+// body.
 func TestLargeUploadStreamed(t *testing.T) {
-	size := int64(300 << 20)
-	if raceEnabled || testing.Short() {
-		size = 64 << 20 // the race detector makes TLS ~10x slower
+	size := int64(200 << 20)
+	if testing.Short() {
+		size = 64 << 20
 	}
 	var got atomic.Int64
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -108,7 +109,16 @@ func TestLargeUploadStreamed(t *testing.T) {
 	}))
 	defer up.Close()
 	te := startEdge(t, fmt.Sprintf("hub: {hosts: [hub.test], mode: upstream, upstream: %q}\n", up.URL))
+	if lim := te.srv.limits; lim.BodyTimeout != DefaultBodyTimeout || lim.BodyMinRate != DefaultBodyMinRate {
+		t.Fatalf("limits %+v, want the defaults", lim)
+	}
 
+	for _, h2 := range []bool{false, true} {
+		t.Run(protoName(h2), func(t *testing.T) { uploadWatchingHeap(t, te, h2, size, &got) })
+	}
+}
+
+func uploadWatchingHeap(t *testing.T, te *testEdge, h2 bool, size int64, got *atomic.Int64) {
 	runtime.GC()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
@@ -133,13 +143,16 @@ func TestLargeUploadStreamed(t *testing.T) {
 	}()
 	req, _ := http.NewRequest("POST", "https://hub.test/user/alice/api/contents/big.bin", io.LimitReader(zeroReader{}, size))
 	req.ContentLength = size
-	resp, err := te.client().Do(req)
+	resp, err := (&http.Client{Transport: te.transport(h2)}).Do(req)
 	close(stop)
 	<-sampled
 	if err != nil {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
+	if h2 != (resp.ProtoMajor == 2) {
+		t.Fatalf("protocol %s, wanted h2=%v", resp.Proto, h2)
+	}
 	if got.Load() != size {
 		t.Fatalf("upstream got %d bytes, want %d", got.Load(), size)
 	}

@@ -54,8 +54,11 @@ type Server struct {
 	reloadMu sync.Mutex // serialises reloads
 
 	challenge                 http.Handler
-	httpsPort                 string // ":8443" when the HTTPS port is not 443, for redirects
-	cookieKey                 []byte // signs basic-auth session cookies when no key file is set
+	httpsPort                 string       // ":8443" when the HTTPS port is not 443, for redirects
+	cookieKey                 []byte       // signs basic-auth session cookies when no key file is set
+	limits                    LimitsConfig // from the first config: limits change on restart
+	conns                     *connCap
+	logins                    *basicauth.Limiter // failed logins per client, across reloads
 	lnHTTP, lnHTTPS, lnAPI    net.Listener
 	srvHTTP, srvHTTPS, srvAPI *http.Server
 }
@@ -90,6 +93,9 @@ func New(cfg *Config, opts Options) (*Server, error) {
 		up:        newUpstreams(opts.Logger),
 		routes:    newRouteTable(),
 		cookieKey: make([]byte, 32),
+		limits:    cfg.Limits,
+		conns:     newConnCap(cfg.Limits.MaxConnsPerClient, opts.Logger),
+		logins:    basicauth.NewLimiter(cfg.Limits.AuthMaxFailures, cfg.Limits.AuthFailureWindow),
 	}
 	rand.Read(s.cookieKey)
 	s.challenge = opts.TLS.HTTPChallengeHandler(http.NotFoundHandler())
@@ -180,28 +186,41 @@ func (s *Server) withBasicAuth(next http.Handler, c *BasicAuthConfig, field stri
 			return nil, fmt.Errorf("%s.cookie_key_file: %w", field, err)
 		}
 	}
-	auth := basicauth.Middleware(next, basicauth.Options{Realm: c.Realm, Users: users, CookieKey: key})
+	auth := basicauth.Middleware(next, basicauth.Options{Realm: c.Realm, Users: users, CookieKey: key,
+		Limiter: s.logins, ClientKey: requestClientKey})
 	if len(c.Paths) == 0 {
 		return auth, nil
 	}
 	return &pathAuth{paths: c.Paths, auth: auth, next: next}, nil
 }
 
+func requestClientKey(r *http.Request) string { return remoteKey(r.RemoteAddr) }
+
 // pathAuth applies basic auth under some path prefixes only (nginx
-// location-prefix semantics).
+// location-prefix semantics), on the normalised path. A prefix ending in
+// '/' also covers the path without it ("/private/" guards "/private"),
+// which many upstreams serve as the same thing.
 type pathAuth struct {
 	paths      []string
 	auth, next http.Handler
 }
 
 func (p *pathAuth) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	for _, prefix := range p.paths {
-		if strings.HasPrefix(r.URL.Path, prefix) {
-			p.auth.ServeHTTP(w, r)
-			return
-		}
+	if p.guards(r.URL.Path) {
+		p.auth.ServeHTTP(w, r)
+		return
 	}
 	p.next.ServeHTTP(w, r)
+}
+
+func (p *pathAuth) guards(path string) bool {
+	for _, prefix := range p.paths {
+		dir, isDir := strings.CutSuffix(prefix, "/")
+		if strings.HasPrefix(path, prefix) || isDir && dir != "" && path == dir {
+			return true
+		}
+	}
+	return false
 }
 
 // hubHandler routes hub traffic: redirects to base_url, then the CHP
@@ -235,7 +254,9 @@ func (h *hubHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // withState loads the live configuration once per request and, when
-// enabled, wraps the response for the access log.
+// enabled, wraps the response for the access log. Then it normalises the
+// path, once, for every decision and for the upstream, and puts the body
+// under the rate limit.
 func (s *Server) withState(serve func(*state, http.ResponseWriter, *http.Request)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		st := s.state.Load()
@@ -244,6 +265,11 @@ func (s *Server) withState(serve func(*state, http.ResponseWriter, *http.Request
 			defer s.logAccess(lw, r, time.Now())
 			w = lw
 		}
+		if !normalizeRequest(w, r) {
+			return
+		}
+		r, finish := limitBody(w, r, &s.limits)
+		defer finish()
 		serve(st, w, r)
 	}
 }
@@ -336,6 +362,7 @@ func (s *Server) Listen() error {
 	if _, port, _ := net.SplitHostPort(s.lnHTTPS.Addr().String()); port != "443" {
 		s.httpsPort = ":" + port
 	}
+	s.lnHTTP, s.lnHTTPS = s.conns.wrap(s.lnHTTP), s.conns.wrap(s.lnHTTPS)
 	return nil
 }
 

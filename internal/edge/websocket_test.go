@@ -82,11 +82,12 @@ func echo(t *testing.T, c *websocket.Conn, msg, wantPrefix string) {
 }
 
 // TestWebsocketAnyPathAndIdle: upgrades work on any path, and a socket idle
-// for far longer than every server timeout still works, because the edge
-// sets no deadline on upgraded connections.
+// for far longer than every server timeout (the slow-body cut-off
+// included) still works, because the edge sets no deadline on upgraded
+// connections.
 func TestWebsocketAnyPathAndIdle(t *testing.T) {
 	up := echoServer(t)
-	te := startEdge(t, fmt.Sprintf(`limits: {read_header_timeout: 100ms, idle_timeout: 100ms}
+	te := startEdge(t, fmt.Sprintf(`limits: {read_header_timeout: 100ms, idle_timeout: 100ms, body_timeout: 100ms, body_min_rate: 1000000}
 hub: {hosts: [hub.test], mode: upstream, upstream: %q}
 `, up.URL))
 	ctx := context.Background()
@@ -139,7 +140,9 @@ func TestWebsocketOverHTTP2(t *testing.T) {
 		return
 	}
 	up := echoServer(t)
-	te := startEdge(t, fmt.Sprintf(`limits: {idle_timeout: 100ms}
+	// The stream is a request body to net/http: the slow-body cut-off must
+	// leave it alone.
+	te := startEdge(t, fmt.Sprintf(`limits: {idle_timeout: 100ms, body_timeout: 100ms, body_min_rate: 1000000}
 hub: {hosts: [hub.test], mode: upstream, upstream: %q}
 `, up.URL))
 	s, err := extendedConnect(te, "/user/alice/api/kernels/1/channels")
