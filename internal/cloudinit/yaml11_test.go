@@ -238,7 +238,10 @@ func TestPayloadReadsTheSameInCloudInit(t *testing.T) {
 			t.Fatal(err)
 		}
 		if !reflect.DeepEqual(fromGo, fromPy[i]) {
-			py, _ := json.Marshal(fromPy[i])
+			py, err := json.Marshal(fromPy[i])
+			if err != nil {
+				t.Fatal(err)
+			}
 			t.Errorf("%s: cloud-init reads the payload differently\nGo:     %s\nPyYAML: %s\n--- payload ---\n%s", names[i], j, py, p)
 		}
 	}
