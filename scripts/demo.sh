@@ -39,12 +39,15 @@ export TF_VAR_students='["alice","bob"]'
 export TF_VAR_class_password=$password
 export TF_VAR_acme_email=teacher@cs101.lab.test
 export TF_VAR_acme_directory_url=$JHUB_LAB_ACME_DIRECTORY
-export TF_VAR_acme_ca_root_pem="$(cat "$JHUB_LAB_ACME_CA")"
-export TF_VAR_trusted_ca_pem="$(cat "$JHUB_LAB_CA")"
+# Assigned, then exported: `export X="$(cat f)"` would hide a missing file.
+TF_VAR_acme_ca_root_pem=$(cat "$JHUB_LAB_ACME_CA")
+TF_VAR_trusted_ca_pem=$(cat "$JHUB_LAB_CA")
+export TF_VAR_acme_ca_root_pem TF_VAR_trusted_ca_pem
 export TF_VAR_apt_mirror=$JHUB_LAB_APT_MIRROR
 export TF_VAR_apt_security_mirror=$JHUB_LAB_APT_SECURITY_MIRROR
-export TF_VAR_admin_ssh_public_key="$(cat "$work/id_ed25519.pub")"
-export TF_VAR_admin_ssh_private_key="$(cat "$work/id_ed25519")"
+TF_VAR_admin_ssh_public_key=$(cat "$work/id_ed25519.pub")
+TF_VAR_admin_ssh_private_key=$(cat "$work/id_ed25519")
+export TF_VAR_admin_ssh_public_key TF_VAR_admin_ssh_private_key
 tf() { terraform -chdir="$work/tf" "$@"; }
 
 start=$(date +%s)
@@ -57,7 +60,15 @@ host=${hub#https://}; host=${host%%/*}
 echo "== the hub, over HTTPS with the lab CA's certificate:"
 curl -sS --resolve "$host:443:$ip" --cacert "$JHUB_LAB_CA" -o /dev/null -w "GET ${hub}hub/login -> %{http_code}, certificate verified\n" "${hub}hub/login"
 echo "== a second plan must be empty:"
-tf plan -detailed-exitcode -compact-warnings >/dev/null && echo "no changes"
+# -detailed-exitcode: 0 no changes, 2 changes, 1 error. Either failure is
+# reported, and the demo still destroys what it built before exiting non-zero.
+plan_rc=0
+tf plan -detailed-exitcode -compact-warnings >/dev/null || plan_rc=$?
+case $plan_rc in
+  0) echo "no changes" ;;
+  2) echo "demo: the second plan is not empty" >&2 ;;
+  *) echo "demo: the second plan failed" >&2 ;;
+esac
 
 cat <<EOT
 
@@ -70,3 +81,4 @@ your domain: see examples/class-hub/main.tf.
 EOT
 if [ -t 0 ]; then read -r -p "Press Enter to destroy the hub and take the lab down. " _; fi
 tf destroy -auto-approve -compact-warnings
+exit "$plan_rc"

@@ -4,20 +4,25 @@
 # Idempotent: does nothing when a testssl.sh 3.2 is already installed.
 set -euo pipefail
 
-if dpkg-query -W -f='${Version}' testssl.sh 2>/dev/null | grep -q '^3\.2'; then
-  echo "testssl.sh $(dpkg-query -W -f='${Version}' testssl.sh) already installed"
+installed=$(dpkg-query -W -f='${Version}' testssl.sh 2>/dev/null || true)
+if [[ $installed == 3.2* ]]; then
+  echo "testssl.sh $installed already installed"
   exit 0
 fi
 
 LIST=/etc/apt/sources.list.d/jhub-bookworm-backports.sources
 if ! grep -rqs 'bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d/; then
   # The main Debian entry is the one whose suites include plain "bookworm".
+  # Stanzas end at a blank line or at the end of a file; the first match is
+  # printed once (END also runs after exit, hence the flag), with no pipe.
   URI=$(awk '
+    function check() { if (main && uri && !done) { print uri; done = 1; exit } uri = ""; main = 0 }
+    FNR == 1   { check() }
     /^URIs:/   { uri = $2 }
     /^Suites:/ { for (i = 2; i <= NF; i++) if ($i == "bookworm") main = 1 }
-    /^$/       { if (main && uri) { print uri; exit } uri = ""; main = 0 }
-    END        { if (main && uri) print uri }
-  ' /etc/apt/sources.list.d/*.sources | head -n1)
+    /^[ \t]*$/ { check() }
+    END        { check() }
+  ' /etc/apt/sources.list.d/*.sources 2>/dev/null || true)
   if [[ -z $URI ]]; then
     echo "install-testssl: no 'URIs:' line of a bookworm entry in /etc/apt/sources.list.d/*.sources; add one" >&2
     exit 1

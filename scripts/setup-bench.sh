@@ -30,8 +30,11 @@ if ((${#need[@]})); then
 fi
 
 caddy="$CACHE/bin/caddy"
-# `caddy version` says "unknown" for go-installed builds; the build info has the version.
-if ! [[ -x $caddy ]] || ! go version -m "$caddy" 2>/dev/null | grep -Eq "^[[:space:]]+mod[[:space:]]+github.com/caddyserver/caddy/v2[[:space:]]+${CADDY_VERSION}[[:space:]]"; then
+# `caddy version` says "unknown" for go-installed builds; the build info has the
+# version. Read whole before searching: grep -q exiting early could SIGPIPE go
+# under pipefail and rebuild Caddy every time.
+buildinfo=$( [[ -x $caddy ]] && go version -m "$caddy" 2>/dev/null || true)
+if ! grep -Eq "^[[:space:]]+mod[[:space:]]+github.com/caddyserver/caddy/v2[[:space:]]+${CADDY_VERSION}[[:space:]]" <<<"$buildinfo"; then
 	GOBIN="$CACHE/bin" CGO_ENABLED=0 go install "github.com/caddyserver/caddy/v2/cmd/caddy@${CADDY_VERSION}"
 fi
 

@@ -26,6 +26,10 @@ if command -v cloud-init >/dev/null 2>&1 && cloud-init schema --help >/dev/null 
 	exit 0
 fi
 
+# installed PKG: whether dpkg has PKG installed (output read whole: no
+# early-exiting reader in a pipe under pipefail).
+installed() { [[ $(dpkg-query -W -f='${Status}' "$1" 2>/dev/null || true) == 'install ok installed' ]]; }
+
 policy=/usr/sbin/policy-rc.d
 made_policy=""
 if [[ ! -e ${policy} ]]; then
@@ -39,17 +43,19 @@ trap cleanup EXIT
 # Only a host that did not have cloud-init gets it disabled; one that already
 # relies on it (installed but somehow broken) is repaired, not switched off.
 # Disabled before installing so not even a postinst-triggered run can act.
-if ! dpkg-query -W -f='${Status}' cloud-init 2>/dev/null | grep -q 'install ok installed'; then
+if ! installed cloud-init; then
 	mkdir -p /etc/cloud
 	touch /etc/cloud/cloud-init.disabled
 fi
 
 export DEBIAN_FRONTEND=noninteractive
-if ! dpkg-query -W -f='${Status}' ufw 2>/dev/null | grep -q 'install ok installed'; then
+if ! installed ufw; then
 	echo 'ufw ufw/enable boolean false' | debconf-set-selections
 fi
-apt-get update -qq
-apt-get install -y -qq --no-install-recommends cloud-init ufw iptables iproute2 curl openssh-client >/dev/null
+# A fresh machine may be running its first apt-daily: wait for the lock.
+apt-get -o DPkg::Lock::Timeout=600 update -qq
+apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends cloud-init ufw iptables iproute2 curl openssh-client >/dev/null
 
 cloud-init schema --help >/dev/null
-echo "setup-cloudinit.sh: installed $(cloud-init --version 2>&1) and $(ufw version | head -1)"
+ufw_version=$(ufw version)
+echo "setup-cloudinit.sh: installed $(cloud-init --version 2>&1) and ${ufw_version%%$'\n'*}"

@@ -10,10 +10,12 @@ set -euo pipefail
 pkgs="openssh-server tar passwd coreutils python3"
 missing=""
 for p in $pkgs; do
-	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+	# Read whole, then compared: no early-exiting reader in a pipe under pipefail.
+	[ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)" = "install ok installed" ] || missing="$missing $p"
 done
 if [ -n "$missing" ]; then
-	apt-get update -qq
+	# A fresh machine may be running its first apt-daily: wait for the lock.
+	apt-get -o DPkg::Lock::Timeout=600 update -qq
 	# A policy-rc.d that denies starts keeps the package from starting a
 	# system-wide sshd on :22; ours is removed again, an existing one kept.
 	if [ ! -e /usr/sbin/policy-rc.d ]; then
@@ -21,7 +23,7 @@ if [ -n "$missing" ]; then
 		chmod +x /usr/sbin/policy-rc.d
 		trap 'rm -f /usr/sbin/policy-rc.d' EXIT
 	fi
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing
+	DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends $missing
 fi
 mkdir -p /run/sshd
-/usr/sbin/sshd -V 2>&1 | head -n 1
+/usr/sbin/sshd -V 2>&1

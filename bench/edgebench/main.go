@@ -76,10 +76,11 @@ func upstream(args []string) error {
 	case err := <-errc:
 		return err
 	case <-ctx.Done():
+		var errs []error
 		for _, s := range servers {
-			s.Close()
+			errs = append(errs, s.Close())
 		}
-		return nil
+		return errors.Join(errs...)
 	}
 }
 
@@ -90,7 +91,7 @@ func fixedBody(b []byte) http.Handler {
 		h := w.Header()
 		h["Content-Type"] = ctype
 		h["Content-Length"] = clen
-		w.Write(b)
+		_, _ = w.Write(b) // a client that went away is the load generator's to count
 	})
 }
 
@@ -117,7 +118,7 @@ func wsEchoLoad(args []string) error {
 	deadline := start.Add(*dur)
 	for _, c := range cs {
 		wg.Go(func() {
-			defer c.conn.Close()
+			defer func() { _ = c.conn.Close() }() // done measuring; the count is what matters
 			scratch, buf := make([]byte, len(msg)), make([]byte, len(msg))
 			n := int64(0)
 			for time.Now().Before(deadline) {
@@ -165,9 +166,7 @@ func wsIdle(args []string) error {
 	case <-ctx.Done():
 	}
 	err = echoAll(cs)
-	for _, c := range cs {
-		c.conn.Close()
-	}
+	closeAll(cs)
 	if err != nil {
 		return fmt.Errorf("after holding idle: %w", err)
 	}
@@ -193,11 +192,7 @@ func dialAll(u string, n int) ([]*wsConn, error) {
 	}
 	wg.Wait()
 	if err := summarize(errs); err != nil {
-		for _, c := range cs {
-			if c != nil {
-				c.conn.Close()
-			}
-		}
+		closeAll(cs)
 		return nil, fmt.Errorf("opening %d websockets: %w", n, err)
 	}
 	return cs, nil
@@ -209,13 +204,27 @@ func echoAll(cs []*wsConn) error {
 	var wg sync.WaitGroup
 	for i, c := range cs {
 		wg.Go(func() {
-			c.conn.SetDeadline(time.Now().Add(10 * time.Second))
-			_, errs[i] = c.roundTrip(msg, make([]byte, len(msg)), nil)
-			c.conn.SetDeadline(time.Time{})
+			if errs[i] = c.conn.SetDeadline(time.Now().Add(10 * time.Second)); errs[i] != nil {
+				return
+			}
+			if _, errs[i] = c.roundTrip(msg, make([]byte, len(msg)), nil); errs[i] != nil {
+				return
+			}
+			errs[i] = c.conn.SetDeadline(time.Time{})
 		})
 	}
 	wg.Wait()
 	return summarize(errs)
+}
+
+// closeAll closes the websockets that were opened; the measurement is over,
+// so there is nothing to do about a failed close.
+func closeAll(cs []*wsConn) {
+	for _, c := range cs {
+		if c != nil {
+			_ = c.conn.Close()
+		}
+	}
 }
 
 // summarize turns per-connection errors into one: how many failed, and the first.

@@ -68,7 +68,7 @@ func report(args []string) error {
 	if err != nil {
 		return err
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }() // read only: nothing is lost if closing fails
 	vals, rounds, err := readRaw(f)
 	if err != nil {
 		return fmt.Errorf("%s: %w", *csvPath, err)

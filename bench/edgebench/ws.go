@@ -131,9 +131,10 @@ func wsEcho(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
 	}
-	defer conn.Close()
-	fmt.Fprintf(brw, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n", wsAccept(r.Header.Get("Sec-WebSocket-Key")))
-	if brw.Flush() != nil {
+	// The server side of an echo: the client sees any failure as a broken
+	// websocket, so errors end the loop and nothing else.
+	defer func() { _ = conn.Close() }()
+	if _, err := fmt.Fprintf(brw, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n", wsAccept(r.Header.Get("Sec-WebSocket-Key"))); err != nil || brw.Flush() != nil {
 		return
 	}
 	buf := make([]byte, 4096)
@@ -144,7 +145,7 @@ func wsEcho(w http.ResponseWriter, r *http.Request) {
 		}
 		switch op {
 		case opClose:
-			writeFrame(brw.Writer, opClose, p, nil)
+			_ = writeFrame(brw.Writer, opClose, p, nil) // the client is closing anyway
 			return
 		case opPing:
 			op = opPong
@@ -192,22 +193,31 @@ func dialWS(rawURL string, timeout time.Duration) (*wsConn, error) {
 	if u.Scheme == "wss" {
 		origin = "https://" + u.Host
 	}
-	conn.SetDeadline(time.Now().Add(timeout))
-	fmt.Fprintf(c.w, "GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\nOrigin: %s\r\n\r\n", u.RequestURI(), u.Host, key, origin)
-	if err := c.w.Flush(); err != nil {
-		conn.Close()
+	// On failure the connection is dropped and the handshake's error is the
+	// one worth reporting.
+	fail := func(err error) (*wsConn, error) {
+		_ = conn.Close()
 		return nil, err
+	}
+	if err := conn.SetDeadline(time.Now().Add(timeout)); err != nil {
+		return fail(err)
+	}
+	// A bufio.Writer keeps its first error and Flush returns it.
+	_, _ = fmt.Fprintf(c.w, "GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\nOrigin: %s\r\n\r\n", u.RequestURI(), u.Host, key, origin)
+	if err := c.w.Flush(); err != nil {
+		return fail(err)
 	}
 	resp, err := http.ReadResponse(c.r, nil)
 	if err != nil {
-		conn.Close()
-		return nil, err
+		return fail(err)
 	}
+	_ = resp.Body.Close() // a 101 has no body; a refusal's is not read
 	if resp.StatusCode != http.StatusSwitchingProtocols || resp.Header.Get("Sec-WebSocket-Accept") != wsAccept(key) {
-		conn.Close()
-		return nil, fmt.Errorf("%s: websocket upgrade refused: %s", rawURL, resp.Status)
+		return fail(fmt.Errorf("%s: websocket upgrade refused: %s", rawURL, resp.Status))
 	}
-	conn.SetDeadline(time.Time{})
+	if err := conn.SetDeadline(time.Time{}); err != nil {
+		return fail(err)
+	}
 	return c, nil
 }
 

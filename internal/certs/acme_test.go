@@ -50,7 +50,7 @@ func startEdgeStub(t *testing.T, m *certs.Manager, p *pebbletest.Server) *edgeSt
 		}
 		h.ServeHTTP(w, r)
 	})}
-	go hs.Serve(hl)
+	go func() { _ = hs.Serve(hl) }() // ErrServerClosed at cleanup
 
 	tl, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p.TLSPort))
 	if err != nil {
@@ -66,9 +66,9 @@ func startEdgeStub(t *testing.T, m *certs.Manager, p *pebbletest.Server) *edgeSt
 	}
 	ts := &http.Server{ErrorLog: quiet, TLSConfig: cfg, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Strict-Transport-Security", "max-age=63072000")
-		io.WriteString(w, "ok")
+		_, _ = io.WriteString(w, "ok")
 	})}
-	go ts.ServeTLS(tl, "", "")
+	go func() { _ = ts.ServeTLS(tl, "", "") }() // ErrServerClosed at cleanup
 	t.Cleanup(func() { hs.Close(); ts.Close() })
 	return e
 }

@@ -34,11 +34,11 @@ func serveTLS(t *testing.T, m *certs.Manager) string {
 		t.Fatal(err)
 	}
 	srv := &http.Server{
-		Handler:   http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }),
+		Handler:   http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "ok") }),
 		TLSConfig: m.TLSConfig(),
 		ErrorLog:  log.New(io.Discard, "", 0), // refused handshakes are the point of some tests
 	}
-	go srv.ServeTLS(ln, "", "")
+	go func() { _ = srv.ServeTLS(ln, "", "") }() // ErrServerClosed at cleanup
 	t.Cleanup(func() { srv.Close() })
 	return ln.Addr().String()
 }
@@ -256,7 +256,9 @@ func TestPEMLoadAndReload(t *testing.T) {
 	}
 
 	// A broken or wrong-host replacement is refused; the old one keeps serving.
-	os.WriteFile(kf, []byte("not a key"), 0o600)
+	if err := os.WriteFile(kf, []byte("not a key"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	if err := m.Reload(); err == nil || !strings.Contains(err.Error(), "tls.pem.cert_file/key_file") {
 		t.Fatalf("broken key: %v", err)
 	}
@@ -337,7 +339,10 @@ func TestExportImportSelfSigned(t *testing.T) {
 	}
 
 	for _, evil := range []string{"../escape", "/abs/path", "a/../../b"} {
-		b, _ := json.Marshal(map[string]any{"version": 1, "files": map[string][]byte{evil: []byte("x")}})
+		b, err := json.Marshal(map[string]any{"version": 1, "files": map[string][]byte{evil: []byte("x")}})
+		if err != nil {
+			t.Fatal(err)
+		}
 		if err := certs.Import(t.TempDir(), b); err == nil || !strings.Contains(err.Error(), "escapes") {
 			t.Errorf("bundle path %q: %v, want refused", evil, err)
 		}

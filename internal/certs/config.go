@@ -195,7 +195,7 @@ func checkHost(h string, wildcardOK bool) error {
 			return fmt.Errorf("label %q is empty, too long or starts/ends with '-'", label)
 		}
 		for _, r := range label {
-			if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-') {
+			if (r < 'a' || r > 'z') && (r < '0' || r > '9') && r != '-' {
 				return fmt.Errorf("label %q: use lower-case letters, digits and '-' only", label)
 			}
 		}

@@ -9,10 +9,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/classhub/terraform-provider-jhub/internal/certs"
-	"github.com/classhub/terraform-provider-jhub/internal/dosim"
 	"github.com/digitalocean/godo"
 	"github.com/libdns/libdns"
+
+	"github.com/classhub/terraform-provider-jhub/internal/certs"
+	"github.com/classhub/terraform-provider-jhub/internal/dosim"
 )
 
 const doToken = "dop_v1_test-secret-token-0123456789"

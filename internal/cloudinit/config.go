@@ -152,7 +152,7 @@ func validateAuthorizedKey(line string) error {
 		return errors.New("looks like a private key; give the public key (the .pub file)")
 	}
 	if _, _, _, _, err := ssh.ParseAuthorizedKey([]byte(line)); err != nil {
-		return fmt.Errorf("not an SSH public key (%v)", err)
+		return fmt.Errorf("not an SSH public key (%w)", err)
 	}
 	return nil
 }

@@ -30,6 +30,7 @@ func FuzzRender(f *testing.F) {
 			t.Fatalf("rendered %d bytes, over the limit", len(out))
 		}
 		doc := decode(t, out)
+		requirePlainScalarsAgree(t, out)
 		if get(t, doc, "users", 0, "name") != user || len(get(t, doc, "users").([]any)) != 1 {
 			t.Fatalf("admin user changed: %v", doc["users"])
 		}

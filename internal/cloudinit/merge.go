@@ -73,6 +73,9 @@ func parseExtra(s string) (map[string]any, error) {
 	if doc.Kind != yaml.MappingNode {
 		return nil, fieldErr("ExtraCloudConfig", "must be a YAML mapping of cloud-config keys (like \"packages: [htop]\")")
 	}
+	if err := checkExtraNode(doc, "", map[*yaml.Node]bool{}); err != nil {
+		return nil, err
+	}
 	var m map[string]any
 	if err := doc.Decode(&m); err != nil {
 		return nil, fieldErr("ExtraCloudConfig", "cannot read it as cloud-config: %v", err)

@@ -107,7 +107,11 @@ func Render(c Config) ([]byte, error) {
 	buf.WriteString("#cloud-config\n")
 	enc := yaml.NewEncoder(&buf)
 	enc.SetIndent(2)
-	if err := enc.Encode(doc); err != nil {
+	node, err := payloadNode(doc)
+	if err != nil {
+		return nil, err
+	}
+	if err := enc.Encode(node); err != nil {
 		return nil, fmt.Errorf("cloudinit: encoding user_data: %w", err)
 	}
 	if err := enc.Close(); err != nil {

@@ -138,7 +138,7 @@ func Dial(ctx context.Context, t Target) (*Client, error) {
 		}
 		select {
 		case <-ctx.Done():
-			return nil, fmt.Errorf("installer: ssh %s@%s did not answer before the deadline: %w (last error: %v)", t.User, addr, ctx.Err(), err)
+			return nil, fmt.Errorf("installer: ssh %s@%s did not answer before the deadline: %w (last error: %w)", t.User, addr, ctx.Err(), err)
 		case <-time.After(delay):
 		}
 		delay = min(2*delay, maxRetryDelay)

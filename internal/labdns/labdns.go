@@ -48,7 +48,7 @@ func Start(addr string, zones Zones) (*Server, error) {
 		if err == nil {
 			break
 		}
-		pc.Close()
+		_ = pc.Close() // a fresh, unused socket: try another port
 	}
 	if err != nil {
 		return nil, fmt.Errorf("labdns: listen tcp %s: %w", addr, err)
@@ -56,8 +56,9 @@ func Start(addr string, zones Zones) (*Server, error) {
 	s.addr = pc.LocalAddr().String()
 	s.udp = &dns.Server{PacketConn: pc, Handler: s}
 	s.tcp = &dns.Server{Listener: ln, Handler: s}
-	go s.udp.ActivateAndServe()
-	go s.tcp.ActivateAndServe()
+	// Both sockets are bound already, so serving can only end with Close.
+	go func() { _ = s.udp.ActivateAndServe() }()
+	go func() { _ = s.tcp.ActivateAndServe() }()
 	return s, nil
 }
 
@@ -83,9 +84,10 @@ func (s *Server) Close() error {
 func (s *Server) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 	m := new(dns.Msg)
 	m.SetReply(req)
+	// Every path answers m; a client gone by then is no concern of the server's.
+	defer func() { _ = w.WriteMsg(m) }()
 	if len(req.Question) != 1 {
 		m.Rcode = dns.RcodeFormatError
-		w.WriteMsg(m)
 		return
 	}
 	q := req.Question[0]
@@ -93,7 +95,6 @@ func (s *Server) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 	zone := s.zoneFor(name)
 	if zone == "" {
 		m.Rcode = dns.RcodeRefused
-		w.WriteMsg(m)
 		return
 	}
 	m.Authoritative = true
@@ -127,7 +128,6 @@ func (s *Server) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 		}
 		m.Ns = []dns.RR{s.soa(zone, recs)}
 	}
-	w.WriteMsg(m)
 }
 
 // zoneFor returns the longest simulator zone (FQDN, lower case) containing name.
@@ -204,7 +204,7 @@ func toRR(r godo.DomainRecord, owner, zone string) (dns.RR, error) {
 		}
 		if r.Type == "A" {
 			if !ip.Is4() {
-				return nil, fmt.Errorf("A record %q: not IPv4", r.Data)
+				return nil, fmt.Errorf("type A record %q: not IPv4", r.Data)
 			}
 			return &dns.A{Hdr: hdr(dns.TypeA), A: ip.AsSlice()}, nil
 		}

@@ -123,7 +123,10 @@ func StartWith(t testing.TB, o Options) *Server {
 			"description": "test profile", "validityPeriod": int(o.CertValidity.Seconds())}},
 	}}
 	cfgFile := filepath.Join(t.TempDir(), "pebble.json")
-	data, _ := json.Marshal(cfg)
+	data, err := json.Marshal(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := os.WriteFile(cfgFile, data, 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -158,12 +161,15 @@ func (s *Server) ClearTXT(host string) error {
 }
 
 func (s *Server) chall(op string, body any) error {
-	data, _ := json.Marshal(body)
+	data, err := json.Marshal(body)
+	if err != nil {
+		return fmt.Errorf("challtestsrv %s: %w", op, err)
+	}
 	resp, err := s.client.Post(s.challURL+"/"+op, "application/json", bytes.NewReader(data))
 	if err != nil {
 		return fmt.Errorf("challtestsrv %s: %w", op, err)
 	}
-	resp.Body.Close()
+	_ = resp.Body.Close() // only the status matters
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("challtestsrv %s %s: %s", op, data, resp.Status)
 	}
@@ -185,7 +191,7 @@ func (s *Server) RootPEM(t testing.TB) []byte {
 	if err != nil {
 		t.Fatalf("fetch Pebble issuing root: %v", err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }() // read to the end below
 	data, err := io.ReadAll(resp.Body)
 	if err != nil || resp.StatusCode != http.StatusOK {
 		t.Fatalf("fetch Pebble issuing root: %s %v", resp.Status, err)
@@ -223,7 +229,7 @@ func waitHTTP(t testing.TB, c *http.Client, url string) {
 	for {
 		resp, err := c.Get(url)
 		if err == nil {
-			resp.Body.Close()
+			_ = resp.Body.Close() // only the status matters
 			if resp.StatusCode < 500 {
 				return
 			}
@@ -245,7 +251,8 @@ func freePorts(t testing.TB, n int) []int {
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer l.Close()
+		// Closed on return, which frees the port; nothing to do if that fails.
+		defer func() { _ = l.Close() }()
 		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
 	}
 	return ports

@@ -17,6 +17,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log"
@@ -59,7 +60,9 @@ func up(args []string) error {
 	fs := flag.NewFlagSet("up", flag.ExitOnError)
 	envFile := fs.String("env-file", "", "also write the exports to this file once the lab is ready")
 	verbose := fs.Bool("v", false, "log every API request")
-	fs.Parse(args)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	opts := lab.Options{Owner: upOwner, Logf: func(string, ...any) {}}
@@ -75,12 +78,12 @@ func up(args []string) error {
 	if *envFile != "" {
 		// Written whole and renamed, so a waiting script never reads half of it.
 		tmp := *envFile + ".tmp"
-		if err := os.WriteFile(tmp, []byte(exports), 0o600); err == nil {
+		err := os.WriteFile(tmp, []byte(exports), 0o600)
+		if err == nil {
 			err = os.Rename(tmp, *envFile)
 		}
 		if err != nil {
-			l.Close()
-			return fmt.Errorf("writing -env-file: %w", err)
+			return errors.Join(fmt.Errorf("writing -env-file: %w", err), l.Close())
 		}
 	}
 	log.Printf("lab %d ready; Ctrl-C or `lab down` stops it", l.Env().Slot)
@@ -95,7 +98,9 @@ const upOwner = "lab up"
 func down(args []string) error {
 	fs := flag.NewFlagSet("down", flag.ExitOnError)
 	all := fs.Bool("all", false, "also stop labs that test processes run")
-	fs.Parse(args)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
 	opts := lab.DownOptions{StopLive: true, StopOwner: upOwner, Logf: log.Printf}
 	if *all {
 		opts.StopOwner = ""
