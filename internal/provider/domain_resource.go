@@ -75,7 +75,7 @@ func (r *domainResource) Schema(_ context.Context, _ resource.SchemaRequest, res
 				Description:   "The zone, for example `example.edu`: lowercase, without a trailing dot. Changing it replaces the zone.",
 				Required:      true,
 				PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplace()},
-				Validators:    []validator.String{zoneNameValidator{}},
+				Validators:    []validator.String{checkString("Invalid domain name", "must be a lowercase domain name without a trailing dot", checkZoneName)},
 			},
 			"adopt_existing": schema.BoolAttribute{
 				Description: "When the zone already exists in the account, manage records in it instead of failing. " +
@@ -90,8 +90,8 @@ func (r *domainResource) Schema(_ context.Context, _ resource.SchemaRequest, res
 				Required: true,
 				NestedObject: schema.NestedAttributeObject{
 					Attributes: map[string]schema.Attribute{
-						"ipv4": schema.StringAttribute{Description: "IPv4 address for an A record.", Optional: true, Validators: []validator.String{ipValidator{v6: false}}},
-						"ipv6": schema.StringAttribute{Description: "IPv6 address for an AAAA record.", Optional: true, Validators: []validator.String{ipValidator{v6: true}}},
+						"ipv4": schema.StringAttribute{Description: "IPv4 address for an A record.", Optional: true, Validators: []validator.String{checkString("Invalid IPv4 address", "must be an IPv4 address", checkIP(false))}},
+						"ipv6": schema.StringAttribute{Description: "IPv6 address for an AAAA record.", Optional: true, Validators: []validator.String{checkString("Invalid IPv6 address", "must be an IPv6 address", checkIP(true))}},
 						"ttl": schema.Int64Attribute{
 							Description: fmt.Sprintf("Time to live in seconds, at least 30. Defaults to %d.", defaultRecordTTL),
 							Optional:    true, Computed: true,
@@ -104,7 +104,7 @@ func (r *domainResource) Schema(_ context.Context, _ resource.SchemaRequest, res
 			"caa_issuer": schema.StringAttribute{
 				Description: "When set, CAA records at the apex allow only this certificate authority to issue (`letsencrypt.org` for Let's Encrypt) and forbid wildcard issuance.",
 				Optional:    true,
-				Validators:  []validator.String{zoneNameValidator{what: "caa_issuer"}},
+				Validators:  []validator.String{checkString("Invalid CAA issuer", "must be the certificate authority's domain name", checkZoneName)},
 			},
 			"fqdns": schema.MapAttribute{
 				Description: "The fully qualified name of each record label, for example `hub.example.edu`.",
