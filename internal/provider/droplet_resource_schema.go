@@ -167,6 +167,8 @@ func (r *dropletResource) Schema(ctx context.Context, _ resource.SchemaRequest, 
 				Computed:      true,
 				PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
 			},
+			// In state rather than private data, so that a droplet whose
+			// creation failed (tainted) still cleans up after itself.
 			"registered_ssh_key_ids": schema.SetAttribute{
 				MarkdownDescription: "IDs of the DigitalOcean SSH keys this resource added to the account because it lacked them; destroy removes exactly these.",
 				Computed:            true,
