@@ -72,9 +72,10 @@ func (r *domainResource) Create(ctx context.Context, req resource.CreateRequest,
 	syncErr := r.syncRecords(ctx, zone, &plan, own, false)
 	plan.ID = plan.Name
 	resp.Diagnostics.Append(own.into(&plan)...)
+	// The zone is fine without them: a failure here must not taint it.
 	ns, err := nameServers(ctx, r.client.do, zone)
 	if err != nil {
-		resp.Diagnostics.AddError("Cannot read the zone's name servers", apiError("listing the NS records of "+zone, err))
+		resp.Diagnostics.AddWarning("Cannot read the zone's name servers", apiError("listing the NS records of "+zone, err)+"; name_servers is filled at the next refresh.")
 	}
 	plan.NameServers = ns
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)

@@ -28,13 +28,16 @@ func (r *dropletResource) ValidateConfig(ctx context.Context, req resource.Valid
 		resp.Diagnostics.AddAttributeError(path.Root("ssh_public_keys"), "No SSH key",
 			"Set ssh_public_keys or ssh_key_fingerprints: without a key nobody, not even the jhub_edge resource, can log in to the droplet.")
 	}
-	for _, m := range [][2]string{{"apt_mirror", "apt_security_mirror"}, {"apt_security_mirror", "apt_mirror"}} {
-		var set, other types.String
-		resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root(m[0]), &set)...)
-		resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root(m[1]), &other)...)
-		if !set.IsNull() && other.IsNull() {
-			resp.Diagnostics.AddAttributeError(path.Root(m[1]), "Mirror set alone",
-				fmt.Sprintf("%s is set but %s is not: set both. The security updates live in their own archive (debian-security), so a mirror of the main archive alone leaves the droplet without them.", m[0], m[1]))
+	for _, m := range []struct {
+		set, unset         types.String
+		setName, unsetName string
+	}{
+		{cfg.AptMirror, cfg.AptSecurityMirror, "apt_mirror", "apt_security_mirror"},
+		{cfg.AptSecurityMirror, cfg.AptMirror, "apt_security_mirror", "apt_mirror"},
+	} {
+		if !m.set.IsNull() && m.unset.IsNull() {
+			resp.Diagnostics.AddAttributeError(path.Root(m.unsetName), "Mirror set alone",
+				fmt.Sprintf("%s is set but %s is not: set both. The security updates live in their own archive (debian-security), so a mirror of the main archive alone leaves the droplet without them.", m.setName, m.unsetName))
 		}
 	}
 }
@@ -68,7 +71,7 @@ func (r *dropletResource) ModifyPlan(ctx context.Context, req resource.ModifyPla
 	replacing := state != nil && (len(changed) > 0 && !imported || replacedInAPI(&plan, state))
 	if state != nil && len(changed) > 0 && !imported {
 		resp.Diagnostics.AddAttributeWarning(changed[0], "The droplet will be replaced",
-			fmt.Sprintf("%s changed. They are part of the bootstrap payload, which cloud-init applies only on the droplet's first boot, so the change takes a new droplet: "+
+			fmt.Sprintf("Changed: %s, input to the bootstrap payload, which cloud-init applies only on a droplet's first boot; so the change takes a new droplet: "+
 				"what is stored on the current one (students' home directories) is lost unless it is backed up.", pathList(changed)))
 	}
 	if plan.SwapMiB.IsUnknown() && !plan.Size.IsUnknown() {
@@ -97,7 +100,7 @@ func (r *dropletResource) ModifyPlan(ctx context.Context, req resource.ModifyPla
 // must not fail a plan that replaces the droplet anyway.
 func replacedInAPI(plan, state *dropletModel) bool {
 	return !plan.Region.Equal(state.Region) || !plan.Image.Equal(state.Image) || !plan.Monitoring.Equal(state.Monitoring) ||
-		!plan.VPCUUID.IsUnknown() && !plan.VPCUUID.Equal(state.VPCUUID) || state.IPv6.ValueBool() && !plan.IPv6.ValueBool()
+		!plan.VPCUUID.Equal(state.VPCUUID) || state.IPv6.ValueBool() && !plan.IPv6.ValueBool()
 }
 
 func pathList(ps []path.Path) string {

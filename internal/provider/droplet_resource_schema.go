@@ -223,35 +223,28 @@ func (replaceOnceSet) Description(context.Context) string { return bootstrapMD }
 
 func (m replaceOnceSet) MarkdownDescription(ctx context.Context) string { return m.Description(ctx) }
 
-// requiresReplace decides for every attribute type.
-func (replaceOnceSet) requiresReplace(ctx context.Context, state tfsdk.State, plan tfsdk.Plan, stateValue, planValue attr.Value, private privateGetter) (bool, diag.Diagnostics) {
+// decide is the modifier for every attribute type.
+func (replaceOnceSet) decide(ctx context.Context, state tfsdk.State, plan tfsdk.Plan, stateValue, planValue attr.Value, private privateGetter, replace *bool, diags *diag.Diagnostics) {
 	if state.Raw.IsNull() || plan.Raw.IsNull() || planValue.Equal(stateValue) {
-		return false, nil
+		return
 	}
-	imported, diags := wasImported(ctx, private)
-	return !imported, diags
+	imported, d := wasImported(ctx, private)
+	diags.Append(d...)
+	*replace = !imported
 }
 
 func (m replaceOnceSet) PlanModifyString(ctx context.Context, req planmodifier.StringRequest, resp *planmodifier.StringResponse) {
-	var d diag.Diagnostics
-	resp.RequiresReplace, d = m.requiresReplace(ctx, req.State, req.Plan, req.StateValue, req.PlanValue, req.Private)
-	resp.Diagnostics.Append(d...)
+	m.decide(ctx, req.State, req.Plan, req.StateValue, req.PlanValue, req.Private, &resp.RequiresReplace, &resp.Diagnostics)
 }
 
 func (m replaceOnceSet) PlanModifyList(ctx context.Context, req planmodifier.ListRequest, resp *planmodifier.ListResponse) {
-	var d diag.Diagnostics
-	resp.RequiresReplace, d = m.requiresReplace(ctx, req.State, req.Plan, req.StateValue, req.PlanValue, req.Private)
-	resp.Diagnostics.Append(d...)
+	m.decide(ctx, req.State, req.Plan, req.StateValue, req.PlanValue, req.Private, &resp.RequiresReplace, &resp.Diagnostics)
 }
 
 func (m replaceOnceSet) PlanModifySet(ctx context.Context, req planmodifier.SetRequest, resp *planmodifier.SetResponse) {
-	var d diag.Diagnostics
-	resp.RequiresReplace, d = m.requiresReplace(ctx, req.State, req.Plan, req.StateValue, req.PlanValue, req.Private)
-	resp.Diagnostics.Append(d...)
+	m.decide(ctx, req.State, req.Plan, req.StateValue, req.PlanValue, req.Private, &resp.RequiresReplace, &resp.Diagnostics)
 }
 
 func (m replaceOnceSet) PlanModifyInt64(ctx context.Context, req planmodifier.Int64Request, resp *planmodifier.Int64Response) {
-	var d diag.Diagnostics
-	resp.RequiresReplace, d = m.requiresReplace(ctx, req.State, req.Plan, req.StateValue, req.PlanValue, req.Private)
-	resp.Diagnostics.Append(d...)
+	m.decide(ctx, req.State, req.Plan, req.StateValue, req.PlanValue, req.Private, &resp.RequiresReplace, &resp.Diagnostics)
 }
