@@ -245,11 +245,6 @@ func (s *Server) createDroplet(r *http.Request) (int, any, error) {
 	if len(req.UserData) > MaxUserData {
 		return 0, nil, unprocessable("user_data is %d bytes; it may not exceed 64 KiB (%d bytes)", len(req.UserData), MaxUserData)
 	}
-	for _, t := range req.Tags {
-		if !tagName.MatchString(t) {
-			return 0, nil, unprocessable("Tag %q is invalid: use letters, digits, ':', '-' and '_'", t)
-		}
-	}
 	if req.VPCUUID == "" {
 		req.VPCUUID = defaultVPC(req.Region)
 	} else if !uuidRE.MatchString(req.VPCUUID) {
@@ -259,6 +254,12 @@ func (s *Server) createDroplet(r *http.Request) (int, any, error) {
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	// Tags a droplet is created with are created in the account too.
+	for _, t := range req.Tags {
+		if !tagName.MatchString(t) {
+			return 0, nil, unprocessable("Tag %q is invalid: use letters, digits, ':', '-' and '_', at most 255", t)
+		}
+	}
 	var keys []string
 	for _, raw := range req.SSHKeys {
 		var ident string
@@ -293,6 +294,10 @@ func (s *Server) createDroplet(r *http.Request) (int, any, error) {
 	}
 	d.ctx, d.cancel = context.WithCancel(s.ctx)
 	s.droplets[d.id] = d
+	for _, name := range d.tags {
+		t, _ := s.ensureTagLocked(name) // validated above
+		t.lastTagged = d.id
+	}
 	spec := MachineSpec{
 		ID: d.id, Name: d.name, Region: d.region, Size: d.size, Image: img.Slug, UserData: d.userData,
 		IPv4: v4, IPv6: v6, Tags: slices.Clone(d.tags), SSHPublicKeys: slices.Clone(keys),
@@ -433,7 +438,7 @@ func (s *Server) postDropletAction(r *http.Request) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	if d.busy != nil {
+	if d.busy != nil || d.status == "new" {
 		return 0, nil, unprocessable("Droplet already has a pending event.")
 	}
 	wait := sleepBackend{d: s.opts.ActiveAfter}.wait
@@ -463,8 +468,10 @@ func (s *Server) postDropletAction(r *http.Request) (int, any, error) {
 		if d.status != "off" {
 			return 0, nil, unprocessable("Droplet is currently on. Please power it off to run this event.")
 		}
-		if req.Disk && size.Disk < d.disk {
-			return 0, nil, unprocessable("A disk resize cannot shrink the disk (%d GB to %d GB)", d.disk, size.Disk)
+		// A droplet keeps its disk through a CPU-and-memory resize, and a
+		// disk never shrinks: the new size must hold the disk it has.
+		if size.Disk < d.disk {
+			return 0, nil, unprocessable("The droplet's disk (%d GB) is larger than size %s allows (%d GB); disks cannot shrink", d.disk, req.Size, size.Disk)
 		}
 		op = wait
 		done = func() {
@@ -482,11 +489,19 @@ func (s *Server) postDropletAction(r *http.Request) (int, any, error) {
 	case "enable_backups", "disable_backups":
 		op = wait
 		done = func() { d.backups = req.Type == "enable_backups" }
+	case "enable_ipv6":
+		// Once on, IPv6 cannot be turned off (there is no disable_ipv6).
+		if d.ipv6.IsValid() {
+			return 0, nil, unprocessable("IPv6 is already enabled on this Droplet.")
+		}
+		v6, err := s.allocLocked(s.opts.IPv6Pool, &s.ipv6Next)
+		if err != nil {
+			return 0, nil, err
+		}
+		op = wait
+		done = func() { d.ipv6 = v6 }
 	default:
-		return 0, nil, unprocessable("Droplet action %q is not simulated (power_off, shutdown, power_on, reboot, power_cycle, resize, rename, enable_backups, disable_backups)", req.Type)
-	}
-	if d.status == "new" {
-		return 0, nil, unprocessable("Droplet already has a pending event.")
+		return 0, nil, unprocessable("Droplet action %q is not simulated (power_off, shutdown, power_on, reboot, power_cycle, resize, rename, enable_backups, disable_backups, enable_ipv6)", req.Type)
 	}
 	a := s.startLocked(d, req.Type, op, done)
 	return http.StatusCreated, map[string]any{"action": a.wire()}, nil

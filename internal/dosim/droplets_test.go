@@ -426,3 +426,183 @@ func TestDropletPaginationAndTags(t *testing.T) {
 		t.Errorf("name=node-3: %+v %v", byName, err)
 	}
 }
+
+// Resizes keep or grow the disk, never shrink it: after a disk resize the
+// droplet cannot go back to a size with a smaller disk, while a CPU-and-memory
+// resize can be undone.
+func TestDropletResizeDisk(t *testing.T) {
+	s := newSim(t, Options{})
+	c := client(t, s, testToken)
+	d, resp, err := c.Droplets.Create(ctx(t), createReq("hub")) // s-1vcpu-1gb, 25 GB
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitAction(t, c, resp.Links.Actions[0].ID)
+	do := func(what string, f func() (*godo.Action, *godo.Response, error)) {
+		t.Helper()
+		a, _, err := f()
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		if done := waitAction(t, c, a.ID); done.Status != "completed" {
+			t.Fatalf("%s ended %s", what, done.Status)
+		}
+	}
+	disk := func() int {
+		t.Helper()
+		g, _, err := c.Droplets.Get(ctx(t), d.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return g.Disk
+	}
+	do("power_off", func() (*godo.Action, *godo.Response, error) { return c.DropletActions.PowerOff(ctx(t), d.ID) })
+	do("resize up, CPU and memory", func() (*godo.Action, *godo.Response, error) {
+		return c.DropletActions.Resize(ctx(t), d.ID, "s-2vcpu-4gb", false)
+	})
+	if got := disk(); got != 25 {
+		t.Errorf("disk after a CPU-and-memory resize = %d GB, want the 25 GB it had", got)
+	}
+	do("resize back down", func() (*godo.Action, *godo.Response, error) {
+		return c.DropletActions.Resize(ctx(t), d.ID, "s-1vcpu-1gb", false)
+	})
+	_, _, err = c.DropletActions.Resize(ctx(t), d.ID, "s-1vcpu-512mb-10gb", false)
+	wantStatus(t, err, http.StatusUnprocessableEntity, "a size whose disk is smaller than the droplet's")
+	do("resize up with the disk", func() (*godo.Action, *godo.Response, error) {
+		return c.DropletActions.Resize(ctx(t), d.ID, "s-2vcpu-4gb", true)
+	})
+	if got := disk(); got != 80 {
+		t.Errorf("disk after a disk resize = %d GB, want 80", got)
+	}
+	_, _, err = c.DropletActions.Resize(ctx(t), d.ID, "s-1vcpu-1gb", false)
+	wantStatus(t, err, http.StatusUnprocessableEntity, "shrinking below a grown disk")
+}
+
+// IPv6 and backups change on a running droplet through actions; IPv6, once
+// on, stays on.
+func TestDropletEnableIPv6AndBackups(t *testing.T) {
+	s := newSim(t, Options{ActiveAfter: 100 * time.Millisecond})
+	c := client(t, s, testToken)
+	d, resp, err := c.Droplets.Create(ctx(t), createReq("hub"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = c.DropletActions.EnableIPv6(ctx(t), d.ID)
+	wantStatus(t, err, http.StatusUnprocessableEntity, "enable_ipv6 while the droplet is being created")
+	waitAction(t, c, resp.Links.Actions[0].ID)
+	get := func() *godo.Droplet {
+		t.Helper()
+		g, _, err := c.Droplets.Get(ctx(t), d.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return g
+	}
+	if g := get(); slices.Contains(g.Features, "ipv6") || len(g.Networks.V6) != 0 {
+		t.Fatalf("droplet created without ipv6 has it: %+v", g.Networks)
+	}
+	for _, step := range []struct {
+		name string
+		f    func() (*godo.Action, *godo.Response, error)
+	}{
+		{"enable_ipv6", func() (*godo.Action, *godo.Response, error) { return c.DropletActions.EnableIPv6(ctx(t), d.ID) }},
+		{"enable_backups", func() (*godo.Action, *godo.Response, error) { return c.DropletActions.EnableBackups(ctx(t), d.ID) }},
+	} {
+		a, _, err := step.f()
+		if err != nil {
+			t.Fatalf("%s: %v", step.name, err)
+		}
+		if done := waitAction(t, c, a.ID); done.Status != "completed" || done.Type != step.name {
+			t.Fatalf("%s: %+v", step.name, done)
+		}
+	}
+	g := get()
+	v6, err := g.PublicIPv6()
+	if err != nil || !strings.HasPrefix(v6, "2001:db8:d0::") || !slices.Contains(g.Features, "ipv6") {
+		t.Errorf("after enable_ipv6: address %q (%v), features %q", v6, err, g.Features)
+	}
+	if !slices.Contains(g.Features, "backups") || g.NextBackupWindow == nil {
+		t.Errorf("after enable_backups: features %q, next window %v", g.Features, g.NextBackupWindow)
+	}
+	_, _, err = c.DropletActions.EnableIPv6(ctx(t), d.ID)
+	wantStatus(t, err, http.StatusUnprocessableEntity, "enable_ipv6 twice")
+	a, _, err := c.DropletActions.DisableBackups(ctx(t), d.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitAction(t, c, a.ID)
+	if g := get(); slices.Contains(g.Features, "backups") || g.NextBackupWindow != nil {
+		t.Errorf("after disable_backups: features %q, next window %v", g.Features, g.NextBackupWindow)
+	}
+}
+
+func TestTags(t *testing.T) {
+	s := newSim(t, Options{})
+	c := client(t, s, testToken)
+	r := createReq("hub")
+	r.Tags = []string{"cs101"}
+	d, _, err := c.Droplets.Create(ctx(t), r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dropletURI := fmt.Sprintf("%s/v2/droplets/%d", s.URL(), d.ID)
+	// A tag a droplet was created with exists in the account.
+	tg, _, err := c.Tags.Get(ctx(t), "cs101")
+	if err != nil || tg.Resources.Count != 1 || tg.Resources.Droplets.Count != 1 || tg.Resources.Droplets.LastTaggedURI != dropletURI {
+		t.Fatalf("tag from create: %+v %v", tg, err)
+	}
+	_, err = c.Tags.TagResources(ctx(t), "fall", &godo.TagResourcesRequest{Resources: []godo.Resource{{ID: fmt.Sprint(d.ID), Type: godo.DropletResourceType}}})
+	wantStatus(t, err, http.StatusNotFound, "tagging with a tag that does not exist")
+	for range 2 { // creating an existing tag answers it
+		if tg, resp, err := c.Tags.Create(ctx(t), &godo.TagCreateRequest{Name: "fall"}); err != nil || resp.StatusCode != http.StatusCreated || tg.Name != "fall" {
+			t.Fatalf("create tag: %+v %v", tg, err)
+		}
+	}
+	res := &godo.TagResourcesRequest{Resources: []godo.Resource{{ID: fmt.Sprint(d.ID), Type: godo.DropletResourceType}}}
+	for range 2 { // tagging twice tags once
+		if _, err := c.Tags.TagResources(ctx(t), "fall", res); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err = c.Tags.TagResources(ctx(t), "fall", &godo.TagResourcesRequest{Resources: []godo.Resource{{ID: "1", Type: godo.DropletResourceType}}})
+	wantStatus(t, err, http.StatusUnprocessableEntity, "tagging a droplet that does not exist")
+	if _, err := c.Tags.UntagResources(ctx(t), "cs101", &godo.UntagResourcesRequest{Resources: res.Resources}); err != nil {
+		t.Fatal(err)
+	}
+	if g, _, _ := c.Droplets.Get(ctx(t), d.ID); !slices.Equal(g.Tags, []string{"fall"}) {
+		t.Errorf("droplet tags after tag fall, untag cs101 = %q", g.Tags)
+	}
+	if tg, _, _ := c.Tags.Get(ctx(t), "cs101"); tg.Resources.Count != 0 || tg.Resources.LastTaggedURI != "" {
+		t.Errorf("an untagged tag still counts: %+v", tg.Resources)
+	}
+	list, _, err := c.Tags.List(ctx(t), nil)
+	if err != nil || len(list) != 2 || list[0].Name != "cs101" || list[1].Name != "fall" {
+		t.Errorf("tags = %+v %v", list, err)
+	}
+	if _, err := c.Tags.Delete(ctx(t), "fall"); err != nil {
+		t.Fatal(err)
+	}
+	if g, _, _ := c.Droplets.Get(ctx(t), d.ID); len(g.Tags) != 0 {
+		t.Errorf("deleting a tag leaves it on the droplet: %q", g.Tags)
+	}
+	_, _, err = c.Tags.Get(ctx(t), "fall")
+	wantStatus(t, err, http.StatusNotFound, "a deleted tag")
+}
+
+func TestSizes(t *testing.T) {
+	s := newSim(t, Options{})
+	c := client(t, s, testToken)
+	list, _, err := c.Sizes.List(ctx(t), &godo.ListOptions{PerPage: 200})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var small *godo.Size
+	for i := range list {
+		if list[i].Slug == "s-1vcpu-1gb" {
+			small = &list[i]
+		}
+	}
+	if len(list) < 5 || small == nil || small.Memory != 1024 || small.Vcpus != 1 || small.Disk != 25 || !small.Available || !slices.Contains(small.Regions, "fra1") {
+		t.Errorf("sizes = %+v", list)
+	}
+}

@@ -1,8 +1,8 @@
 // Package dosim is an in-memory DigitalOcean API v2: account, SSH keys,
-// domains and records, droplets, droplet actions and actions, with the real
-// API's semantics (pagination, rate-limit headers, error bodies, 401, 422),
-// faults on demand, and every request and response checked against
-// DigitalOcean's published OpenAPI spec.
+// domains and records, droplets, droplet actions and actions, sizes and
+// tags, with the real API's semantics (pagination, rate-limit headers, error
+// bodies, 401, 422), faults on demand, and every request and response
+// checked against DigitalOcean's published OpenAPI spec.
 //
 // In a test:
 //
@@ -79,6 +79,7 @@ type Server struct {
 	keys       map[int]*sshKey
 	domains    map[string]*domain
 	droplets   map[int]*droplet
+	tags       map[string]*tag
 	actions    map[int]*action
 	ipv4Next   netip.Addr
 	ipv6Next   netip.Addr
@@ -119,6 +120,7 @@ func New(opts Options) (*Server, error) {
 		keys:     map[int]*sshKey{},
 		domains:  map[string]*domain{},
 		droplets: map[int]*droplet{},
+		tags:     map[string]*tag{},
 		actions:  map[int]*action{},
 	}
 	if s.backend == nil {
@@ -424,6 +426,13 @@ func (s *Server) routes() {
 	s.handle("GET /v2/droplets/{id}/actions/{action}", s.getDropletAction)
 	s.handle("GET /v2/actions", s.listActions)
 	s.handle("GET /v2/actions/{action}", s.getAction)
+	s.handle("GET /v2/sizes", s.listSizes)
+	s.handle("GET /v2/tags", s.listTags)
+	s.handle("POST /v2/tags", s.createTag)
+	s.handle("GET /v2/tags/{tag}", s.getTag)
+	s.handle("DELETE /v2/tags/{tag}", s.deleteTag)
+	s.handle("POST /v2/tags/{tag}/resources", s.tagResources)
+	s.handle("DELETE /v2/tags/{tag}/resources", s.tagResources)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -1,6 +1,7 @@
 package provider
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -43,4 +44,44 @@ func requireClient(c *client, diags *diag.Diagnostics) bool {
 		return false
 	}
 	return true
+}
+
+// size looks a droplet size up by slug. The sizes are listed once per
+// configured provider, so the plans of several droplets cost one call.
+func (c *client) size(ctx context.Context, slug string) (godo.Size, bool, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.sizes == nil {
+		all, err := listAll(func(opt *godo.ListOptions) ([]godo.Size, *godo.Response, error) { return c.do.Sizes.List(ctx, opt) })
+		if err != nil {
+			return godo.Size{}, false, err
+		}
+		c.sizes = map[string]godo.Size{}
+		for _, s := range all {
+			c.sizes[s.Slug] = s
+		}
+	}
+	s, ok := c.sizes[slug]
+	return s, ok, nil
+}
+
+// listAll pages through a godo list call.
+func listAll[T any](list func(*godo.ListOptions) ([]T, *godo.Response, error)) ([]T, error) {
+	var all []T
+	opt := &godo.ListOptions{Page: 1, PerPage: 200}
+	for {
+		page, resp, err := list(opt)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, page...)
+		if resp.Links == nil || resp.Links.IsLastPage() {
+			return all, nil
+		}
+		n, err := resp.Links.CurrentPage()
+		if err != nil {
+			return nil, err
+		}
+		opt.Page = n + 1
+	}
 }

@@ -98,6 +98,11 @@ resource "jhub_domain" "class" {
 						"@":   knownvalue.StringExact(zone),
 					})),
 					statecheck.ExpectKnownValue("jhub_domain.class", tfjsonpath.New("records").AtMapKey("hub").AtMapKey("ttl"), knownvalue.Int64Exact(1800)),
+					statecheck.ExpectKnownValue("jhub_domain.class", tfjsonpath.New("owns_zone"), knownvalue.Bool(true)),
+					// What the admin sets at the registrar, from the zone's NS records.
+					statecheck.ExpectKnownValue("jhub_domain.class", tfjsonpath.New("name_servers"), knownvalue.ListExact([]knownvalue.Check{
+						knownvalue.StringExact("ns1.digitalocean.com"), knownvalue.StringExact("ns2.digitalocean.com"), knownvalue.StringExact("ns3.digitalocean.com"),
+					})),
 				},
 				Check: expectRecords(sim, zone,
 					"hub A 198.18.0.10 1800", "hub AAAA 2001:db8::10 1800", "@ A 198.18.0.11 300",
@@ -116,10 +121,17 @@ resource "jhub_domain" "class" {
 					"@ CAA 0 issue letsencrypt.org", "@ CAA 0 issuewild ;"),
 			},
 			{
-				ResourceName:      "jhub_domain.class",
-				ImportState:       true,
-				ImportStateId:     zone,
-				ImportStateVerify: true,
+				// An import owns nothing until an apply adopts what the configuration names.
+				ResourceName:  "jhub_domain.class",
+				ImportState:   true,
+				ImportStateId: zone,
+				ImportStateCheck: func(is []*terraform.InstanceState) error {
+					a := is[0].Attributes
+					if a["id"] != zone || a["owns_zone"] != "false" || a["records.%"] != "0" || a["record_ids.%"] != "0" || a["name_servers.#"] != "3" {
+						return fmt.Errorf("imported state = %v", a)
+					}
+					return nil
+				},
 			},
 			{
 				// Changing the zone name replaces the resource.
@@ -204,6 +216,118 @@ resource "jhub_domain" "class" {
 				Config: cfg(true, "hub"),
 				Check:  expectRecords(sim, zone, append([]string{"hub A 198.18.0.40 1800"}, foreign...)...),
 			},
+		},
+	})
+}
+
+// Importing a zone adopts it: the first apply takes over the records the
+// configuration names, the next plan is empty, records it never managed are
+// untouched, adopted ones are released rather than deleted, and destroy
+// leaves the zone with everything this resource did not create.
+func TestAccDomain_importAdopts(t *testing.T) {
+	sim := testSim(t, dosim.Options{})
+	const zone = "dept.example.edu"
+	if err := sim.SeedDomain(zone,
+		godo.DomainRecordEditRequest{Type: "A", Name: "hub", Data: "198.18.1.10", TTL: 1800},
+		godo.DomainRecordEditRequest{Type: "A", Name: "www", Data: "198.18.1.1", TTL: 3600},
+		godo.DomainRecordEditRequest{Type: "A", Name: "mail", Data: "198.18.1.2", TTL: 3600},
+		godo.DomainRecordEditRequest{Type: "MX", Name: "@", Data: "mail.dept.example.edu", Priority: 10, TTL: 3600},
+	); err != nil {
+		t.Fatal(err)
+	}
+	var hubID int
+	for _, r := range sim.Records(zone) {
+		if r.Name == "hub" {
+			hubID = r.ID
+		}
+	}
+	unmanaged := []string{"www A 198.18.1.1 3600", "mail A 198.18.1.2 3600", "@ MX mail.dept.example.edu 3600"}
+	cfg := func(records string) string {
+		return providerBlock(sim) + fmt.Sprintf(`
+resource "jhub_domain" "class" {
+  name    = %q
+  records = {%s}
+}`, zone, records)
+	}
+	hub := `hub = { ipv4 = "198.18.0.40" }`
+	accTest(t, resource.TestCase{
+		CheckDestroy: resource.ComposeTestCheckFunc(
+			// The zone stays, and so does every record but the one this resource created.
+			expectRecords(sim, zone, append([]string{"hub A 198.18.0.40 1800"}, unmanaged...)...),
+		),
+		Steps: []resource.TestStep{
+			{
+				Config:             cfg(hub),
+				ResourceName:       "jhub_domain.class",
+				ImportState:        true,
+				ImportStateId:      zone,
+				ImportStatePersist: true,
+			},
+			{
+				// The apply adopts hub in place; www and mail are in no plan.
+				Config: cfg(hub),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction("jhub_domain.class", plancheck.ResourceActionUpdate),
+					plancheck.ExpectKnownValue("jhub_domain.class", tfjsonpath.New("owns_zone"), knownvalue.Bool(false)),
+				}},
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue("jhub_domain.class", tfjsonpath.New("adopted_record_ids"), knownvalue.MapExact(map[string]knownvalue.Check{
+						"hub/A": knownvalue.Int64Exact(int64(hubID)),
+					})),
+					statecheck.ExpectKnownValue("jhub_domain.class", tfjsonpath.New("record_ids"), knownvalue.MapSizeExact(0)),
+				},
+				Check: expectRecords(sim, zone, append([]string{"hub A 198.18.0.40 1800"}, unmanaged...)...),
+			},
+			{
+				Config: cfg(hub),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectEmptyPlan(),
+				}},
+			},
+			{
+				// A record added now is created, and owned.
+				Config: cfg(hub + "\n    lab = { ipv4 = \"198.18.0.41\" }"),
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue("jhub_domain.class", tfjsonpath.New("record_ids"), knownvalue.MapSizeExact(1)),
+				},
+				Check: expectRecords(sim, zone, append([]string{"hub A 198.18.0.40 1800", "lab A 198.18.0.41 1800"}, unmanaged...)...),
+			},
+			{
+				// hub leaves the configuration: it was adopted, so it stays in the zone.
+				Config: cfg(`lab = { ipv4 = "198.18.0.41" }`),
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue("jhub_domain.class", tfjsonpath.New("adopted_record_ids"), knownvalue.MapSizeExact(0)),
+				},
+				Check: expectRecords(sim, zone, append([]string{"hub A 198.18.0.40 1800", "lab A 198.18.0.41 1800"}, unmanaged...)...),
+			},
+		},
+	})
+	if len(sim.Records(zone)) == 0 {
+		t.Errorf("destroy deleted the imported zone %s", zone)
+	}
+}
+
+// An import adopts one record per name and type; with two, the plan fails
+// at the record rather than guessing which one is the hub's.
+func TestAccDomain_importAmbiguous(t *testing.T) {
+	sim := testSim(t, dosim.Options{})
+	const zone = "twice.example.edu"
+	if err := sim.SeedDomain(zone,
+		godo.DomainRecordEditRequest{Type: "A", Name: "hub", Data: "198.18.1.10", TTL: 1800},
+		godo.DomainRecordEditRequest{Type: "A", Name: "hub", Data: "198.18.1.11", TTL: 1800},
+	); err != nil {
+		t.Fatal(err)
+	}
+	cfg := providerBlock(sim) + fmt.Sprintf(`
+resource "jhub_domain" "class" {
+  name    = %q
+  records = { hub = { ipv4 = "198.18.0.40" } }
+}`, zone)
+	accTest(t, resource.TestCase{
+		CheckDestroy: expectRecords(sim, zone, "hub A 198.18.1.10 1800", "hub A 198.18.1.11 1800"),
+		Steps: []resource.TestStep{
+			{Config: cfg, ResourceName: "jhub_domain.class", ImportState: true, ImportStateId: zone, ImportStatePersist: true},
+			{Config: cfg, ExpectError: regexp.MustCompile(`(?s)records = { hub.*has 2 A records for "hub"`)},
 		},
 	})
 }

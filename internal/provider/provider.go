@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"sync"
 
 	"github.com/digitalocean/godo"
 	"github.com/hashicorp/terraform-plugin-framework-validators/float64validator"
@@ -56,36 +57,36 @@ func (p *jhubProvider) Metadata(_ context.Context, _ provider.MetadataRequest, r
 func (p *jhubProvider) Schema(_ context.Context, _ provider.SchemaRequest, resp *provider.SchemaResponse) {
 	nonNegative := []validator.Float64{float64validator.AtLeast(0)}
 	resp.Schema = schema.Schema{
-		Description: "The jhub provider turns a DigitalOcean account and a domain name into a TLS-secured JupyterHub for a class.",
+		MarkdownDescription: "The jhub provider turns a DigitalOcean account and a domain name into a TLS-secured JupyterHub for a class.",
 		Attributes: map[string]schema.Attribute{
 			"token": schema.StringAttribute{
-				Description: "DigitalOcean API token. Defaults to the `DIGITALOCEAN_TOKEN` or `DIGITALOCEAN_ACCESS_TOKEN` environment variable.",
-				Optional:    true,
-				Sensitive:   true,
+				MarkdownDescription: "DigitalOcean API token. Defaults to the `DIGITALOCEAN_TOKEN` or `DIGITALOCEAN_ACCESS_TOKEN` environment variable.",
+				Optional:            true,
+				Sensitive:           true,
 			},
 			"api_endpoint": schema.StringAttribute{
-				Description: "Base URL of the DigitalOcean API. Defaults to the `DIGITALOCEAN_API_URL` environment variable, else `" + defaultAPIEndpoint + "`.",
-				Optional:    true,
+				MarkdownDescription: "Base URL of the DigitalOcean API. Defaults to the `DIGITALOCEAN_API_URL` environment variable, else `" + defaultAPIEndpoint + "`.",
+				Optional:            true,
 			},
 			"http_retry_max": schema.Int64Attribute{
-				Description: fmt.Sprintf("How many times a request that failed with 429 or 5xx is retried. Defaults to %d; 0 turns retries off.", defaultRetryMax),
-				Optional:    true,
-				Validators:  []validator.Int64{int64validator.Between(0, 100)},
+				MarkdownDescription: fmt.Sprintf("How many times a request that failed with 429 or 5xx is retried. Defaults to %d; 0 turns retries off.", defaultRetryMax),
+				Optional:            true,
+				Validators:          []validator.Int64{int64validator.Between(0, 100)},
 			},
 			"http_retry_wait_min": schema.Float64Attribute{
-				Description: fmt.Sprintf("Shortest wait between retries, in seconds. Defaults to %v.", defaultRetryWaitMin),
-				Optional:    true,
-				Validators:  nonNegative,
+				MarkdownDescription: fmt.Sprintf("Shortest wait between retries, in seconds. Defaults to %v.", defaultRetryWaitMin),
+				Optional:            true,
+				Validators:          nonNegative,
 			},
 			"http_retry_wait_max": schema.Float64Attribute{
-				Description: fmt.Sprintf("Longest wait between retries, in seconds. Defaults to %v.", defaultRetryWaitMax),
-				Optional:    true,
-				Validators:  nonNegative,
+				MarkdownDescription: fmt.Sprintf("Longest wait between retries, in seconds. Defaults to %v.", defaultRetryWaitMax),
+				Optional:            true,
+				Validators:          nonNegative,
 			},
 			"requests_per_second": schema.Float64Attribute{
-				Description: "Client-side limit on API requests per second. Defaults to 0, no limit.",
-				Optional:    true,
-				Validators:  nonNegative,
+				MarkdownDescription: "Client-side limit on API requests per second. Defaults to 0, no limit.",
+				Optional:            true,
+				Validators:          nonNegative,
 			},
 		},
 	}
@@ -94,6 +95,9 @@ func (p *jhubProvider) Schema(_ context.Context, _ provider.SchemaRequest, resp 
 // client is what every resource receives from the provider.
 type client struct {
 	do *godo.Client
+
+	mu    sync.Mutex
+	sizes map[string]godo.Size // by slug, once listed
 }
 
 func (p *jhubProvider) Configure(ctx context.Context, req provider.ConfigureRequest, resp *provider.ConfigureResponse) {

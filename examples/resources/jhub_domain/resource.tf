@@ -20,6 +20,12 @@ resource "jhub_domain" "class" {
   }
 }
 
+# Set these at the registrar of cs101.example.edu (or as NS records in the
+# parent zone), so that the world sees the records.
+output "name_servers" {
+  value = jhub_domain.class.name_servers
+}
+
 # Add the hub's records to a zone that already exists in the account. Destroy
 # removes these records and leaves the zone and its other records alone.
 resource "jhub_domain" "department" {

@@ -9,10 +9,19 @@ resource "jhub_droplet" "hub" {
   name   = "hub-cs101"
   region = "fra1"
   size   = "s-2vcpu-4gb"
-  tags   = ["cs101", "jupyterhub"]
 
-  admin_user      = "teacher"
-  ssh_public_keys = [var.admin_ssh_public_key]
+  # These change in place; resize_disk = false (the default) keeps a resize
+  # reversible, so the hub can shrink again after the semester.
+  tags        = ["cs101", "jupyterhub"]
+  backups     = true
+  resize_disk = false
+
+  # The bootstrap payload: changing these later replaces the droplet.
+  admin_user         = "teacher"
+  ssh_public_keys    = [var.admin_ssh_public_key]
+  extra_cloud_config = <<-EOT
+    timezone: Europe/Berlin
+  EOT
 
   timeouts {
     create = "15m"
@@ -23,4 +32,9 @@ resource "jhub_droplet" "hub" {
 # installed through cloud-init.
 output "known_hosts_line" {
   value = "${jhub_droplet.hub.ipv4_address} ${jhub_droplet.hub.host_public_key}"
+}
+
+# Known at plan time from DigitalOcean's sizes: a base for per-student limits.
+output "memory_per_student_mib" {
+  value = floor(jhub_droplet.hub.memory / 30)
 }

@@ -1,0 +1,223 @@
+package provider
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+
+	"github.com/classhub/terraform-provider-jhub/internal/cloudinit"
+)
+
+// ValidateConfig checks the rules between attributes; each attribute's own
+// rules are its validators. Every broken rule is reported, at its attribute.
+func (r *dropletResource) ValidateConfig(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
+	var cfg dropletModel
+	resp.Diagnostics.Append(req.Config.Get(ctx, &cfg)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	if cfg.SSHPublicKeys.IsNull() && cfg.SSHKeyFingerprints.IsNull() {
+		resp.Diagnostics.AddAttributeError(path.Root("ssh_public_keys"), "No SSH key",
+			"Set ssh_public_keys or ssh_key_fingerprints: without a key nobody, not even the jhub_edge resource, can log in to the droplet.")
+	}
+	for _, m := range []struct {
+		set, unset         types.String
+		setName, unsetName string
+	}{
+		{cfg.AptMirror, cfg.AptSecurityMirror, "apt_mirror", "apt_security_mirror"},
+		{cfg.AptSecurityMirror, cfg.AptMirror, "apt_security_mirror", "apt_mirror"},
+	} {
+		if !m.set.IsNull() && m.unset.IsNull() {
+			resp.Diagnostics.AddAttributeError(path.Root(m.unsetName), "Mirror set alone",
+				fmt.Sprintf("%s is set but %s is not: set both. The security updates live in their own archive (debian-security), so a mirror of the main archive alone leaves the droplet without them.", m.setName, m.unsetName))
+		}
+	}
+}
+
+// ModifyPlan completes the plan with what the API knows before apply (the
+// size's memory, CPUs and disk) and checks, as soon as their inputs are
+// known, what only the API or the renderer can: the size exists in the
+// region and fits the disk, the fingerprint keys exist, and the payload
+// renders within DigitalOcean's 64 KiB.
+func (r *dropletResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
+	if req.Plan.Raw.IsNull() {
+		return
+	}
+	var plan dropletModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	var state *dropletModel
+	if !req.State.Raw.IsNull() {
+		state = &dropletModel{}
+		resp.Diagnostics.Append(req.State.Get(ctx, state)...)
+	}
+	imported, d := wasImported(ctx, req.Private)
+	resp.Diagnostics.Append(d...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+
+	var changed []path.Path
+	if state != nil {
+		changed = plan.bootstrapChanges(state)
+	}
+	replacing := state != nil && (len(changed) > 0 && !imported || replacedInAPI(&plan, state))
+	if state != nil && len(changed) > 0 && !imported {
+		resp.Diagnostics.AddAttributeWarning(changed[0], "The droplet will be replaced",
+			fmt.Sprintf("Changed: %s, input to the bootstrap payload, which cloud-init applies only on a droplet's first boot; so the change takes a new droplet: "+
+				"what is stored on the current one (students' home directories) is lost unless it is backed up.", pathList(changed)))
+	}
+	if plan.SwapMiB.IsUnknown() && !plan.Size.IsUnknown() {
+		plan.SwapMiB = types.Int64Value(defaultSwapMiB(plan.Size.ValueString()))
+	}
+	if state == nil || replacing {
+		r.planSize(ctx, &plan, nil, &resp.Diagnostics)
+	} else if !plan.Size.Equal(state.Size) {
+		r.planSize(ctx, &plan, state, &resp.Diagnostics)
+	}
+	if state != nil && !replacing && !state.IPv6.ValueBool() && plan.IPv6.ValueBool() {
+		plan.IPv6Address = types.StringUnknown()
+		resp.Diagnostics.AddAttributeWarning(path.Root("ipv6"), "IPv6 needs configuring on the droplet",
+			"DigitalOcean gives the running droplet an IPv6 address, but its network configuration, written at first boot, does not have it: "+
+				"add the address to the droplet's interface before publishing ipv6_address in DNS, or replace the droplet to get it configured from the start.")
+	}
+	if state == nil || len(changed) > 0 {
+		r.checkPayload(ctx, &plan, &resp.Diagnostics)
+	}
+	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
+}
+
+// replacedInAPI reports whether an attribute the API cannot change on a
+// droplet changes, which the schema's RequiresReplace modifiers turn into a
+// replacement; ModifyPlan does not see their verdict, and an in-place check
+// must not fail a plan that replaces the droplet anyway.
+func replacedInAPI(plan, state *dropletModel) bool {
+	return !plan.Region.Equal(state.Region) || !plan.Image.Equal(state.Image) || !plan.Monitoring.Equal(state.Monitoring) ||
+		!plan.VPCUUID.Equal(state.VPCUUID) || state.IPv6.ValueBool() && !plan.IPv6.ValueBool()
+}
+
+func pathList(ps []path.Path) string {
+	s := make([]string, len(ps))
+	for i, p := range ps {
+		s[i] = p.String()
+	}
+	return strings.Join(s, ", ")
+}
+
+// planSize sets memory, vcpus and disk from DigitalOcean's sizes and checks
+// the size: it must exist, be offered in the region and, for a droplet being
+// resized (state not nil), hold its disk. Without the sizes (an unconfigured
+// provider, an unknown size) the values stay unknown until apply.
+func (r *dropletResource) planSize(ctx context.Context, plan, state *dropletModel, diags *diag.Diagnostics) {
+	plan.Memory, plan.VCPUs, plan.Disk = types.Int64Unknown(), types.Int64Unknown(), types.Int64Unknown()
+	if r.client == nil || plan.Size.IsUnknown() || plan.Region.IsUnknown() {
+		return
+	}
+	at, slug, region := path.Root("size"), plan.Size.ValueString(), plan.Region.ValueString()
+	size, ok, err := r.client.size(ctx, slug)
+	switch {
+	case err != nil:
+		diags.AddAttributeError(at, "Cannot check the size", apiError("listing DigitalOcean's droplet sizes", err))
+		return
+	case !ok:
+		diags.AddAttributeError(at, "Unknown size", fmt.Sprintf("%q is not a DigitalOcean droplet size. List the sizes with `doctl compute size list` or GET /v2/sizes.", slug))
+		return
+	case !size.Available || !slices.Contains(size.Regions, region):
+		diags.AddAttributeError(at, "Size not offered in the region", fmt.Sprintf("DigitalOcean does not offer size %q in %s now; choose another size or region.", slug, region))
+		return
+	}
+	plan.Memory, plan.VCPUs = types.Int64Value(int64(size.Memory)), types.Int64Value(int64(size.Vcpus))
+	if state == nil {
+		plan.Disk = types.Int64Value(int64(size.Disk))
+		return
+	}
+	// A resize keeps the disk unless resize_disk grows it, and never shrinks it.
+	disk := state.Disk.ValueInt64()
+	if int64(size.Disk) < disk {
+		diags.AddAttributeError(at, "Size too small for the droplet's disk",
+			fmt.Sprintf("Size %q has a %d GB disk, but the droplet's disk is %d GB and disks cannot shrink. Choose a size with at least %d GB of disk.", slug, size.Disk, disk, disk))
+		return
+	}
+	plan.Disk = state.Disk
+	if plan.ResizeDisk.ValueBool() {
+		plan.Disk = types.Int64Value(int64(size.Disk))
+	}
+}
+
+// checkPayload renders the payload with what the plan knows, so that a bad
+// extra_cloud_config or a payload over DigitalOcean's 64 KiB fails the plan
+// rather than the apply.
+func (r *dropletResource) checkPayload(ctx context.Context, plan *dropletModel, diags *diag.Diagnostics) {
+	if !plan.bootstrapKnown() {
+		return
+	}
+	// The host key, and without a client the fingerprint keys, are only
+	// known at apply: a generated key of the same size stands in.
+	placeholder, err := cloudinit.GenerateHostKey()
+	if err != nil {
+		diags.AddError("Cannot generate an SSH key", err.Error())
+		return
+	}
+	var extra []string
+	if r.client != nil {
+		keys, d := r.fingerprintKeys(ctx, plan)
+		diags.Append(d...)
+		for _, k := range keys {
+			extra = append(extra, k.PublicKey)
+		}
+	} else {
+		for range plan.SSHKeyFingerprints.Elements() {
+			extra = append(extra, placeholder.Public)
+		}
+	}
+	cfg, d := plan.bootstrapConfig(ctx, extra)
+	diags.Append(d...)
+	cfg.HostKey = placeholder
+	if _, err := cloudinit.Render(cfg); err != nil {
+		addPayloadError(diags, "Invalid bootstrap payload", len(plan.SSHPublicKeys.Elements()), err)
+	}
+}
+
+// payloadAttrs names the attribute behind each field of cloudinit.Config
+// that the resource sets.
+var payloadAttrs = map[string]string{
+	"Hostname":          "name",
+	"AdminUser":         "admin_user",
+	"AdminKeys":         "ssh_public_keys",
+	"SwapMiB":           "swap_mib",
+	"AptMirror":         "apt_mirror",
+	"AptSecurityMirror": "apt_security_mirror",
+	"ExtraCloudConfig":  "extra_cloud_config",
+}
+
+// addPayloadError reports a renderer error at the attribute behind the field
+// it names. Admin keys past the configured public keys came from fingerprints.
+func addPayloadError(diags *diag.Diagnostics, summary string, publicKeys int, err error) {
+	var fe *cloudinit.FieldError
+	if !errors.As(err, &fe) {
+		diags.AddError(summary, err.Error())
+		return
+	}
+	field, index, indexed := strings.Cut(strings.TrimSuffix(fe.Field, "]"), "[")
+	name, ok := payloadAttrs[field]
+	if !ok {
+		diags.AddError(summary, fmt.Sprintf("%s. The provider set this itself: this is a bug in the provider; please report it.", err))
+		return
+	}
+	at := path.Root(name)
+	if i, err := strconv.Atoi(index); indexed && err == nil {
+		if i < publicKeys {
+			at = at.AtListIndex(i)
+		} else {
+			at = path.Root("ssh_key_fingerprints")
+		}
+	}
+	diags.AddAttributeError(at, summary, fe.Msg)
+}
