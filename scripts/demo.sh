@@ -17,6 +17,7 @@ trap cleanup EXIT
 
 go build -o "$work/bin/terraform-provider-jhub" .
 go build -o "$work/lab" ./internal/cmd/lab
+go build -o "$work/student" ./internal/cmd/student
 "$work/lab" up -env-file "$work/lab.env" >"$work/lab.log" 2>&1 &
 lab_pid=$!
 for _ in $(seq 120); do [ -s "$work/lab.env" ] && break; kill -0 "$lab_pid" 2>/dev/null || { cat "$work/lab.log"; exit 1; }; sleep 1; done
@@ -32,22 +33,31 @@ provider_installation {
 EOT
 export TF_CLI_CONFIG_FILE=$work/terraformrc TF_IN_AUTOMATION=1
 cp -r examples/class-hub "$work/tf"
-ssh-keygen -q -t ed25519 -N '' -C teacher@demo -f "$work/id_ed25519"
-password=$(head -c 9 /dev/urandom | base64 | tr '+/' 'xy')
-export TF_VAR_domain=cs101.lab.test
-export TF_VAR_students='["alice","bob"]'
-export TF_VAR_class_password=$password
-export TF_VAR_acme_email=teacher@cs101.lab.test
-export TF_VAR_acme_directory_url=$JHUB_LAB_ACME_DIRECTORY
-# Assigned, then exported: `export X="$(cat f)"` would hide a missing file.
-TF_VAR_acme_ca_root_pem=$(cat "$JHUB_LAB_ACME_CA")
-TF_VAR_trusted_ca_pem=$(cat "$JHUB_LAB_CA")
-export TF_VAR_acme_ca_root_pem TF_VAR_trusted_ca_pem
-export TF_VAR_apt_mirror=$JHUB_LAB_APT_MIRROR
-export TF_VAR_apt_security_mirror=$JHUB_LAB_APT_SECURITY_MIRROR
-TF_VAR_admin_ssh_public_key=$(cat "$work/id_ed25519.pub")
-TF_VAR_admin_ssh_private_key=$(cat "$work/id_ed25519")
-export TF_VAR_admin_ssh_public_key TF_VAR_admin_ssh_private_key
+ssh-keygen -q -t ed25519 -N '' -C admin@demo -f "$work/id_ed25519"
+pw() { head -c 18 /dev/urandom | base64 | tr '+/' 'xy'; }
+class_password=$(pw)
+teacher_password=$(pw)
+# Secrets go to Terraform in a 0600 variables file, never through the
+# environment or the command line.
+umask 077
+printf '%s\n' "$class_password" >"$work/alice.password"
+hcl() { python3 -c 'import json, sys; print(json.dumps(open(sys.argv[1]).read()))' "$1"; } # a file's content as a quoted string
+{
+  echo "domain              = \"cs101.lab.test\""
+  echo "students            = [\"alice\", \"bob\"]"
+  echo "admins              = [\"teacher\"]"
+  echo "acme_email          = \"teacher@cs101.lab.test\""
+  echo "acme_directory_url  = \"$JHUB_LAB_ACME_DIRECTORY\""
+  echo "apt_mirror          = \"$JHUB_LAB_APT_MIRROR\""
+  echo "apt_security_mirror = \"$JHUB_LAB_APT_SECURITY_MIRROR\""
+  echo "acme_ca_root_pem    = $(hcl "$JHUB_LAB_ACME_CA")"
+  echo "trusted_ca_pem      = $(hcl "$JHUB_LAB_CA")"
+  echo "admin_ssh_public_key  = $(hcl "$work/id_ed25519.pub")"
+  echo "admin_ssh_private_key = $(hcl "$work/id_ed25519")"
+  echo "class_password      = \"$class_password\""
+  echo "admin_passwords     = { teacher = \"$teacher_password\" }"
+} >"$work/tf/lab.auto.tfvars"
+umask 022
 tf() { terraform -chdir="$work/tf" "$@"; }
 
 start=$(date +%s)
@@ -70,15 +80,22 @@ case $plan_rc in
   *) echo "demo: the second plan failed" >&2 ;;
 esac
 
+echo "== a student logs in through the edge, starts a server and runs code:"
+student_rc=0
+"$work/student" -hub "$hub" -user alice -password-file "$work/alice.password" -ca "$JHUB_LAB_CA" -dns "$JHUB_LAB_DNS" || student_rc=$?
+[ "$student_rc" = 0 ] || echo "demo: the student could not run code" >&2
+
 cat <<EOT
 
-The hub is at $hub (students: alice, bob; class password: $password).
+The hub is at $hub (students: alice, bob; their class password is in
+$work/alice.password; the teacher's password is in $work/tf/lab.auto.tfvars).
 Its name resolves through the lab's DNS ($JHUB_LAB_DNS); from this machine:
   curl --resolve $host:443:$ip --cacert $JHUB_LAB_CA ${hub}hub/login
-  ssh -i $work/id_ed25519 teacher@$ip
+  ssh -i $work/id_ed25519 $(tf output -raw ssh | cut -d' ' -f2)
 Against DigitalOcean, the same files take a token (DIGITALOCEAN_TOKEN) and
 your domain: see examples/class-hub/main.tf.
 EOT
 if [ -t 0 ]; then read -r -p "Press Enter to destroy the hub and take the lab down. " _; fi
 tf destroy -auto-approve -compact-warnings
-exit "$plan_rc"
+[ "$plan_rc" = 0 ] || exit "$plan_rc"
+exit "$student_rc"

@@ -17,10 +17,11 @@ terraform {
 provider "jhub" {}
 
 resource "jhub_droplet" "hub" {
-  name            = "hub-${replace(var.domain, ".", "-")}"
-  region          = var.region
-  size            = var.size
-  admin_user      = "teacher"
+  name   = "hub-${replace(var.domain, ".", "-")}"
+  region = var.region
+  size   = var.size
+  # The droplet's sudo account, for SSH only: never a hub user name.
+  admin_user      = "sysadmin"
   ssh_public_keys = [var.admin_ssh_public_key]
 
   apt_mirror          = var.apt_mirror
@@ -37,31 +38,33 @@ resource "jhub_domain" "class" {
   }
 }
 
-locals {
-  github = var.github_client_id != ""
-}
-
 resource "jhub_edge" "hub" {
   host            = jhub_droplet.hub.ipv4_address
   host_public_key = jhub_droplet.hub.host_public_key
   ssh_user        = jhub_droplet.hub.admin_user
   ssh_private_key = var.admin_ssh_private_key
 
-  hub_hosts     = [jhub_domain.class.fqdns["hub"]]
+  hub_hosts = [jhub_domain.class.fqdns["hub"]]
+  # The roster is the truth: whoever is removed here loses access at the
+  # next apply (their files stay).
   allowed_users = var.students
   admin_users   = var.admins
 
+  # Students log in with the class password; admins only with their own.
   auth = {
-    kind          = local.github ? "github" : "shared-password"
-    client_id     = local.github ? var.github_client_id : null
-    client_secret = local.github ? var.github_client_secret : null
-    password      = local.github ? null : var.class_password
+    kind            = "shared-password"
+    password        = var.class_password
+    admin_passwords = var.admin_passwords
   }
+
+  # Each student's server gets a share of the droplet: limits derived
+  # from its size.
+  droplet_memory = jhub_droplet.hub.memory
+  droplet_vcpus  = jhub_droplet.hub.vcpus
 
   # The seeds' layout: students open in ~/assignments on the welcome notebook.
   spawner = {
     notebook_dir = "~/assignments"
-    default_url  = "/tree/Welcome.ipynb"
   }
   idle_cull = { timeout = "1h" }
 

@@ -15,5 +15,10 @@ output "hub_address" {
 
 output "ssh" {
   description = "How the admin logs in; the host key is pinned from the start."
-  value       = "ssh teacher@${jhub_droplet.hub.ipv4_address}   # known_hosts: ${jhub_droplet.hub.ipv4_address} ${jhub_droplet.hub.host_public_key}"
+  value       = "ssh ${jhub_droplet.hub.admin_user}@${jhub_droplet.hub.ipv4_address}   # known_hosts: ${jhub_droplet.hub.ipv4_address} ${jhub_droplet.hub.host_public_key}"
+}
+
+output "name_servers" {
+  description = "Set these at the domain's registrar."
+  value       = jhub_domain.class.name_servers
 }

@@ -10,12 +10,12 @@ variable "adopt_existing_zone" {
 }
 
 variable "students" {
-  description = "User names allowed to log in."
+  description = "The class roster: user names allowed to log in (lower-case letter first, then lower-case letters, digits, '-' or '_')."
   type        = list(string)
 }
 
 variable "admins" {
-  description = "JupyterHub admins."
+  description = "JupyterHub admins (teachers, TAs); each logs in with their own password from admin_passwords."
   type        = list(string)
   default     = ["teacher"]
 }
@@ -32,22 +32,14 @@ variable "admin_ssh_private_key" {
 }
 
 variable "class_password" {
-  description = "The class password, when GitHub login is not configured."
+  description = "The class password students log in with (at least 12 characters). It never admits an admin."
   type        = string
-  default     = null
   sensitive   = true
 }
 
-variable "github_client_id" {
-  description = "GitHub OAuth app client ID; when set, students log in with GitHub (the droplet needs the oauthenticator package)."
-  type        = string
-  default     = ""
-}
-
-variable "github_client_secret" {
-  description = "GitHub OAuth app client secret."
-  type        = string
-  default     = null
+variable "admin_passwords" {
+  description = "Each admin's own password (at least 16 characters), by admin name; every name in admins needs one."
+  type        = map(string)
   sensitive   = true
 }
 

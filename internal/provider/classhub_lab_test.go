@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -21,6 +22,8 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
 	"golang.org/x/crypto/ssh"
 
+	"github.com/classhub/terraform-provider-jhub/internal/hubclient"
+	"github.com/classhub/terraform-provider-jhub/internal/hubconfig"
 	"github.com/classhub/terraform-provider-jhub/internal/installer"
 	"github.com/classhub/terraform-provider-jhub/internal/lab"
 	"github.com/classhub/terraform-provider-jhub/internal/lab/labtest"
@@ -37,6 +40,7 @@ type classHub struct {
 	roots        *x509.CertPool
 	zone, hubFQN string
 	hostKey      string // the droplet's, from state
+	admin        string // the droplet's admin user, who has sudo
 	serial       string // of the first certificate the hub served
 }
 
@@ -68,7 +72,7 @@ func newClassHub(t *testing.T) *classHub {
 		lab: l, adminPEM: string(pem.EncodeToMemory(block)),
 		adminPub: strings.TrimSpace(string(ssh.MarshalAuthorizedKey(signer.PublicKey()))) + " teacher@lab",
 		caPEM:    string(ca), acmeCAPEM: string(acmeCA), roots: roots,
-		zone: "cs101.lab.test", hubFQN: "hub.cs101.lab.test",
+		zone: "cs101.lab.test", hubFQN: "hub.cs101.lab.test", admin: "sysadmin",
 	}
 }
 
@@ -90,7 +94,7 @@ resource "jhub_droplet" "hub" {
   name                = "hub-cs101"
   region              = "fra1"
   size                = "s-2vcpu-4gb"
-  admin_user          = "teacher"
+  admin_user          = "sysadmin"
   ssh_public_keys     = [%[3]q]
   swap_mib            = 0
   apt_mirror          = %[4]q
@@ -113,10 +117,9 @@ resource "jhub_edge" "hub" {
 
   hub_hosts     = [jhub_domain.class.fqdns["hub"]]
   base_url      = %[8]q
-  auth          = { kind = "shared-password", password = "class-password" }
+  auth          = { kind = "shared-password", password = "class-password", admin_passwords = { teacher = "teacher-password-1234" } }
   allowed_users = [%[9]s]
   admin_users   = ["teacher"]
-  spawner       = { notebook_dir = "~", default_url = "/tree" }
 
   tls = {
     mode               = "acme"
@@ -138,9 +141,9 @@ resource "jhub_edge" "hub" {
 		baseURL, strings.Join(quoted, ", "), env.ACMEDirectory, h.acmeCAPEM, h.caPEM)
 }
 
-func (h *classHub) client(t *testing.T, baseURL string) *hubClient {
+func (h *classHub) client(t *testing.T, baseURL string) *hubclient.Client {
 	t.Helper()
-	c, err := newHubClient("https://"+h.hubFQN+baseURL, h.roots, h.lab.Resolver())
+	c, err := hubclient.New("https://"+h.hubFQN+baseURL, h.roots, h.lab.Resolver())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,7 +160,7 @@ func TestLabClassHub(t *testing.T) {
 	h := newClassHub(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
-	var kern *kernel
+	var kern *hubclient.Kernel
 	var ip string
 	start := time.Now()
 	accTest(t, resource.TestCase{
@@ -175,22 +178,22 @@ func TestLabClassHub(t *testing.T) {
 					func(*terraform.State) error {
 						// A student logs in, starts a server and runs code over the kernel websocket.
 						c := h.client(t, "/")
-						if err := c.login(ctx, "alice", "class-password"); err != nil {
+						if err := c.Login(ctx, "alice", "class-password"); err != nil {
 							return err
 						}
-						if err := c.startServer(ctx, "alice"); err != nil {
+						if err := c.StartServer(ctx, "alice"); err != nil {
 							return err
 						}
-						k, err := c.openKernel(ctx, "alice")
+						k, err := c.OpenKernel(ctx, "alice")
 						if err != nil {
 							return err
 						}
-						out, err := k.execute(ctx, "1+1")
+						out, err := k.Execute(ctx, "1+1")
 						if err != nil || out != "2" {
 							return fmt.Errorf("1+1 gave %q, %v", out, err)
 						}
 						t.Logf("apply to a kernel executing code: %s", time.Since(start).Round(time.Second))
-						if bad := c.insecureCookies(); len(bad) > 0 {
+						if bad := c.InsecureCookies(); len(bad) > 0 {
 							return fmt.Errorf("cookies without Secure: %q", bad)
 						}
 						// The student's code cannot reach the metadata service or the hub's secrets.
@@ -198,7 +201,7 @@ func TestLabClassHub(t *testing.T) {
 							"import urllib.request\ntry:\n    urllib.request.urlopen('http://169.254.169.254/metadata/v1/id', timeout=3); print('READ')\nexcept Exception as e:\n    print('refused', type(e).__name__)":              "refused",
 							"import glob\nhits=[]\nfor p in glob.glob('/opt/jhub/releases/*/secrets/*'):\n    try:\n        open(p).read(); hits.append(p)\n    except OSError:\n        pass\nprint('secrets readable:', len(hits))": "secrets readable: 0",
 						} {
-							out, err := k.execute(ctx, code)
+							out, err := k.Execute(ctx, code)
 							if err != nil || !strings.HasPrefix(out, want) {
 								return fmt.Errorf("student code %q printed %q (%v), want %q", code, out, err, want)
 							}
@@ -218,7 +221,7 @@ func TestLabClassHub(t *testing.T) {
 					plancheck.ExpectResourceAction("jhub_edge.hub", plancheck.ResourceActionUpdate),
 				}},
 				Check: func(*terraform.State) error {
-					out, err := kern.execute(ctx, "2+2")
+					out, err := kern.Execute(ctx, "2+2")
 					if err != nil || out != "4" {
 						return fmt.Errorf("the kernel websocket opened before the update: 2+2 gave %q, %v", out, err)
 					}
@@ -226,7 +229,7 @@ func TestLabClassHub(t *testing.T) {
 						return fmt.Errorf("extra_ufw_rules not applied; ufw status:\n%s", st)
 					}
 					c := h.client(t, "/")
-					return c.login(ctx, "bob", "class-password")
+					return c.Login(ctx, "bob", "class-password")
 				},
 			},
 			{
@@ -252,13 +255,13 @@ func TestLabClassHub(t *testing.T) {
 				Config: h.config([]string{"alice", "bob", "carol"}, "/jhub/"),
 				Check: func(*terraform.State) error {
 					c := h.client(t, "/jhub/")
-					if err := c.login(ctx, "carol", "class-password"); err != nil {
+					if err := c.Login(ctx, "carol", "class-password"); err != nil {
 						return err
 					}
-					if err := c.startServer(ctx, "carol"); err != nil {
+					if err := c.StartServer(ctx, "carol"); err != nil {
 						return err
 					}
-					resp, _, err := c.do(ctx, http.MethodGet, "hub/api/", nil)
+					resp, _, err := c.Do(ctx, http.MethodGet, "hub/api/", nil)
 					if err != nil || resp.StatusCode != http.StatusOK {
 						return fmt.Errorf("/jhub/hub/api/: %v %v", resp, err)
 					}
@@ -266,8 +269,11 @@ func TestLabClassHub(t *testing.T) {
 				},
 			},
 			{
-				// A broken release (the hub cannot bind: the edge's API port) rolls back.
-				Config:      strings.Replace(h.config([]string{"alice", "bob", "carol"}, "/jhub/"), `base_url      =`, `hub_bind_url  = "http://127.0.0.1:8001"`+"\n  base_url      =", 1),
+				// A broken release (the hub cannot bind: a root process holds its port) rolls back.
+				PreConfig: func() {
+					h.ssh(t, ctx, ip, "sudo systemd-run --unit=squat-884 python3 -m http.server 884 --bind 127.0.0.1")
+				},
+				Config:      strings.Replace(h.config([]string{"alice", "bob", "carol"}, "/jhub/"), `base_url      =`, `hub_bind_url  = "http://127.0.0.1:884"`+"\n  base_url      =", 1),
 				ExpectError: regexp.MustCompile(`(?s)Install failed.*rolled back`),
 			},
 			{
@@ -278,7 +284,7 @@ func TestLabClassHub(t *testing.T) {
 				}},
 				Check: func(*terraform.State) error {
 					c := h.client(t, "/jhub/")
-					return c.login(ctx, "carol", "class-password")
+					return c.Login(ctx, "carol", "class-password")
 				},
 			},
 			{
@@ -302,7 +308,7 @@ func TestLabClassHub(t *testing.T) {
 						return fmt.Errorf("the rebuilt hub serves certificate %s, not the one issued before (%s)", serial, h.serial)
 					}
 					c := h.client(t, "/jhub/")
-					return c.login(ctx, "carol", "class-password")
+					return c.Login(ctx, "carol", "class-password")
 				},
 			},
 		},
@@ -357,11 +363,24 @@ func (h *classHub) checkEdge(ctx context.Context, ip string) error {
 	if resp.StatusCode != http.StatusUnauthorized {
 		return fmt.Errorf("/private/ without credentials answered %s, want 401", resp.Status)
 	}
-	for _, port := range []string{"8000", "8001", "8081"} {
-		c, err := net.DialTimeout("tcp", net.JoinHostPort(ip, port), 3*time.Second)
+	// Other spellings of the same path are decided on as the path they name.
+	for _, p := range []string{"//private/x", "/./private/x", "/%2e/private/x", "/%2F/private/x", "/private/./x", "/public/../private/x", "/%70rivate/x"} {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, www+p, nil)
+		req.URL.RawPath, req.URL.Opaque = "", "//www."+h.zone+p
+		resp, err := secure.Do(req)
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnauthorized && resp.StatusCode != http.StatusBadRequest {
+			return fmt.Errorf("GET %s without credentials answered %s, want 401 or 400", p, resp.Status)
+		}
+	}
+	for _, port := range hubconfig.InternalPorts {
+		c, err := net.DialTimeout("tcp", net.JoinHostPort(ip, strconv.Itoa(port)), 3*time.Second)
 		if err == nil {
 			c.Close()
-			return fmt.Errorf("port %s answers from outside the droplet", port)
+			return fmt.Errorf("port %d answers from outside the droplet", port)
 		}
 	}
 	return nil
@@ -381,7 +400,7 @@ func (h *classHub) servedSerial(ctx context.Context) (string, error) {
 // ssh runs a command on the droplet as the admin, with the pinned host key.
 func (h *classHub) ssh(t *testing.T, ctx context.Context, ip, cmd string) string {
 	t.Helper()
-	c, err := installer.Dial(ctx, installer.Target{Addr: ip, User: "teacher", PrivateKey: []byte(h.adminPEM), HostKey: h.hostKey})
+	c, err := installer.Dial(ctx, installer.Target{Addr: ip, User: h.admin, PrivateKey: []byte(h.adminPEM), HostKey: h.hostKey})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-framework/types/basetypes"
 
 	"github.com/classhub/terraform-provider-jhub/internal/hubconfig"
 )
@@ -25,6 +26,9 @@ type edgeModel struct {
 	Auth             *authModel   `tfsdk:"auth"`
 	AllowedUsers     types.Set    `tfsdk:"allowed_users"`
 	AdminUsers       types.Set    `tfsdk:"admin_users"`
+	DropletMemory    types.Int64  `tfsdk:"droplet_memory"`
+	DropletVCPUs     types.Int64  `tfsdk:"droplet_vcpus"`
+	Limits           types.Object `tfsdk:"limits"`
 	Spawner          *spawnerMdl  `tfsdk:"spawner"`
 	NamedServers     types.Bool   `tfsdk:"named_servers"`
 	NamedServerLimit types.Int64  `tfsdk:"named_server_limit"`
@@ -50,8 +54,55 @@ type authModel struct {
 	Kind              types.String `tfsdk:"kind"`
 	CreateSystemUsers types.Bool   `tfsdk:"create_system_users"`
 	Password          types.String `tfsdk:"password"`
+	AdminPasswords    types.Map    `tfsdk:"admin_passwords"`
 	ClientID          types.String `tfsdk:"client_id"`
 	ClientSecret      types.String `tfsdk:"client_secret"`
+}
+
+// limitsModel is jhub_edge's limits.
+type limitsModel struct {
+	MemoryMaxMiB    types.Int64 `tfsdk:"memory_max_mib"`
+	TasksMax        types.Int64 `tfsdk:"tasks_max"`
+	CPUQuotaPercent types.Int64 `tfsdk:"cpu_quota_percent"`
+	NProc           types.Int64 `tfsdk:"nproc"`
+}
+
+var limitsAttrTypes = map[string]attr.Type{
+	"memory_max_mib": types.Int64Type, "tasks_max": types.Int64Type, "cpu_quota_percent": types.Int64Type, "nproc": types.Int64Type,
+}
+
+// plannedLimits fills what the configuration leaves out of limits from the
+// droplet's size; unknown while the size is.
+func (m *edgeModel) plannedLimits(ctx context.Context) (types.Object, diag.Diagnostics) {
+	var diags diag.Diagnostics
+	var l limitsModel
+	if !m.Limits.IsNull() && !m.Limits.IsUnknown() {
+		diags.Append(m.Limits.As(ctx, &l, basetypes.ObjectAsOptions{UnhandledUnknownAsUnknown: true})...)
+	}
+	fields := []*types.Int64{&l.MemoryMaxMiB, &l.TasksMax, &l.CPUQuotaPercent, &l.NProc}
+	missing := false
+	for _, f := range fields {
+		missing = missing || f.IsNull() || f.IsUnknown()
+	}
+	if missing {
+		if m.DropletMemory.IsUnknown() || m.DropletVCPUs.IsUnknown() {
+			return types.ObjectUnknown(limitsAttrTypes), diags
+		}
+		if m.DropletMemory.IsNull() || m.DropletVCPUs.IsNull() {
+			diags.AddAttributeError(path.Root("droplet_memory"), "The droplet's size is needed",
+				"Set droplet_memory = jhub_droplet.<name>.memory and droplet_vcpus = jhub_droplet.<name>.vcpus, so each student's limits are derived from the droplet's size, or set every field of limits.")
+			return types.ObjectUnknown(limitsAttrTypes), diags
+		}
+		d := hubconfig.DefaultLimits(int(m.DropletMemory.ValueInt64()), int(m.DropletVCPUs.ValueInt64()))
+		for i, v := range []int{d.MemoryMaxMiB, d.TasksMax, d.CPUQuotaPercent, d.NProc} {
+			if fields[i].IsNull() || fields[i].IsUnknown() {
+				*fields[i] = types.Int64Value(int64(v))
+			}
+		}
+	}
+	obj, d := types.ObjectValueFrom(ctx, limitsAttrTypes, l)
+	diags.Append(d...)
+	return obj, diags
 }
 
 type spawnerMdl struct {
@@ -96,10 +147,10 @@ type basicAuthMd struct {
 // plan they are unknown, and the hub's settings must still be checked before
 // a droplet is created and billed.
 func (m *edgeModel) settingsKnown() bool {
-	vals := []attr.Value{m.SSHUser, m.HubHosts, m.BaseURL, m.AllowedUsers, m.AdminUsers,
+	vals := []attr.Value{m.SSHUser, m.HubHosts, m.BaseURL, m.AllowedUsers, m.AdminUsers, m.Limits,
 		m.NamedServers, m.NamedServerLimit, m.HubBindURL, m.BasicAuthUsers, m.ProxyMode, m.TrustedCAPEM, m.ExtraUFWRules}
 	if m.Auth != nil {
-		vals = append(vals, m.Auth.Kind, m.Auth.CreateSystemUsers, m.Auth.Password, m.Auth.ClientID, m.Auth.ClientSecret)
+		vals = append(vals, m.Auth.Kind, m.Auth.CreateSystemUsers, m.Auth.Password, m.Auth.AdminPasswords, m.Auth.ClientID, m.Auth.ClientSecret)
 	}
 	if m.Spawner != nil {
 		vals = append(vals, m.Spawner.NotebookDir, m.Spawner.DefaultURL, m.Spawner.Cmd)
@@ -159,6 +210,7 @@ func (m *edgeModel) settings(ctx context.Context) (hubconfig.Settings, diag.Diag
 		BaseURL:          m.BaseURL.ValueString(),
 		AllowedUsers:     set(m.AllowedUsers),
 		AdminUsers:       set(m.AdminUsers),
+		AdminSSHUser:     m.SSHUser.ValueString(),
 		NamedServers:     m.NamedServers.ValueBool(),
 		NamedServerLimit: int(m.NamedServerLimit.ValueInt64()),
 		HubBindURL:       m.HubBindURL.ValueString(),
@@ -168,6 +220,15 @@ func (m *edgeModel) settings(ctx context.Context) (hubconfig.Settings, diag.Diag
 			Kind: a.Kind.ValueString(), CreateSystemUsers: a.CreateSystemUsers.ValueBool(),
 			Password: a.Password.ValueString(), ClientID: a.ClientID.ValueString(), ClientSecret: a.ClientSecret.ValueString(),
 		}
+		if pw := strMap(a.AdminPasswords); len(pw) > 0 {
+			s.Auth.AdminPasswords = pw
+		}
+	}
+	if !m.Limits.IsNull() && !m.Limits.IsUnknown() {
+		var l limitsModel
+		diags.Append(m.Limits.As(ctx, &l, basetypes.ObjectAsOptions{})...)
+		s.Limits = hubconfig.Limits{MemoryMaxMiB: int(l.MemoryMaxMiB.ValueInt64()), TasksMax: int(l.TasksMax.ValueInt64()),
+			CPUQuotaPercent: int(l.CPUQuotaPercent.ValueInt64()), NProc: int(l.NProc.ValueInt64())}
 	}
 	if sp := m.Spawner; sp != nil {
 		s.Spawner = hubconfig.Spawner{NotebookDir: sp.NotebookDir.ValueString(), DefaultURL: sp.DefaultURL.ValueString(), Cmd: list(sp.Cmd)}

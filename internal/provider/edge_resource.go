@@ -66,6 +66,13 @@ func (r *edgeResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRe
 	}
 	// The id is the address: it moves with the hub to a rebuilt droplet.
 	resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("id"), plan.Host)...)
+	limits, d := plan.plannedLimits(ctx)
+	resp.Diagnostics.Append(d...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	plan.Limits = limits
+	resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("limits"), limits)...)
 	if plan.settingsKnown() {
 		s, d := plan.settings(ctx)
 		resp.Diagnostics.Append(d...)

@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/listvalidator"
@@ -95,8 +96,13 @@ func (r *edgeResource) Schema(ctx context.Context, _ resource.SchemaRequest, res
 					},
 					"create_system_users": schema.BoolAttribute{Description: "With `pam`: create a system account for each allowed or admin user.", Optional: true},
 					"password":            secret("The class password for `shared-password`; optional for `dummy`."),
-					"client_id":           str("The GitHub OAuth app's client ID, for `github`."),
-					"client_secret":       secret("The GitHub OAuth app's client secret, for `github`."),
+					"admin_passwords": schema.MapAttribute{
+						MarkdownDescription: fmt.Sprintf("Each admin's own password, by name, for `shared-password` and `dummy`: every name in `admin_users` needs one (at least %d characters), "+
+							"and it may not be the class password. Admins never log in with the class password. Sensitive: kept in state, installed as a 0600 file, never logged.", hubconfig.MinAdminPasswordLen),
+						Optional: true, Sensitive: true, ElementType: types.StringType,
+					},
+					"client_id":     str("The GitHub OAuth app's client ID, for `github`."),
+					"client_secret": secret("The GitHub OAuth app's client secret, for `github`."),
 				},
 			},
 			"allowed_users": schema.SetAttribute{
@@ -106,6 +112,29 @@ func (r *edgeResource) Schema(ctx context.Context, _ resource.SchemaRequest, res
 			"admin_users": schema.SetAttribute{
 				Description: "JupyterHub admins (teachers, TAs); they may log in even when not in allowed_users. An admin removed here is no longer an admin after the next apply.",
 				Optional:    true, ElementType: types.StringType,
+			},
+			"droplet_memory": schema.Int64Attribute{
+				MarkdownDescription: "The droplet's memory in MiB (`jhub_droplet.<name>.memory`), from which the default `limits` are derived.",
+				Optional:            true,
+				Validators:          []validator.Int64{int64validator.AtLeast(512)},
+			},
+			"droplet_vcpus": schema.Int64Attribute{
+				MarkdownDescription: "The droplet's virtual CPUs (`jhub_droplet.<name>.vcpus`), from which the default `limits` are derived.",
+				Optional:            true,
+				Validators:          []validator.Int64{int64validator.AtLeast(1)},
+			},
+			"limits": schema.SingleNestedAttribute{
+				MarkdownDescription: "What one student's server may use. Each server runs in its own systemd unit with these limits, so one student's runaway notebook " +
+					"(a memory or fork bomb) costs its owner a kernel, not the class its hub; the hub and the edge are protected from the OOM killer. " +
+					"Each value left out is derived from `droplet_memory` and `droplet_vcpus`: half the memory above a reserve for the system, hub and edge " +
+					"(the larger of 512 MiB and an eighth), one core (80% on a single-vCPU droplet), and 512 tasks.",
+				Optional: true, Computed: true,
+				Attributes: map[string]schema.Attribute{
+					"memory_max_mib":    schema.Int64Attribute{MarkdownDescription: "Memory per server in MiB (systemd `MemoryMax`).", Optional: true, Computed: true},
+					"tasks_max":         schema.Int64Attribute{MarkdownDescription: "Processes and threads per server (systemd `TasksMax`).", Optional: true, Computed: true},
+					"cpu_quota_percent": schema.Int64Attribute{MarkdownDescription: "CPU per server, in percent of one core (systemd `CPUQuota`).", Optional: true, Computed: true},
+					"nproc":             schema.Int64Attribute{MarkdownDescription: "Processes the student's account may own (`RLIMIT_NPROC`), which stops a fork bomb even where cgroups are not available.", Optional: true, Computed: true},
+				},
 			},
 			"spawner": schema.SingleNestedAttribute{
 				Description: "The single-user servers.",

@@ -1,4 +1,8 @@
-package provider
+// Package hubclient is a student's browser reduced to what proving a hub
+// needs: it logs in through the edge with the certificate verified, starts
+// a server, and runs code in a kernel over its websocket. The end-to-end
+// tests, make demo and the load client use it.
+package hubclient
 
 import (
 	"context"
@@ -20,10 +24,10 @@ import (
 	"github.com/coder/websocket"
 )
 
-// hubClient is a student's browser, reduced to what the end-to-end tests need:
+// Client is a student's browser, reduced to what the end-to-end tests need:
 // it logs in, starts a server, and runs code in a kernel over its websocket,
 // all through the edge, with the certificate verified.
-type hubClient struct {
+type Client struct {
 	base   *url.URL // https://hub.example.edu/jhub/
 	http   *http.Client
 	origin string
@@ -34,15 +38,15 @@ type hubClient struct {
 	tls         *tls.Config
 }
 
-// newHubClient dials every name through resolve (the lab's DNS) and trusts roots.
-func newHubClient(hubURL string, roots *x509.CertPool, resolver *net.Resolver) (*hubClient, error) {
+// New dials every name through resolve (the lab's DNS) and trusts roots.
+func New(hubURL string, roots *x509.CertPool, resolver *net.Resolver) (*Client, error) {
 	base, err := url.Parse(hubURL)
 	if err != nil {
 		return nil, err
 	}
 	jar, _ := cookiejar.New(nil)
 	dialer := &net.Dialer{Timeout: 10 * time.Second, Resolver: resolver}
-	h := &hubClient{base: base, origin: base.Scheme + "://" + base.Host, dialContext: dialer.DialContext,
+	h := &Client{base: base, origin: base.Scheme + "://" + base.Host, dialContext: dialer.DialContext,
 		tls: &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}}
 	tr := &http.Transport{DialContext: dialer.DialContext, TLSClientConfig: h.tls, ForceAttemptHTTP2: true}
 	h.http = &http.Client{Jar: jar, Timeout: 60 * time.Second, Transport: recordCookies{tr, h}}
@@ -51,7 +55,7 @@ func newHubClient(hubURL string, roots *x509.CertPool, resolver *net.Resolver) (
 
 type recordCookies struct {
 	rt http.RoundTripper
-	h  *hubClient
+	h  *Client
 }
 
 func (r recordCookies) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -64,8 +68,8 @@ func (r recordCookies) RoundTrip(req *http.Request) (*http.Response, error) {
 	return resp, err
 }
 
-// insecureCookies lists every Set-Cookie seen without the Secure flag.
-func (h *hubClient) insecureCookies() []string {
+// InsecureCookies lists every Set-Cookie seen without the Secure flag.
+func (h *Client) InsecureCookies() []string {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	var bad []string
@@ -81,9 +85,10 @@ func (h *hubClient) insecureCookies() []string {
 	return bad
 }
 
-func (h *hubClient) url(p string) string { return h.base.String() + strings.TrimPrefix(p, "/") }
+// URL is the hub page p, relative to the hub's base URL.
+func (h *Client) URL(p string) string { return h.base.String() + strings.TrimPrefix(p, "/") }
 
-func (h *hubClient) xsrf(u string) string {
+func (h *Client) xsrf(u string) string {
 	parsed, _ := url.Parse(u)
 	for _, c := range h.http.Jar.Cookies(parsed) {
 		if c.Name == "_xsrf" {
@@ -93,21 +98,21 @@ func (h *hubClient) xsrf(u string) string {
 	return ""
 }
 
-// do sends a request as the browser would from the hub's own pages: with the
+// Do sends a request as the browser would from the hub's own pages: with the
 // Origin and Referer of the hub and the XSRF token JupyterHub expects.
-func (h *hubClient) do(ctx context.Context, method, p string, body any) (*http.Response, []byte, error) {
+func (h *Client) Do(ctx context.Context, method, p string, body any) (*http.Response, []byte, error) {
 	var rd io.Reader
 	if body != nil {
 		b, _ := json.Marshal(body)
 		rd = strings.NewReader(string(b))
 	}
-	u := h.url(p)
+	u := h.URL(p)
 	req, err := http.NewRequestWithContext(ctx, method, u, rd)
 	if err != nil {
 		return nil, nil, err
 	}
 	req.Header.Set("Origin", h.origin)
-	req.Header.Set("Referer", h.url("hub/home"))
+	req.Header.Set("Referer", h.URL("hub/home"))
 	if x := h.xsrf(u); x != "" {
 		req.Header.Set("X-XSRFToken", x)
 	}
@@ -123,19 +128,19 @@ func (h *hubClient) do(ctx context.Context, method, p string, body any) (*http.R
 	return resp, b, err
 }
 
-// login submits JupyterHub's login form.
-func (h *hubClient) login(ctx context.Context, user, password string) error {
-	if _, _, err := h.do(ctx, http.MethodGet, "hub/login", nil); err != nil {
+// Login submits JupyterHub's login form.
+func (h *Client) Login(ctx context.Context, user, password string) error {
+	if _, _, err := h.Do(ctx, http.MethodGet, "hub/login", nil); err != nil {
 		return err
 	}
 	form := url.Values{"username": {user}, "password": {password}}
-	if x := h.xsrf(h.url("hub/login")); x != "" {
+	if x := h.xsrf(h.URL("hub/login")); x != "" {
 		form.Set("_xsrf", x)
 	}
-	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, h.url("hub/login"), strings.NewReader(form.Encode()))
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, h.URL("hub/login"), strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Origin", h.origin)
-	req.Header.Set("Referer", h.url("hub/login"))
+	req.Header.Set("Referer", h.URL("hub/login"))
 	resp, err := h.http.Do(req)
 	if err != nil {
 		return err
@@ -148,9 +153,9 @@ func (h *hubClient) login(ctx context.Context, user, password string) error {
 	return nil
 }
 
-// startServer starts the user's server and waits until it answers.
-func (h *hubClient) startServer(ctx context.Context, user string) error {
-	resp, body, err := h.do(ctx, http.MethodPost, "hub/api/users/"+user+"/server", nil)
+// StartServer starts the user's server and waits until it answers.
+func (h *Client) StartServer(ctx context.Context, user string) error {
+	resp, body, err := h.Do(ctx, http.MethodPost, "hub/api/users/"+user+"/server", nil)
 	if err != nil {
 		return err
 	}
@@ -158,7 +163,7 @@ func (h *hubClient) startServer(ctx context.Context, user string) error {
 		return fmt.Errorf("start server: %s: %.300s", resp.Status, body)
 	}
 	for {
-		resp, body, err := h.do(ctx, http.MethodGet, "hub/api/users/"+user, nil)
+		resp, body, err := h.Do(ctx, http.MethodGet, "hub/api/users/"+user, nil)
 		if err != nil {
 			return err
 		}
@@ -170,7 +175,7 @@ func (h *hubClient) startServer(ctx context.Context, user string) error {
 		if resp.StatusCode == http.StatusOK && json.Unmarshal(body, &u) == nil && u.Servers[""].Ready {
 			// The first page visit does the hub's OAuth dance and sets the
 			// server's cookies, its _xsrf token among them.
-			resp, body, err := h.do(ctx, http.MethodGet, "user/"+user+"/tree", nil)
+			resp, body, err := h.Do(ctx, http.MethodGet, "user/"+user+"/lab", nil)
 			if err == nil && resp.StatusCode != http.StatusOK {
 				err = fmt.Errorf("opening the server of %s: %s: %.300s", user, resp.Status, body)
 			}
@@ -184,14 +189,14 @@ func (h *hubClient) startServer(ctx context.Context, user string) error {
 	}
 }
 
-// kernel is an open kernel websocket.
-type kernel struct {
+// Kernel is an open kernel websocket.
+type Kernel struct {
 	conn    *websocket.Conn
 	session string
 }
 
-func (h *hubClient) openKernel(ctx context.Context, user string) (*kernel, error) {
-	resp, body, err := h.do(ctx, http.MethodPost, "user/"+user+"/api/kernels", map[string]string{"name": "python3"})
+func (h *Client) OpenKernel(ctx context.Context, user string) (*Kernel, error) {
+	resp, body, err := h.Do(ctx, http.MethodPost, "user/"+user+"/api/kernels", map[string]string{"name": "python3"})
 	if err != nil {
 		return nil, err
 	}
@@ -213,7 +218,7 @@ func (h *hubClient) openKernel(ctx context.Context, user string) (*kernel, error
 		return nil, fmt.Errorf("kernel websocket: %w", err)
 	}
 	conn.SetReadLimit(16 << 20)
-	return &kernel{conn: conn, session: randomID()}, nil
+	return &Kernel{conn: conn, session: randomID()}, nil
 }
 
 func randomID() string {
@@ -222,8 +227,8 @@ func randomID() string {
 	return hex.EncodeToString(b)
 }
 
-// execute runs code and returns the text/plain result (or stream output).
-func (k *kernel) execute(ctx context.Context, code string) (string, error) {
+// Execute runs code and returns the text/plain result (or stream output).
+func (k *Kernel) Execute(ctx context.Context, code string) (string, error) {
 	id := randomID()
 	msg := map[string]any{
 		"header":        map[string]any{"msg_id": id, "msg_type": "execute_request", "session": k.session, "username": "", "version": "5.3", "date": time.Now().UTC().Format(time.RFC3339)},
@@ -267,4 +272,5 @@ func (k *kernel) execute(ctx context.Context, code string) (string, error) {
 	}
 }
 
-func (k *kernel) close() { k.conn.Close(websocket.StatusNormalClosure, "") }
+// Close ends the kernel's websocket.
+func (k *Kernel) Close() error { return k.conn.Close(websocket.StatusNormalClosure, "") }

@@ -1,0 +1,301 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-testing/config"
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/plancheck"
+	"github.com/hashicorp/terraform-plugin-testing/terraform"
+	"golang.org/x/crypto/ssh"
+
+	"github.com/classhub/terraform-provider-jhub/internal/hubclient"
+	"github.com/classhub/terraform-provider-jhub/internal/hubconfig"
+	"github.com/classhub/terraform-provider-jhub/internal/testkit"
+)
+
+const (
+	labClassPassword   = "correct-horse-battery-staple"
+	labTeacherPassword = "teacher-only-password-1234"
+	labTAPassword      = "ta-only-password-5678-abcd"
+)
+
+// exampleVars are examples/class-hub's variables for the lab, as make demo sets them.
+func (h *classHub) exampleVars(students, admins []string) config.Variables {
+	env := h.lab.Env()
+	list := func(names []string) config.Variable {
+		vs := make([]config.Variable, len(names))
+		for i, n := range names {
+			vs[i] = config.StringVariable(n)
+		}
+		return config.ListVariable(vs...)
+	}
+	passwords := map[string]config.Variable{}
+	for _, a := range admins {
+		passwords[a] = config.StringVariable(map[string]string{"teacher": labTeacherPassword, "ta": labTAPassword}[a])
+	}
+	return config.Variables{
+		"domain":                config.StringVariable(h.zone),
+		"students":              list(students),
+		"admins":                list(admins),
+		"admin_passwords":       config.MapVariable(passwords),
+		"class_password":        config.StringVariable(labClassPassword),
+		"acme_email":            config.StringVariable("teacher@" + h.zone),
+		"acme_directory_url":    config.StringVariable(env.ACMEDirectory),
+		"acme_ca_root_pem":      config.StringVariable(h.acmeCAPEM),
+		"trusted_ca_pem":        config.StringVariable(h.caPEM),
+		"apt_mirror":            config.StringVariable(env.AptMirror),
+		"apt_security_mirror":   config.StringVariable(env.AptSecurityMirror),
+		"admin_ssh_public_key":  config.StringVariable(h.adminPub),
+		"admin_ssh_private_key": config.StringVariable(h.adminPEM),
+	}
+}
+
+// exampleStep applies examples/class-hub as shipped; the example has its
+// own provider block, so the provider comes with the step.
+func (h *classHub) exampleStep(t *testing.T, students, admins []string) resource.TestStep {
+	env := h.lab.Env()
+	t.Setenv("DIGITALOCEAN_TOKEN", env.Token)
+	t.Setenv("DIGITALOCEAN_API_URL", env.APIURL)
+	return resource.TestStep{
+		ProtoV6ProviderFactories: protoV6ProviderFactories,
+		ConfigDirectory:          classHubExample,
+		ConfigVariables:          h.exampleVars(students, admins),
+	}
+}
+
+// A hostile class against examples/class-hub as shipped: every way the
+// first wave's hub let a student become the teacher or root, or reach
+// another student, is tried from the student's side and must fail.
+func TestLabHostileStudent(t *testing.T) {
+	h := newClassHub(t)
+	t.Setenv("TF_ACC_PROVIDER_NAMESPACE", "classhub")
+	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Minute)
+	defer cancel()
+	var ip, admin string
+	var secrets []string
+	clients := map[string]*hubclient.Client{}
+	kernels := map[string]*hubclient.Kernel{}
+	studentKey := testkit.NewSSHKey(t, "alice@student")
+
+	login := func(user, password string) (*hubclient.Client, error) {
+		c := h.client(t, "/")
+		return c, c.Login(ctx, user, password)
+	}
+	run := func(user, code string) (string, error) { return kernels[user].Execute(ctx, code) }
+
+	step1 := h.exampleStep(t, []string{"alice", "bob"}, []string{"teacher", "ta"})
+	step1.Check = resource.ComposeTestCheckFunc(
+		func(s *terraform.State) error {
+			droplet := s.RootModule().Resources["jhub_droplet.hub"].Primary.Attributes
+			edge := s.RootModule().Resources["jhub_edge.hub"].Primary.Attributes
+			ip, admin, h.hostKey = droplet["ipv4_address"], droplet["admin_user"], droplet["host_public_key"]
+			h.admin = admin
+			tlsKey := h.ssh(t, ctx, ip, "sudo sh -c 'cat $(grep -rl \"PRIVATE KEY\" /var/lib/jhub-edge/tls)' | sed -n 2p")
+			if len(strings.TrimSpace(tlsKey)) < 40 {
+				return fmt.Errorf("could not read a line of the edge's TLS key (got %d bytes)", len(tlsKey))
+			}
+			secrets = []string{edge["cookie_secret"], edge["proxy_token"], labClassPassword, labTeacherPassword, labTAPassword, strings.TrimSpace(tlsKey)}
+			return nil
+		},
+		// Admins log in with their own passwords only. (First: the refusals
+		// below count against this address's failed-login allowance.)
+		func(*terraform.State) error {
+			c, err := login("teacher", labTeacherPassword)
+			if err != nil {
+				return fmt.Errorf("the teacher's own password: %w", err)
+			}
+			if resp, body, err := c.Do(ctx, http.MethodGet, "hub/api/users", nil); err != nil || resp.StatusCode != http.StatusOK {
+				return fmt.Errorf("the teacher on the admin API: %v %.200s %v", resp, body, err)
+			}
+			clients["teacher"] = c
+			ta, err := login("ta", labTAPassword)
+			clients["ta"] = ta
+			return err
+		},
+		// The class password is never an admin's, nor anyone's but a student's.
+		func(*terraform.State) error {
+			for _, u := range []string{"teacher", "ta", admin, "root", hubconfig.EdgeUser, "nobody", "jupyterhub"} {
+				if _, err := login(u, labClassPassword); err == nil {
+					return fmt.Errorf("%q logged in with the class password", u)
+				}
+			}
+			return nil
+		},
+		// Students get in with the class password and run code.
+		func(*terraform.State) error {
+			for _, u := range []string{"alice", "bob"} {
+				c, err := login(u, labClassPassword)
+				if err != nil {
+					return err
+				}
+				if err := c.StartServer(ctx, u); err != nil {
+					return err
+				}
+				k, err := c.OpenKernel(ctx, u)
+				if err != nil {
+					return err
+				}
+				clients[u], kernels[u] = c, k
+				if out, err := k.Execute(ctx, "1+1"); err != nil || out != "2" {
+					return fmt.Errorf("%s: 1+1 gave %q, %v", u, out, err)
+				}
+			}
+			return nil
+		},
+		// The notebook directory of the example exists, and homes are private.
+		func(*terraform.State) error {
+			out, err := run("alice", "import os, stat\nh=os.path.expanduser('~')\nprint(oct(stat.S_IMODE(os.stat(h).st_mode)), os.path.isdir(h+'/assignments'), os.getcwd().endswith('/assignments'))")
+			if err != nil || out != "0o700 True True" {
+				return fmt.Errorf("alice's home mode, ~/assignments, cwd: %q, %v", out, err)
+			}
+			out, err = run("alice", "import os\ntry:\n    os.listdir('/home/bob'); print('READ')\nexcept PermissionError:\n    print('denied')")
+			if err != nil || out != "denied" {
+				return fmt.Errorf("alice listing bob's home: %q, %v", out, err)
+			}
+			return nil
+		},
+		// No sudo, not even without a password.
+		func(*terraform.State) error {
+			out, err := run("alice", "import subprocess\nprint(subprocess.run(['sudo','-n','true'], capture_output=True).returncode)")
+			if err != nil || out == "0" {
+				return fmt.Errorf("sudo -n true as alice: exit %q, %v", out, err)
+			}
+			return nil
+		},
+		// Nothing a student can bind sits between the edge and the hub.
+		func(*terraform.State) error {
+			for _, port := range hubconfig.InternalPorts {
+				out, err := run("alice", fmt.Sprintf("import socket\ns=socket.socket()\ntry:\n    s.bind(('127.0.0.1', %d)); print('BOUND')\nexcept OSError as e:\n    print('refused', e.errno)\nfinally:\n    s.close()", port))
+				if err != nil || !strings.HasPrefix(out, "refused") {
+					return fmt.Errorf("alice binding 127.0.0.1:%d: %q, %v", port, out, err)
+				}
+			}
+			return nil
+		},
+		// No secret value in any file a student can read. Package files under
+		// /usr are not searched: nothing the provider installs goes there.
+		func(*terraform.State) error {
+			code := fmt.Sprintf(`import os
+needles=[s.encode() for s in %s]
+hits=set(); n=0
+for top in ['/etc','/opt','/var','/home','/tmp','/run','/srv','/root','/boot','/mnt','/media']:
+    for d, dirs, files in os.walk(top, onerror=lambda e: None):
+        for f in files:
+            p=os.path.join(d,f)
+            try:
+                if not os.path.isfile(p) or os.path.islink(p) or os.path.getsize(p) > 64<<20: continue
+                with open(p,'rb') as fh: data=fh.read()
+            except OSError:
+                continue
+            n+=1
+            for i, s in enumerate(needles):
+                if s and s in data: hits.add('%%s:%%d' %% (p, i))
+print('files', n, 'hits', sorted(hits))`, pyList(secrets))
+			out, err := run("alice", code)
+			if err != nil || !strings.HasSuffix(out, "hits []") {
+				return fmt.Errorf("searching alice's readable files for secrets: %q, %v", out, err)
+			}
+			t.Logf("secret search as alice: %s", out)
+			return nil
+		},
+		// A student who adds her own key still cannot log in over SSH.
+		func(*terraform.State) error {
+			code := fmt.Sprintf("import os\nos.makedirs(os.path.expanduser('~/.ssh'), mode=0o700, exist_ok=True)\nopen(os.path.expanduser('~/.ssh/authorized_keys'),'w').write(%q+'\\n')\nos.chmod(os.path.expanduser('~/.ssh/authorized_keys'), 0o600)\nprint('ok')", studentKey.AuthorizedKey)
+			if out, err := run("alice", code); err != nil || out != "ok" {
+				return fmt.Errorf("writing alice's authorized_keys: %q, %v", out, err)
+			}
+			hostKey, _, _, _, err := ssh.ParseAuthorizedKey([]byte(h.hostKey))
+			if err != nil {
+				return err
+			}
+			conn, err := ssh.Dial("tcp", net.JoinHostPort(ip, "22"), &ssh.ClientConfig{
+				User: "alice", Auth: []ssh.AuthMethod{ssh.PublicKeys(studentKey.Signer)},
+				HostKeyCallback: ssh.FixedHostKey(hostKey), Timeout: 15 * time.Second,
+			})
+			if err == nil {
+				conn.Close()
+				return fmt.Errorf("alice logged in over SSH with her own key")
+			}
+			if !strings.Contains(err.Error(), "unable to authenticate") {
+				return fmt.Errorf("SSH as alice failed, but not at authentication: %w", err)
+			}
+			return nil
+		},
+		// A fork bomb stops at the student's process limit; the class goes on.
+		func(*terraform.State) error {
+			out, err := run("alice", "import os, time\nn=0\ntry:\n    while n < 5000:\n        pid=os.fork()\n        if pid == 0:\n            time.sleep(20); os._exit(0)\n        n+=1\nexcept OSError as e:\n    print('stopped at', n)\nelse:\n    print('unbounded', n)")
+			if err != nil || !strings.HasPrefix(out, "stopped at") {
+				return fmt.Errorf("fork bomb in alice's kernel: %q, %v", out, err)
+			}
+			t.Logf("fork bomb: %s", out)
+			return h.classStillWorks(ctx, kernels["bob"], clients["bob"])
+		},
+		// A memory bomb costs its owner the kernel, not the class its hub.
+		// Bounded at 12 GiB so a lab without memory limits fails the test
+		// instead of exhausting this machine.
+		func(*terraform.State) error {
+			out, err := run("alice", "a=[]\nfor i in range(12*1024//64):\n    a.append(bytearray(64<<20))\nprint('allocated 12 GiB')")
+			if err == nil && strings.HasPrefix(out, "allocated") {
+				return fmt.Errorf("alice's kernel allocated 12 GiB on a droplet of 4 GiB: no memory limit")
+			}
+			t.Logf("memory bomb: %q, %v", out, err)
+			return h.classStillWorks(ctx, kernels["bob"], clients["bob"])
+		},
+	)
+
+	// bob leaves the class and the TA becomes a student: at the next apply
+	// bob's server stops and his session ends; the TA loses the admin API.
+	step2 := h.exampleStep(t, []string{"alice", "ta"}, []string{"teacher"})
+	step2.ConfigPlanChecks = resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+		plancheck.ExpectResourceAction("jhub_droplet.hub", plancheck.ResourceActionNoop),
+		plancheck.ExpectResourceAction("jhub_edge.hub", plancheck.ResourceActionUpdate),
+	}}
+	step2.Check = func(*terraform.State) error {
+		if resp, _, err := clients["bob"].Do(ctx, http.MethodGet, "hub/api/user", nil); err != nil || resp.StatusCode == http.StatusOK {
+			return fmt.Errorf("bob's old session after his removal: %v %v", resp, err)
+		}
+		if _, err := login("bob", labClassPassword); err == nil {
+			return fmt.Errorf("bob logged in after his removal from the roster")
+		}
+		if resp, _, err := clients["teacher"].Do(ctx, http.MethodGet, "hub/api/users/bob", nil); err != nil || resp.StatusCode != http.StatusNotFound {
+			return fmt.Errorf("the hub still knows bob: %v %v", resp, err)
+		}
+		if out := h.ssh(t, ctx, ip, "sudo stat -c %a:%U /home/bob; systemctl list-units --no-legend 'jupyter-bob*'"); !strings.HasPrefix(out, "700:bob") || strings.Contains(out, "jupyter-bob") {
+			return fmt.Errorf("bob's files must stay (0700) and his server stop: %q", out)
+		}
+		if resp, _, err := clients["ta"].Do(ctx, http.MethodGet, "hub/api/users", nil); err != nil || resp.StatusCode != http.StatusForbidden {
+			return fmt.Errorf("the demoted TA on the admin API: %v %v, want 403", resp, err)
+		}
+		return nil
+	}
+	resource.Test(t, resource.TestCase{PreCheck: func() { preCheck(t) }, Steps: []resource.TestStep{step1, step2}})
+}
+
+// classStillWorks: another student's kernel runs code and the hub answers.
+func (h *classHub) classStillWorks(ctx context.Context, k *hubclient.Kernel, c *hubclient.Client) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	if out, err := k.Execute(ctx, "21*2"); err != nil || out != "42" {
+		return fmt.Errorf("bob's kernel after alice's bomb: %q, %v", out, err)
+	}
+	if resp, _, err := c.Do(ctx, http.MethodGet, "hub/api/", nil); err != nil || resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("the hub after alice's bomb: %v, %v", resp, err)
+	}
+	return nil
+}
+
+// pyList is a Python list literal of strs.
+func pyList(strs []string) string {
+	q := make([]string, len(strs))
+	for i, s := range strs {
+		q[i] = fmt.Sprintf("%q", s)
+	}
+	return "[" + strings.Join(q, ", ") + "]"
+}
