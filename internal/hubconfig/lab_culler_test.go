@@ -34,7 +34,7 @@ cd /var/lib/jupyterhub
 jupyterhub -f /tmp/test_config.py >/tmp/hub.log 2>&1 &
 python3 - <<'PY' || { for f in /tmp/*.log; do echo "--- $f"; cat $f; done; exit 1; }
 import http.client, json, ssl, sys, time, urllib.request
-api = 'http://127.0.0.1:8081/hub/api'
+api = 'http://127.0.0.1:883/hub/api'
 def call(method, path):
     req = urllib.request.Request(api + path, method=method, headers={'Authorization': 'token test-driver-token-0123456789abcdef'})
     with urllib.request.urlopen(req, timeout=10) as r:

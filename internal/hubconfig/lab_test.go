@@ -171,7 +171,7 @@ func TestLabJupyterHubAcceptsConfig(t *testing.T) {
 		{"shared password under /jhub/", shared, func(w *hubSummary) {
 			w.AuthenticatorClass = "jupyterhub.auth.DummyAuthenticator"
 			w.PasswordSet = true
-			w.BaseURL, w.BindURL = "/jhub/", "http://127.0.0.1:8000/jhub/"
+			w.BaseURL, w.BindURL = "/jhub/", "http://127.0.0.1:880/jhub/"
 			w.AllowedUsers = []string{"alice", "bob", "o'brien", "zoë"}
 			w.NotebookDir, w.DefaultURL = "~/assignments", "/tree/Welcome.ipynb"
 		}},
@@ -198,12 +198,12 @@ func TestLabJupyterHubAcceptsConfig(t *testing.T) {
 			}
 			want := hubSummary{
 				SpawnerClass: "jupyterhub.spawner.LocalProcessSpawner",
-				BindURL:      "http://127.0.0.1:8000/", HubBindURL: "http://127.0.0.1:8081", BaseURL: "/",
+				BindURL:      "http://127.0.0.1:880/", HubBindURL: "http://127.0.0.1:883", BaseURL: "/",
 				CookieSecretFile: staging + "/secrets/cookie_secret",
 				CookieOptions:    map[string]any{"secure": true},
 				AllowedUsers:     []string{"alice", "bob"}, AdminUsers: []string{"prof"},
 				Cmd:         []string{"jupyterhub-singleuser"},
-				ProxyAPIURL: "http://127.0.0.1:8001", ProxyAuthTokenLen: 64,
+				ProxyAPIURL: "http://127.0.0.1:881", ProxyAuthTokenLen: 64,
 				Services: []string{}, Roles: []map[string]any{},
 				CreateSystemUsers: &no,
 			}
