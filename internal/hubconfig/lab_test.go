@@ -17,7 +17,7 @@ import (
 	"github.com/classhub/terraform-provider-jhub/internal/lab"
 )
 
-// labImage is the Debian 12 lab image with Debian's JupyterHub 3.0; these
+// labImage is the lab image (Debian 13: JupyterHub 5.2, JupyterLab 4); these
 // tests run the release's own checks inside it (not booted: a plain
 // command in a throw-away overlay, no network).
 func labImage(t *testing.T) string {
