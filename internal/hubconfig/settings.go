@@ -84,8 +84,10 @@ const (
 // Auth selects and configures the authenticator.
 type Auth struct {
 	Kind string // AuthPAM, AuthSharedPassword, AuthGitHub or AuthDummy [auth.kind]
-	// CreateSystemUsers creates a system account for each allowed or admin
-	// user the hub learns about (pam only) [auth.create_system_users].
+	// CreateSystemUsers creates the Linux account (in StudentsGroup, home
+	// 0700) of each allowed or admin user when the hub learns about them,
+	// not at their first spawn (pam only; they still need a password set
+	// by the droplet's admin to log in) [auth.create_system_users].
 	CreateSystemUsers bool
 	// Password is the class password students log in with
 	// (shared-password: required, at least MinClassPasswordLen characters;

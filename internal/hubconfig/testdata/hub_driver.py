@@ -216,7 +216,6 @@ STUDENT_CODE = r'''
 import json, os, subprocess, threading, time
 r = {"uid": os.getuid(), "user": os.environ.get("USER"), "cwd": os.getcwd()}
 r["sudo_rc"] = subprocess.run(["sudo", "-n", "true"], capture_output=True).returncode
-r["su_rc"] = subprocess.run(["su", "-c", "true", "root"], capture_output=True, stdin=subprocess.DEVNULL).returncode
 r["no_new_privs"] = [l.split()[1] for l in open("/proc/self/status") if l.startswith("NoNewPrivs")][0]
 r["oom_score_adj"] = open("/proc/self/oom_score_adj").read().strip()
 try:
