@@ -13,6 +13,7 @@ import base64
 import http.client
 import json
 import os
+import re
 import socket
 import ssl
 import sys
@@ -42,6 +43,7 @@ class Client:
     def __init__(self, ip, cookies=None, edge=False):
         self.ip, self.edge = ip, edge
         self.cookies = dict(cookies or {})
+        self.xsrf = None  # the page's xsrf token, which API requests with cookies need
 
     def request(self, method, path, body=None, headers=None, token=None):
         if self.edge:
@@ -53,8 +55,8 @@ class Client:
         h = {"Host": EDGE_HOST, "X-Real-IP": self.ip, "X-Forwarded-For": self.ip}
         if self.cookies:
             h["Cookie"] = "; ".join("%s=%s" % kv for kv in self.cookies.items())
-        if "_xsrf" in self.cookies:
-            h["X-XSRFToken"] = self.cookies["_xsrf"]
+        if self.xsrf:
+            h["X-XSRFToken"] = self.xsrf
         if token:
             h["Authorization"] = "token " + token
         if isinstance(body, dict):
@@ -76,8 +78,13 @@ class Client:
 
     def login(self, name, password):
         """The status of the login POST; a session exists after a 302."""
-        self.request("GET", "/hub/login")
-        status, _, _ = self.request("POST", "/hub/login?next=", {"username": name, "password": password, "_xsrf": self.cookies.get("_xsrf", "")})
+        _, _, page = self.request("GET", "/hub/login")
+        m = re.search(rb'name="_xsrf" value="([^"]*)"', page)
+        status, _, _ = self.request("POST", "/hub/login?next=", {"username": name, "password": password, "_xsrf": m.group(1).decode() if m else ""})
+        if status == 302:
+            _, _, page = self.request("GET", "/hub/home")
+            m = re.search(rb'xsrf_token: "([^"]*)"', page)
+            self.xsrf = m.group(1).decode() if m else None
         return status
 
     def api(self, method, path, body=None, token=None):
@@ -214,7 +221,7 @@ def run_code(user, token, code):
 
 STUDENT_CODE = r'''
 import json, os, subprocess, threading, time
-r = {"uid": os.getuid(), "user": os.environ.get("USER"), "cwd": os.getcwd()}
+r = {"uid": os.getuid(), "user": os.environ.get("USER")}
 r["sudo_rc"] = subprocess.run(["sudo", "-n", "true"], capture_output=True).returncode
 r["no_new_privs"] = [l.split()[1] for l in open("/proc/self/status") if l.startswith("NoNewPrivs")][0]
 r["oom_score_adj"] = open("/proc/self/oom_score_adj").read().strip()
@@ -270,10 +277,12 @@ def phase1():
         fail("student alice lists users")
     ok("student alice may not list users (403)")
     bob = logged_in("bob", CLASS_PW)
-    spawn(bob, "bob")
-    status, _ = spawn(alice, "alice")
+    status, body = spawn(bob, "bob")
     if status not in (201, 202):
-        fail("alice spawn: %d" % status)
+        fail("bob spawn: %d %r" % (status, body))
+    status, body = spawn(alice, "alice")
+    if status not in (201, 202):
+        fail("alice spawn: %d %r" % (status, body))
     status, tok = alice.api("POST", "/users/alice/tokens", {"note": "lab", "expires_in": 3600})
     if status != 201:
         fail("alice token: %d %r" % (status, tok))
@@ -283,6 +292,12 @@ def phase1():
     if status != 200 or b"JupyterLab" not in page:
         fail("JupyterLab at /user/alice/lab: %d" % status)
     ok("JupyterLab serves /user/alice/lab")
+    # The contents root is the notebook_dir the hub created.
+    status, _, data = c.request("PUT", "/user/alice/api/contents/hello.txt", token=tok["token"],
+                                body=json.dumps({"type": "file", "format": "text", "content": "hi\n"}), headers={"Content-Type": "application/json"})
+    if status not in (200, 201):
+        fail("saving hello.txt in alice's server: %d %s" % (status, data[:300]))
+    ok("alice saves a file through her server")
     out = run_code("alice", tok["token"], STUDENT_CODE)
     print("student: " + out.strip().splitlines()[-1], flush=True)
 
