@@ -37,7 +37,8 @@ import http.client, json, ssl, sys, time, urllib.request
 api = 'http://127.0.0.1:` + strconv.Itoa(HubPort) + `/hub/api'
 def call(method, path):
     req = urllib.request.Request(api + path, method=method, headers={'Authorization': 'token test-driver-token-0123456789abcdef'})
-    with urllib.request.urlopen(req, timeout=10) as r:
+    # A first spawn answers after JupyterHub's slow_spawn_timeout (10 s).
+    with urllib.request.urlopen(req, timeout=30) as r:
         body = r.read()
         return json.loads(body) if body else None
 def edge(path):
