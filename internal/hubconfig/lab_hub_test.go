@@ -157,7 +157,10 @@ systemctl start ` + EdgeUnit + ` ` + HubUnit + `
 python3 ` + bootDir + `/driver.py phase1
 echo "unit: $(for p in User MemoryMax TasksMax CPUQuotaPerSecUSec LimitNPROC OOMScoreAdjust PrivateTmp NoNewPrivileges EnvironmentFiles; do systemctl show -p $p --value jupyter-alice.service; done | tr '\n' '|')"
 echo "unit cmdline: $(systemctl show -p ExecStart --value jupyter-alice.service)"
-echo "env files left: $(ls -A /run/jhub-spawner | wc -l)"
+echo "env files left: $(ls -A /run/jhub-spawner | wc -l) $(stat -c %a /run/jhub-spawner)"
+pid=$(systemctl show -p MainPID --value jupyter-alice.service)
+tok=$(tr '\0' '\n' </proc/$pid/environ | sed -n 's/^JUPYTERHUB_API_TOKEN=//p')
+echo "token in the unit: ${#tok} characters in the environment; in unit properties or argv: $( (systemctl show jupyter-alice.service; tr '\0' ' ' </proc/$pid/cmdline) | grep -c -F -e "$tok" -e API_TOKEN || true)"
 echo "homes: $(stat -c '%n %a %U' /home/alice /home/bob /home/dora | tr '\n' '|')"
 echo "assignments: $(stat -c '%a %U' /home/alice/assignments) $(stat -c '%U' /home/alice/assignments/hello.txt)"
 echo "groups: $(id -nG alice) / $(id -u alice)"
@@ -194,7 +197,8 @@ echo "alice's unit: $(systemctl is-active jupyter-alice.service || true)"
 		"ok: alice saves a file through her server",
 		"bob reads alice: denied",
 		fmt.Sprintf("oom: hub %d edge %d", ServiceOOMScoreAdjust, ServiceOOMScoreAdjust),
-		"env files left: 0",
+		"env files left: 0 700",
+		"in unit properties or argv: 0",
 		"ok: removed student bob's old session no longer works",
 		"ok: removed student bob cannot log in",
 		"ok: demoted admin dean's old session gets 403 on /hub/api/users",

@@ -5,8 +5,11 @@ what needs systemd runs in the booted tests.
 """
 
 import asyncio
+import grp
 import importlib.util
 import os
+import stat
+import subprocess
 import sys
 import unittest
 
@@ -142,6 +145,25 @@ class Names(unittest.TestCase):
         self.assertIn("did not create", r.account_problem("nobody"))
         with self.assertRaises(jhub.AccountError):
             asyncio.run(r.ensure_account("root"))
+
+    def test_accounts_on_the_machine(self):
+        # Root in a throw-away overlay of the image: real useradd, real groups.
+        r = self.rules()
+        subprocess.run(["groupadd", "--system", "jhub-students"], check=True)
+        subprocess.run(["useradd", "--create-home", "--groups", "jhub-students,sudo", "eve"], check=True)
+        subprocess.run(["useradd", "--create-home", "--groups", "jhub-students", "frank"], check=True)
+        self.assertIn("privileged", r.account_problem("eve"))
+        self.assertIsNone(r.account_problem("frank"))
+        with self.assertRaises(jhub.AccountError):
+            asyncio.run(r.ensure_account("eve"))
+        pw = asyncio.run(r.ensure_account("newbie"))
+        self.assertGreaterEqual(pw.pw_uid, 1000)
+        self.assertIn("newbie", grp.getgrnam("jhub-students").gr_mem)
+        self.assertEqual(stat.S_IMODE(os.stat(pw.pw_dir).st_mode), 0o700)
+        self.assertEqual(pw.pw_shell, "/bin/bash")
+        os.chmod("/home/frank", 0o755)
+        jhub.prepare("jhub-students")
+        self.assertEqual(stat.S_IMODE(os.stat("/home/frank").st_mode), 0o700)
 
     def test_unit_names(self):
         self.assertEqual(jhub.unit_name("alice"), "jupyter-alice.service")
