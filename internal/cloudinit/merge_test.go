@@ -50,7 +50,7 @@ timezone: "2001-12-14"
 	if got := strList(t, rc[len(rc)-1]); !slices.Equal(got, []string{"touch", "/var/lib/extra-ran"}) {
 		t.Errorf("the user's runcmd does not run last: %v", got)
 	}
-	if _, ok := writeFilesByPath(t, doc)["/etc/motd"]; !ok || len(writeFilesByPath(t, doc)) != 5 {
+	if _, ok := writeFilesByPath(t, doc)["/etc/motd"]; !ok || len(writeFilesByPath(t, doc)) != 6 {
 		t.Errorf("write_files not appended: %v", writeFilesByPath(t, doc))
 	}
 	// scalars keep their type through the round trip.

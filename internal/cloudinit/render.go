@@ -130,6 +130,7 @@ func (c Config) document() (map[string]any, error) {
 	if err != nil {
 		return nil, err
 	}
+	writeFiles = append(writeFiles, c.sshdAllowUsers())
 	hub, _ := c.hubInstaller() // validated by Render
 
 	runcmd := []any{}

@@ -13,7 +13,7 @@ import (
 	"time"
 )
 
-// fakeHubAPI serves the part of JupyterHub 3.0's REST API the culler uses,
+// fakeHubAPI serves the part of JupyterHub's REST API the culler uses,
 // as JupyterHub documents it: GET /users with state, offset and limit
 // (at most 200 per page), server models with ready, pending and
 // last_activity, and DELETE of default and named servers.

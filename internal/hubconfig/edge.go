@@ -9,14 +9,6 @@ import (
 	"github.com/classhub/terraform-provider-jhub/internal/edge"
 )
 
-// Edge API listeners: in chp-api mode the edge's API is JupyterHub's proxy
-// API; in chp mode configurable-http-proxy owns that port and the edge's
-// own API (reload, health) moves one up.
-const (
-	edgeAPI    = "127.0.0.1:8001"
-	edgeAPICHP = "127.0.0.1:8002"
-)
-
 // renderEdge builds the edge's config from the edge package's own structs,
 // so a renamed or removed field fails to compile here instead of failing
 // `jhub-edge check` on the droplet.
@@ -24,7 +16,7 @@ func renderEdge(s Settings, r *release) ([]byte, error) {
 	hsts, access := true, true
 	cfg := edge.Config{
 		Version: 1,
-		Listen:  edge.ListenConfig{HTTP: ":80", HTTPS: ":443", API: edgeAPI},
+		Listen:  edge.ListenConfig{HTTP: ":80", HTTPS: ":443", API: loopbackHostPort(ProxyAPIPort)},
 		TLS:     edge.TLSConfig{Mode: s.Edge.TLS.Mode, StorageDir: path.Join(EdgeStateDir, "tls")},
 		HSTS:    &hsts,
 		Log:     edge.LogConfig{Access: &access, Level: "info"},
@@ -41,7 +33,9 @@ func renderEdge(s Settings, r *release) ([]byte, error) {
 	}
 	switch s.Edge.ProxyMode {
 	case ProxyCHP:
-		cfg.Listen.API = edgeAPICHP
+		// configurable-http-proxy owns ProxyAPIPort; the edge's own API
+		// (reload, health) moves aside.
+		cfg.Listen.API = loopbackHostPort(EdgeAPIPortCHP)
 		cfg.Hub.Mode = edge.ModeUpstream
 		cfg.Hub.Upstream = ProxyPublicURL
 	default:

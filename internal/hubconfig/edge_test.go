@@ -54,7 +54,7 @@ func loadEdge(t *testing.T, s Settings) (*edge.Config, string) {
 func TestEdgeConfigAcceptedByEdge(t *testing.T) {
 	s := classHub(t)
 	cfg, dir := loadEdge(t, s)
-	if cfg.Hub.Mode != edge.ModeCHPAPI || cfg.Hub.DefaultTarget != "http://127.0.0.1:8081" || cfg.Listen.API != "127.0.0.1:8001" {
+	if cfg.Hub.Mode != edge.ModeCHPAPI || cfg.Hub.DefaultTarget != "http://127.0.0.1:883" || cfg.Listen.API != "127.0.0.1:881" {
 		t.Errorf("hub: mode %q default_target %q api %q", cfg.Hub.Mode, cfg.Hub.DefaultTarget, cfg.Listen.API)
 	}
 	if !slices.Equal(cfg.Hosts(), []string{"hub.example.edu", "www.example.edu", "grades.example.edu"}) {
@@ -130,7 +130,7 @@ func TestEdgeConfigVariantsAccepted(t *testing.T) {
 		s.Edge.ProxyMode = ProxyCHP
 		s.Edge.TLS = TLS{Mode: TLSSelfSigned}
 		cfg, _ := loadEdge(t, s)
-		if cfg.Hub.Mode != edge.ModeUpstream || cfg.Hub.Upstream != "http://127.0.0.1:8000" || cfg.Listen.API != "127.0.0.1:8002" {
+		if cfg.Hub.Mode != edge.ModeUpstream || cfg.Hub.Upstream != "http://127.0.0.1:880" || cfg.Listen.API != "127.0.0.1:882" {
 			t.Errorf("chp: mode %q upstream %q api %q", cfg.Hub.Mode, cfg.Hub.Upstream, cfg.Listen.API)
 		}
 	})

@@ -8,4 +8,6 @@ var (
 	idleCullerPy []byte
 	//go:embed files/check_hub.py
 	checkHubPy []byte
+	//go:embed files/jhub_hub.py
+	hubClassesPy []byte
 )

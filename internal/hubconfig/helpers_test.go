@@ -35,7 +35,9 @@ func classHub(t *testing.T) Settings {
 		Auth:         Auth{Kind: AuthPAM, CreateSystemUsers: true},
 		AllowedUsers: []string{"alice", "bob"},
 		AdminUsers:   []string{"prof"},
-		Spawner:      Spawner{NotebookDir: "~/assignments", DefaultURL: "/tree/Welcome.ipynb"},
+		AdminSSHUser: "teacher",
+		Spawner:      Spawner{NotebookDir: "~/assignments", DefaultURL: "/lab/tree/Welcome.ipynb"},
+		Limits:       DefaultLimits(2048, 2),
 		NamedServers: true, NamedServerLimit: 2,
 		IdleCull: &IdleCull{Timeout: time.Hour},
 		Edge: Edge{
@@ -113,10 +115,29 @@ func needPython(t *testing.T) string {
 
 // stubExec runs a jupyterhub_config.py with a stand-in for traitlets' `c`
 // that records every c.Section.name = value assignment, and returns them as
-// JSON-decoded values (sets become sorted lists under "__set__", functions
-// their name under "__callable__").
+// JSON-decoded values (sets become sorted lists under "__set__", classes
+// their name under "__class__", functions under "__callable__"). The host
+// has no JupyterHub: jhub_hub.py's imports get empty stand-ins, enough to
+// define its classes (the lab tests run them in the real JupyterHub).
 const stubExec = `
-import json, sys
+import json, sys, types
+def fake(name, **attrs):
+    m = types.ModuleType(name)
+    m.__dict__.update(attrs)
+    sys.modules[name] = m
+class Base:
+    pass
+def trait(*a, **k):
+    return None
+fake("jupyterhub")
+fake("jupyterhub.auth", Authenticator=type("Authenticator", (Base,), {}), PAMAuthenticator=type("PAMAuthenticator", (Base,), {}))
+fake("jupyterhub.spawner", Spawner=type("Spawner", (Base,), {}))
+fake("jupyterhub.utils", maybe_future=None, random_port=None)
+fake("tornado", web=None)
+fake("traitlets", Dict=trait, Integer=trait, List=trait, Set=trait, Unicode=trait)
+fake("traitlets.config", Configurable=type("Configurable", (Base,), {}))
+fake("oauthenticator")
+fake("oauthenticator.github", GitHubOAuthenticator=type("GitHubOAuthenticator", (Base,), {}))
 rec = {}
 class Section:
     def __init__(self, name):
@@ -131,6 +152,8 @@ class C:
 def enc(o):
     if isinstance(o, (set, frozenset)):
         return {"__set__": sorted(o)}
+    if isinstance(o, type):
+        return {"__class__": o.__name__}
     if callable(o):
         return {"__callable__": o.__name__}
     raise TypeError(repr(o))
@@ -163,4 +186,9 @@ func set(items ...string) map[string]any {
 		l[i] = s
 	}
 	return map[string]any{"__set__": l}
+}
+
+// sharedAuth is shared-password auth for classHub's admin, prof.
+func sharedAuth() Auth {
+	return Auth{Kind: AuthSharedPassword, Password: "class password 2025", AdminPasswords: map[string]string{"prof": "prof's own long password"}}
 }

@@ -8,14 +8,14 @@ import (
 	"strings"
 )
 
-// Authenticator classes by kind, as JupyterHub 3.0's entry points name them.
-// JupyterHub 3.0 has no shared-password authenticator; DummyAuthenticator
-// with a password and allowed_users is exactly that.
-var authenticatorClass = map[string]string{
-	AuthPAM:            "pam",
-	AuthSharedPassword: "dummy",
-	AuthDummy:          "dummy",
-	AuthGitHub:         "oauthenticator.github.GitHubOAuthenticator",
+// Authenticator classes by kind: jhub_hub.py's (see its docstring), so the
+// roster rules hold for every kind. GitHub's needs oauthenticator, which
+// Debian does not package; it is imported only for that kind.
+var authenticatorClass = map[string]pyValue{
+	AuthPAM:            "_jhub.JhubPAMAuthenticator",
+	AuthSharedPassword: "_jhub.JhubPasswordAuthenticator",
+	AuthDummy:          "_jhub.JhubPasswordAuthenticator",
+	AuthGitHub:         "_jhub.github_authenticator()",
 }
 
 // cullerService is the name of the idle culler's JupyterHub service and role.
@@ -25,19 +25,17 @@ const cullerService = "jhub-idle-culler"
 // read their activity, stop servers.
 var cullerScopes = []string{"list:users", "read:users:activity", "read:servers", "delete:servers"}
 
-// ensureSystemUserPy creates the account a spawned server runs as, on the
-// first spawn of a user who logged in without one (shared password, GitHub).
-// JupyterHub has already lower-cased the name and checked allowed_users.
-const ensureSystemUserPy = `
-def _ensure_system_user(spawner):
-    import pwd, subprocess
-    try:
-        pwd.getpwnam(spawner.user.name)
-    except KeyError:
-        subprocess.run(['/usr/sbin/useradd', '--create-home', '--shell', '/bin/bash', '--', spawner.user.name], check=True)
+// serverUnitProperties harden every student's server unit, besides Limits:
+// its own /tmp, no privilege gain (setuid sudo and su fail), stopped
+// within a bound time.
+var serverUnitProperties = []string{"PrivateTmp=yes", "NoNewPrivileges=yes", "TimeoutStopSec=20s"}
 
-
-`
+// roster is everyone who may log in: students and admins, sorted.
+func roster(s Settings) []string {
+	all := slices.Concat(s.AllowedUsers, s.AdminUsers)
+	slices.Sort(all)
+	return slices.Compact(all)
+}
 
 // renderHub writes jupyterhub_config.py. Every value from Settings goes
 // through pyStr and friends; secrets are read from their files at load time.
@@ -46,6 +44,8 @@ func renderHub(s Settings) []byte {
 	set := func(name string, v pyValue) { fmt.Fprintf(&b, "c.%s = %s\n", name, v) }
 	b.WriteString(`# Rendered by terraform-provider-jhub (jhub_edge); edits are drift and are
 # replaced on the next apply. Secrets live in 0600 files beside this one.
+import importlib.util as _importlib_util
+import json as _json
 import os as _os
 
 # Paths are relative to this file's release directory, so this file is the
@@ -54,17 +54,28 @@ import os as _os
 _release = _os.path.dirname(_os.path.realpath(__file__))
 
 
-def _secret(name):
+def _secret(name, strip=True):
     with open(_os.path.join(_release, 'secrets', name), encoding='utf-8') as f:
-        return f.read().strip()
+        value = f.read()
+    return value.strip() if strip else value
 
+
+def _load(name):
+    spec = _importlib_util.spec_from_file_location(name[:-3], _os.path.join(_release, name))
+    module = _importlib_util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+# The authenticator and spawner classes of this release.
+_jhub = _load(` + pyStr(hubClassesName) + `)
 
 `)
 	public := "https://" + s.HubHosts[0] + s.BaseURL
 	b.WriteString("# The edge terminates TLS on :443 for " + strings.Join(s.HubHosts, ", ") + ";\n" +
-		"# JupyterHub itself only listens on loopback. bind_url carries base_url. JupyterHub 3.0\n" +
-		"# (Debian 12) has no public_url: it takes the public host from the request, which the\n" +
-		"# edge preserves, and links built outside a request (OAuth) are set explicitly.\n")
+		"# JupyterHub itself only listens on privileged loopback ports no student can\n" +
+		"# bind. bind_url carries base_url; it is where configurable-http-proxy listens in\n" +
+		"# chp mode. Links built outside a request (OAuth) are set explicitly.\n")
 	set("JupyterHub.bind_url", pyString(ProxyPublicURL+s.BaseURL))
 	set("JupyterHub.hub_bind_url", pyString(s.HubBindURL))
 	set("JupyterHub.cookie_secret_file", "_os.path.join(_release, 'secrets', 'cookie_secret')")
@@ -74,7 +85,7 @@ def _secret(name):
 		pyKV{"cookie_options", pyDict(pyKV{"secure", pyBool(true)})},
 		pyKV{"xsrf_cookie_kwargs", pyDict(pyKV{"secure", pyBool(true)})},
 	))
-	b.WriteString("# Restarting the hub for a config change keeps students' servers running\n# (the unit has KillMode=process; the proxy keeps its routes).\n")
+	b.WriteString("# Restarting the hub for a config change keeps students' servers running:\n# each runs in its own systemd unit, and the proxy keeps its routes.\n")
 	set("JupyterHub.cleanup_servers", pyBool(false))
 
 	if s.Edge.ProxyMode == ProxyCHP {
@@ -86,16 +97,40 @@ def _secret(name):
 	set("ConfigurableHTTPProxy.api_url", pyString(HubAPIURL))
 	set("ConfigurableHTTPProxy.auth_token", "_secret('proxy_token')")
 
-	b.WriteString("\n")
-	set("JupyterHub.authenticator_class", pyString(authenticatorClass[s.Auth.Kind]))
-	set("Authenticator.allowed_users", pySet(s.AllowedUsers))
-	set("Authenticator.admin_users", pySet(s.AdminUsers))
+	b.WriteString("\n# The roster is the truth: a user who is in neither list is deleted at the\n" +
+		"# hub's next start (servers stopped, sessions and tokens gone, files kept), and\n" +
+		"# admin rights follow admin_users both ways (the admin role lists them exactly).\n")
+	set("JupyterHub.authenticator_class", authenticatorClass[s.Auth.Kind])
+	set("Authenticator.allowed_users", pySet(roster(s)))
+	set("Authenticator.allow_all", pyBool(false))
+	set("Authenticator.allow_existing_users", pyBool(false))
+	set("Authenticator.delete_invalid_users", pyBool(true))
+	set("Authenticator.username_pattern", pyString(UserNamePattern))
+	set("Roster.admins", pySet(s.AdminUsers))
+	if len(s.AllowedUsers) == 0 {
+		b.WriteString("# pam without allowed_users: every account the hub may spawn as.\n")
+		set("Authenticator.any_allow_config", pyBool(true))
+	}
+	b.WriteString("# Hub users run only as accounts the hub created for them.\n")
+	set("AccountRules.name_pattern", pyString(UserNamePattern))
+	reserved := slices.Clone(ReservedUserNames)
+	if s.AdminSSHUser != "" {
+		reserved = append(reserved, s.AdminSSHUser)
+	}
+	slices.Sort(reserved)
+	set("AccountRules.reserved_names", pySet(slices.Compact(reserved)))
+	set("AccountRules.reserved_prefixes", pyList(pyString(reservedUserPrefix)))
+	set("AccountRules.students_group", pyString(StudentsGroup))
 	switch s.Auth.Kind {
 	case AuthPAM:
 		set("LocalAuthenticator.create_system_users", pyBool(s.Auth.CreateSystemUsers))
 	case AuthSharedPassword, AuthDummy:
+		b.WriteString("# Students log in with the class password, admins only with their own.\n")
 		if s.Auth.Password != "" {
-			set("DummyAuthenticator.password", "_secret('hub_password')")
+			set("PasswordCheck.class_password", "_secret('hub_password', strip=False)")
+		}
+		if len(s.AdminUsers) > 0 {
+			set("PasswordCheck.admin_passwords", "_json.loads(_secret('admin_passwords'))")
 		}
 	case AuthGitHub:
 		set("GitHubOAuthenticator.client_id", pyString(s.Auth.ClientID))
@@ -103,19 +138,13 @@ def _secret(name):
 		set("GitHubOAuthenticator.oauth_callback_url", pyString(public+"hub/oauth_callback"))
 	}
 
-	b.WriteString("\n")
-	set("JupyterHub.spawner_class", pyString("localprocess"))
-	if s.Auth.Kind != AuthPAM {
-		// Servers run as system users; only PAM users already have one.
-		b.WriteString(ensureSystemUserPy)
-		set("Spawner.pre_spawn_hook", "_ensure_system_user")
-	}
+	b.WriteString("\n# Each server runs in its own systemd unit, with limits, as the user's account.\n")
+	set("JupyterHub.spawner_class", "_jhub.JhubSpawner")
+	set("JhubSpawner.unit_properties", pyList(pyStrings(slices.Concat(s.Limits.unitProperties(), serverUnitProperties))...))
 	if sp := s.Spawner; sp.NotebookDir != "" {
 		set("Spawner.notebook_dir", pyString(sp.NotebookDir))
 	}
-	if sp := s.Spawner; sp.DefaultURL != "" {
-		set("Spawner.default_url", pyString(sp.DefaultURL))
-	}
+	set("Spawner.default_url", pyString(s.Spawner.DefaultURL))
 	if len(s.Spawner.Cmd) > 0 {
 		set("Spawner.cmd", pyList(pyStrings(s.Spawner.Cmd)...))
 	}
@@ -124,15 +153,19 @@ def _secret(name):
 		set("JupyterHub.named_server_limit_per_user", pyInt(s.NamedServerLimit))
 	}
 
+	roles := []pyValue{pyDict(
+		pyKV{"name", pyString("admin")},
+		pyKV{"users", pyList(pyStrings(s.AdminUsers)...)},
+	)}
+	var services []pyValue
 	if c := s.IdleCull; c != nil {
-		b.WriteString("\n# Idle culling: a stdlib-only service with only the scopes it needs.\n")
-		set("JupyterHub.load_roles", pyList(pyDict(
+		roles = append(roles, pyDict(
 			pyKV{"name", pyString(cullerService)},
 			pyKV{"description", pyString("Stop idle single-user servers")},
 			pyKV{"scopes", pyList(pyStrings(cullerScopes)...)},
 			pyKV{"services", pyList(pyString(cullerService))},
-		)))
-		set("JupyterHub.services", pyList(pyDict(
+		))
+		services = append(services, pyDict(
 			pyKV{"name", pyString(cullerService)},
 			pyKV{"command", pyList(
 				pyString("/usr/bin/python3"), pyString("-B"),
@@ -140,7 +173,16 @@ def _secret(name):
 				pyString(fmt.Sprintf("--timeout=%d", int(c.Timeout.Seconds()))),
 				pyString(fmt.Sprintf("--every=%d", int(c.Every.Seconds()))),
 			)},
-		)))
+		))
+	}
+	b.WriteString("\n# Roles: the admin role lists the admins exactly (demoted admins lose it)")
+	if s.IdleCull != nil {
+		b.WriteString(";\n# idle culling is a stdlib-only service with only the scopes it needs")
+	}
+	b.WriteString(".\n")
+	set("JupyterHub.load_roles", pyList(roles...))
+	if len(services) > 0 {
+		set("JupyterHub.services", pyList(services...))
 	}
 	return b.Bytes()
 }

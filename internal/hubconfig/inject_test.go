@@ -3,15 +3,15 @@ package hubconfig
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"math/rand/v2"
 	"os/exec"
 	"reflect"
-	"slices"
 	"strings"
 	"testing"
 )
 
-// Hostile names: each must arrive in Python exactly as given and nothing
+// Hostile strings: each must arrive in Python exactly as given and nothing
 // after it may run.
 var hostile = []string{
 	`o'brien`,
@@ -29,13 +29,12 @@ var hostile = []string{
 	"{username} ~ $HOME %s",
 }
 
-func TestHostileUserNamesStayData(t *testing.T) {
+// Hostile strings in the free-text settings arrive in Python exactly as
+// given, and nothing after them runs.
+func TestHostileStringsStayData(t *testing.T) {
 	s := classHub(t)
-	s.AllowedUsers = hostile
-	s.AdminUsers = []string{hostile[1]}
-	s.Spawner = Spawner{NotebookDir: hostile[2], DefaultURL: "/tree/" + hostile[0], Cmd: []string{"jupyterhub-singleuser", hostile[4], hostile[8]}}
-	s.Auth = Auth{Kind: AuthGitHub, ClientID: hostile[6], ClientSecret: "x"}
-	s.HubHosts = []string{"hub.example.edu"}
+	s.Spawner = Spawner{NotebookDir: "~/" + hostile[2], DefaultURL: "/lab/tree/" + hostile[0], Cmd: append([]string{"jupyterhub-singleuser"}, hostile...)}
+	s.Auth = Auth{Kind: AuthGitHub, ClientID: hostile[1], ClientSecret: "x"}
 	_, files := renderTo(t, s)
 	cfg := fileNamed(t, files, "jupyterhub_config.py")
 	for _, line := range strings.Split(string(cfg.Content), "\n") {
@@ -46,29 +45,49 @@ func TestHostileUserNamesStayData(t *testing.T) {
 		}
 	}
 	got := execHubConfig(t, cfg.Path)
-	if want := set(slices.Sorted(slices.Values(hostile))...); !reflect.DeepEqual(got["Authenticator"]["allowed_users"], want) {
-		t.Errorf("allowed_users = %#v\nwant %#v", got["Authenticator"]["allowed_users"], want)
-	}
-	if !reflect.DeepEqual(got["Authenticator"]["admin_users"], set(hostile[1])) {
-		t.Errorf("admin_users = %#v", got["Authenticator"]["admin_users"])
-	}
-	wantSpawner := map[string]any{"notebook_dir": hostile[2], "default_url": "/tree/" + hostile[0],
-		"cmd":            []any{"jupyterhub-singleuser", hostile[4], hostile[8]},
-		"pre_spawn_hook": map[string]any{"__callable__": "_ensure_system_user"}}
+	wantSpawner := map[string]any{"notebook_dir": "~/" + hostile[2], "default_url": "/lab/tree/" + hostile[0],
+		"cmd": append([]any{"jupyterhub-singleuser"}, anys(hostile)...)}
 	if !reflect.DeepEqual(got["Spawner"], wantSpawner) {
 		t.Errorf("Spawner = %#v\nwant %#v", got["Spawner"], wantSpawner)
 	}
-	if got["GitHubOAuthenticator"]["client_id"] != hostile[6] {
+	if got["GitHubOAuthenticator"]["client_id"] != hostile[1] {
 		t.Errorf("client_id = %q", got["GitHubOAuthenticator"]["client_id"])
 	}
 	// Only the sections this package writes exist: no injected statement ran.
 	for section := range got {
 		switch section {
-		case "JupyterHub", "ConfigurableHTTPProxy", "Authenticator", "GitHubOAuthenticator", "Spawner":
+		case "JupyterHub", "ConfigurableHTTPProxy", "Authenticator", "Roster", "AccountRules", "GitHubOAuthenticator", "JhubSpawner", "Spawner":
 		default:
 			t.Errorf("unexpected section c.%s", section)
 		}
 	}
+}
+
+// No hostile string is a user name: each names its entry.
+func TestHostileUserNamesRefused(t *testing.T) {
+	s := classHub(t)
+	s.AllowedUsers = hostile
+	s.AdminUsers = []string{hostile[1]}
+	err := s.Validate()
+	if err == nil {
+		t.Fatal("accepted")
+	}
+	for i := range hostile {
+		if !strings.Contains(err.Error(), fmt.Sprintf("allowed_users[%d]: ", i)) {
+			t.Errorf("allowed_users[%d] (%q) not refused", i, hostile[i])
+		}
+	}
+	if !strings.Contains(err.Error(), "admin_users[0]: ") {
+		t.Error("admin_users[0] not refused")
+	}
+}
+
+func anys(ss []string) []any {
+	out := make([]any, len(ss))
+	for i, s := range ss {
+		out[i] = s
+	}
+	return out
 }
 
 // pyStr round-trips random strings (all of Unicode but surrogates) through

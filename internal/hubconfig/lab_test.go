@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -16,7 +17,7 @@ import (
 	"github.com/classhub/terraform-provider-jhub/internal/lab"
 )
 
-// labImage is the Debian 12 lab image with Debian's JupyterHub 3.0; these
+// labImage is the lab image (Debian 13: JupyterHub 5.2, JupyterLab 4); these
 // tests run the release's own checks inside it (not booted: a plain
 // command in a throw-away overlay, no network).
 func labImage(t *testing.T) string {
@@ -101,12 +102,17 @@ const staging = Root + "/releases/staged"
 // staged in dir below hostRoot.
 func buildEdge(t *testing.T, hostRoot, dir string) {
 	t.Helper()
+	buildEdgeTo(t, filepath.Join(hostRoot, dir, strings.TrimPrefix(DefaultEdgeBinary, Current)))
+}
+
+// buildEdgeTo builds jhub-edge at dst.
+func buildEdgeTo(t *testing.T, dst string) {
+	t.Helper()
 	goBin, err := exec.LookPath("go")
 	if err != nil {
 		t.Fatal("go is not in PATH (sudo may drop it: sudo env PATH=\"$PATH\" go test ...)")
 	}
-	bin := filepath.Join(hostRoot, dir, strings.TrimPrefix(DefaultEdgeBinary, Current))
-	build := exec.Command(goBin, "build", "-o", bin, "github.com/classhub/terraform-provider-jhub/internal/cmd/jhub-edge")
+	build := exec.Command(goBin, "build", "-o", dst, "github.com/classhub/terraform-provider-jhub/internal/cmd/jhub-edge")
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build jhub-edge: %v\n%s", err, out)
@@ -125,9 +131,17 @@ type hubSummary struct {
 	NamedServerLimit   int              `json:"named_server_limit_per_user"`
 	CookieOptions      map[string]any   `json:"cookie_options"`
 	AllowedUsers       []string         `json:"allowed_users"`
-	AdminUsers         []string         `json:"admin_users"`
+	Admins             []string         `json:"admins"`
+	AllowAll           bool             `json:"allow_all"`
+	AllowExistingUsers bool             `json:"allow_existing_users"`
+	DeleteInvalidUsers bool             `json:"delete_invalid_users"`
+	UsernamePattern    string           `json:"username_pattern"`
 	CreateSystemUsers  *bool            `json:"create_system_users"`
-	PasswordSet        bool             `json:"password_set"`
+	ClassPasswordSet   bool             `json:"class_password_set"`
+	AdminsWithPassword []string         `json:"admins_with_password"`
+	ReservedNames      []string         `json:"reserved_names"`
+	StudentsGroup      string           `json:"students_group"`
+	UnitProperties     []string         `json:"unit_properties"`
 	NotebookDir        string           `json:"notebook_dir"`
 	DefaultURL         string           `json:"default_url"`
 	Cmd                []string         `json:"cmd"`
@@ -138,50 +152,50 @@ type hubSummary struct {
 	Roles              []map[string]any `json:"roles"`
 }
 
-// JupyterHub 3.0's own loader, in the lab image, understands the rendered
-// config as intended: classes resolve, every trait exists and has the
-// right type, secrets are read from their files.
+// JupyterHub's own loader, in the lab image, understands the rendered
+// config as intended: jhub_hub.py's classes load and resolve, every trait
+// exists and has the right type, secrets are read from their files.
 func TestLabJupyterHubAcceptsConfig(t *testing.T) {
 	img := labImage(t)
 	yes, no := true, false
 	shared := classHub(t)
-	shared.Auth = Auth{Kind: AuthSharedPassword, Password: "class password"}
+	shared.Auth = sharedAuth()
 	shared.BaseURL = "/jhub/"
 	shared.IdleCull = nil
 	shared.NamedServers, shared.NamedServerLimit = false, 0
-	shared.AllowedUsers = append(shared.AllowedUsers, `o'brien`, "zoë")
+	shared.AllowedUsers = append(shared.AllowedUsers, "o-brien", "zoe_2")
 	dummy := classHub(t)
-	dummy.Auth = Auth{Kind: AuthDummy}
+	dummy.Auth = Auth{Kind: AuthDummy, AdminPasswords: sharedAuth().AdminPasswords}
 	dummy.Edge.ProxyMode = ProxyCHP
 	dummy.Spawner = Spawner{Cmd: []string{"jupyterhub-singleuser", "--debug"}}
+	adminRole := map[string]any{"name": "admin", "users": []any{"prof"}}
+	cullerRole := map[string]any{"name": "jhub-idle-culler", "description": "Stop idle single-user servers",
+		"scopes": []any{"list:users", "read:users:activity", "read:servers", "delete:servers"}, "services": []any{"jhub-idle-culler"}}
 	cases := []struct {
 		name string
 		s    Settings
 		want func(*hubSummary)
 	}{
 		{"class hub (pam, culler, named servers)", classHub(t), func(w *hubSummary) {
-			w.AuthenticatorClass = "jupyterhub.auth.PAMAuthenticator"
+			w.AuthenticatorClass = "jhub_hub.JhubPAMAuthenticator"
 			w.CreateSystemUsers = &yes
 			w.AllowNamedServers, w.NamedServerLimit = true, 2
-			w.NotebookDir, w.DefaultURL = "~/assignments", "/tree/Welcome.ipynb"
 			w.Services = []string{"jhub-idle-culler"}
-			w.Roles = []map[string]any{{"name": "jhub-idle-culler", "description": "Stop idle single-user servers",
-				"scopes": []any{"list:users", "read:users:activity", "read:servers", "delete:servers"}, "services": []any{"jhub-idle-culler"}}}
+			w.Roles = append(w.Roles, cullerRole)
 		}},
 		{"shared password under /jhub/", shared, func(w *hubSummary) {
-			w.AuthenticatorClass = "jupyterhub.auth.DummyAuthenticator"
-			w.PasswordSet = true
-			w.BaseURL, w.BindURL = "/jhub/", "http://127.0.0.1:8000/jhub/"
-			w.AllowedUsers = []string{"alice", "bob", "o'brien", "zoë"}
-			w.NotebookDir, w.DefaultURL = "~/assignments", "/tree/Welcome.ipynb"
+			w.ClassPasswordSet = true
+			w.AdminsWithPassword = []string{"prof"}
+			w.BaseURL, w.BindURL = "/jhub/", "http://127.0.0.1:880/jhub/"
+			w.AllowedUsers = []string{"alice", "bob", "o-brien", "prof", "zoe_2"}
 		}},
 		{"dummy behind a real CHP", dummy, func(w *hubSummary) {
-			w.AuthenticatorClass = "jupyterhub.auth.DummyAuthenticator"
+			w.AdminsWithPassword = []string{"prof"}
 			w.AllowNamedServers, w.NamedServerLimit = true, 2
+			w.NotebookDir, w.DefaultURL = "", "/lab"
 			w.Cmd = []string{"jupyterhub-singleuser", "--debug"}
 			w.Services = []string{"jhub-idle-culler"}
-			w.Roles = []map[string]any{{"name": "jhub-idle-culler", "description": "Stop idle single-user servers",
-				"scopes": []any{"list:users", "read:users:activity", "read:servers", "delete:servers"}, "services": []any{"jhub-idle-culler"}}}
+			w.Roles = append(w.Roles, cullerRole)
 		}},
 	}
 	for _, tc := range cases {
@@ -197,18 +211,25 @@ func TestLabJupyterHubAcceptsConfig(t *testing.T) {
 				t.Fatalf("summary %q: %v", stdout, err)
 			}
 			want := hubSummary{
-				SpawnerClass: "jupyterhub.spawner.LocalProcessSpawner",
-				BindURL:      "http://127.0.0.1:8000/", HubBindURL: "http://127.0.0.1:8081", BaseURL: "/",
+				AuthenticatorClass: "jhub_hub.JhubPasswordAuthenticator",
+				SpawnerClass:       "jhub_hub.JhubSpawner",
+				BindURL:            "http://127.0.0.1:880/", HubBindURL: "http://127.0.0.1:883", BaseURL: "/",
 				CookieSecretFile: staging + "/secrets/cookie_secret",
 				CookieOptions:    map[string]any{"secure": true},
-				AllowedUsers:     []string{"alice", "bob"}, AdminUsers: []string{"prof"},
+				AllowedUsers:     []string{"alice", "bob", "prof"}, Admins: []string{"prof"},
+				DeleteInvalidUsers: true, UsernamePattern: UserNamePattern,
+				AdminsWithPassword: []string{},
+				ReservedNames:      slices.Sorted(slices.Values(append(slices.Clone(ReservedUserNames), "teacher"))),
+				StudentsGroup:      StudentsGroup,
+				UnitProperties: []string{"MemoryMax=768M", "TasksMax=512", "CPUQuota=100%", "LimitNPROC=512", "OOMScoreAdjust=500",
+					"PrivateTmp=yes", "NoNewPrivileges=yes", "TimeoutStopSec=20s"},
+				NotebookDir: "~/assignments", DefaultURL: "/lab/tree/Welcome.ipynb",
 				Cmd:         []string{"jupyterhub-singleuser"},
-				ProxyAPIURL: "http://127.0.0.1:8001", ProxyAuthTokenLen: 64,
-				Services: []string{}, Roles: []map[string]any{},
-				CreateSystemUsers: &no,
+				ProxyAPIURL: "http://127.0.0.1:881", ProxyAuthTokenLen: 64,
+				Services: []string{}, Roles: []map[string]any{adminRole},
 			}
-			if tc.s.Auth.Kind != AuthPAM {
-				want.CreateSystemUsers = nil
+			if tc.s.Auth.Kind == AuthPAM {
+				want.CreateSystemUsers = &no
 			}
 			tc.want(&want)
 			if !reflect.DeepEqual(got, want) {

@@ -2,6 +2,7 @@ package hubconfig
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"maps"
 	"net/url"
@@ -21,13 +22,6 @@ const (
 	EdgeUser     = "jhub-edge"           // system user the edge runs as; the installer creates it
 	HubStateDir  = "/var/lib/jupyterhub" // the hub's working directory (database)
 	EdgeStateDir = "/var/lib/jhub-edge"  // the edge's certificates and ACME account
-
-	// HubAPIURL is the configurable-http-proxy API JupyterHub talks to: the
-	// edge's API listener in chp-api mode, configurable-http-proxy's in chp mode.
-	HubAPIURL = "http://127.0.0.1:8001"
-	// ProxyPublicURL is JupyterHub's bind_url without base_url: where
-	// configurable-http-proxy listens in chp mode, behind the edge.
-	ProxyPublicURL = "http://127.0.0.1:8000"
 )
 
 // Unit names this package renders (ProxyCHP adds CHPUnit).
@@ -77,6 +71,9 @@ func normalize(s Settings) Settings {
 	if u, err := url.Parse(s.HubBindURL); err == nil {
 		s.HubBindURL = "http://" + u.Host
 	}
+	if s.Spawner.DefaultURL == "" {
+		s.Spawner.DefaultURL = DefaultURL
+	}
 	if s.EdgeBinary == "" {
 		s.EdgeBinary = DefaultEdgeBinary
 	}
@@ -116,6 +113,7 @@ const (
 	edgeConfigName = "edge.yaml"
 	hubConfigName  = "jupyterhub_config.py"
 	cullerName     = "idle_culler.py"
+	hubClassesName = "jhub_hub.py"
 	checkHubName   = "check_hub.py"
 	secretsDir     = "secrets"
 	sitesDir       = "sites"
@@ -130,6 +128,13 @@ func build(s Settings, l layout) ([]File, error) {
 	case AuthSharedPassword, AuthDummy:
 		if s.Auth.Password != "" {
 			r.secret(secretsDir+"/hub_password", "root", []byte(s.Auth.Password)).Restart = HubUnit
+		}
+		if len(s.AdminUsers) > 0 {
+			pw, err := json.Marshal(s.Auth.AdminPasswords)
+			if err != nil {
+				return nil, fmt.Errorf("hubconfig: encoding auth.admin_passwords: %w", err)
+			}
+			r.secret(secretsDir+"/admin_passwords", "root", pw).Restart = HubUnit
 		}
 	case AuthGitHub:
 		r.secret(secretsDir+"/github_client_secret", "root", []byte(s.Auth.ClientSecret)).Restart = HubUnit
@@ -171,6 +176,7 @@ func build(s Settings, l layout) ([]File, error) {
 	// Not secret, but it lists the class roster: students need not read it.
 	r.add(hubConfigName, 0o600, "root", renderHub(s)).Restart = HubUnit
 	r.add(checkHubName, 0o644, "root", checkHubPy)
+	r.add(hubClassesName, 0o644, "root", hubClassesPy).Restart = HubUnit
 	if s.IdleCull != nil {
 		r.add(cullerName, 0o644, "root", idleCullerPy).Restart = HubUnit
 	}

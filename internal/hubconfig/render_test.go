@@ -72,6 +72,7 @@ func TestRenderLayout(t *testing.T) {
 	want := map[string]meta{
 		"edge.yaml":                              pub,
 		"jupyterhub_config.py":                   {0o600, "root", false},
+		"jhub_hub.py":                            pub,
 		"check_hub.py":                           pub,
 		"idle_culler.py":                         pub,
 		"jhub-edge.service":                      pub,
@@ -101,8 +102,8 @@ func TestRenderVariantsFiles(t *testing.T) {
 		want   map[string]string // extra file -> owner, all secret
 		units  []string
 	}{
-		{"shared password", func(s *Settings) { s.Auth = Auth{Kind: AuthSharedPassword, Password: "class-pw"} },
-			map[string]string{"secrets/hub_password": "root"}, nil},
+		{"shared password", func(s *Settings) { s.Auth = sharedAuth() },
+			map[string]string{"secrets/hub_password": "root", "secrets/admin_passwords": "root"}, nil},
 		{"github", func(s *Settings) { s.Auth = Auth{Kind: AuthGitHub, ClientID: "Iv1.abc", ClientSecret: "gh-secret"} },
 			map[string]string{"secrets/github_client_secret": "root"}, nil},
 		{"pem", func(s *Settings) { s.Edge.TLS = TLS{Mode: TLSPEM, CertPEM: cert, KeyPEM: key} },
@@ -147,7 +148,7 @@ func TestSecretsOnlyInSecretFiles(t *testing.T) {
 	base := classHub(t)
 	variants := map[string]Settings{}
 	v := base
-	v.Auth = Auth{Kind: AuthSharedPassword, Password: "Sh4red-class-pw"}
+	v.Auth = Auth{Kind: AuthSharedPassword, Password: "Sh4red-class-pw", AdminPasswords: map[string]string{"prof": "pr0f-own-password-xyz"}}
 	variants["shared"] = v
 	v = base
 	v.Auth = Auth{Kind: AuthGitHub, ClientID: "Iv1.public-id", ClientSecret: "0123gh-client-secret"}
@@ -163,6 +164,9 @@ func TestSecretsOnlyInSecretFiles(t *testing.T) {
 
 	secretsOf := func(s Settings) []string {
 		out := []string{s.Secrets.CookieSecret, s.Secrets.ProxyToken, s.Auth.Password, s.Auth.ClientSecret, s.Edge.TLS.ACME.DNSToken}
+		for _, pw := range s.Auth.AdminPasswords {
+			out = append(out, pw)
+		}
 		if s.Edge.TLS.KeyPEM != "" {
 			// The base64 body of the key, not its public BEGIN/END lines.
 			out = append(out, strings.Split(s.Edge.TLS.KeyPEM, "\n")[1])
@@ -232,7 +236,7 @@ func TestPythonFilesCompile(t *testing.T) {
 	py := needPython(t)
 	for name, s := range map[string]Settings{"class": classHub(t), "chp-dummy": func() Settings {
 		s := classHub(t)
-		s.Auth = Auth{Kind: AuthDummy}
+		s.Auth = Auth{Kind: AuthDummy, AdminPasswords: sharedAuth().AdminPasswords}
 		s.Edge.ProxyMode = ProxyCHP
 		s.IdleCull = nil
 		return s
@@ -256,21 +260,24 @@ func TestHubConfigMeaning(t *testing.T) {
 	got := execHubConfig(t, path.Join(dir, "jupyterhub_config.py"))
 	want := map[string]map[string]any{
 		"JupyterHub": {
-			"bind_url":                    "http://127.0.0.1:8000/",
-			"hub_bind_url":                "http://127.0.0.1:8081",
+			"bind_url":                    "http://127.0.0.1:880/",
+			"hub_bind_url":                "http://127.0.0.1:883",
 			"cookie_secret_file":          dir + "/secrets/cookie_secret",
 			"db_url":                      "sqlite:////var/lib/jupyterhub/jupyterhub.sqlite",
 			"tornado_settings":            map[string]any{"cookie_options": map[string]any{"secure": true}, "xsrf_cookie_kwargs": map[string]any{"secure": true}},
 			"cleanup_servers":             false,
-			"authenticator_class":         "pam",
-			"spawner_class":               "localprocess",
+			"authenticator_class":         map[string]any{"__class__": "JhubPAMAuthenticator"},
+			"spawner_class":               map[string]any{"__class__": "JhubSpawner"},
 			"allow_named_servers":         true,
 			"named_server_limit_per_user": float64(2),
-			"load_roles": []any{map[string]any{
-				"name": "jhub-idle-culler", "description": "Stop idle single-user servers",
-				"scopes":   []any{"list:users", "read:users:activity", "read:servers", "delete:servers"},
-				"services": []any{"jhub-idle-culler"},
-			}},
+			"load_roles": []any{
+				map[string]any{"name": "admin", "users": []any{"prof"}},
+				map[string]any{
+					"name": "jhub-idle-culler", "description": "Stop idle single-user servers",
+					"scopes":   []any{"list:users", "read:users:activity", "read:servers", "delete:servers"},
+					"services": []any{"jhub-idle-culler"},
+				},
+			},
 			"services": []any{map[string]any{
 				"name":    "jhub-idle-culler",
 				"command": []any{"/usr/bin/python3", "-B", dir + "/idle_culler.py", "--timeout=3600", "--every=300"},
@@ -278,12 +285,26 @@ func TestHubConfigMeaning(t *testing.T) {
 		},
 		"ConfigurableHTTPProxy": {
 			"should_start": false,
-			"api_url":      "http://127.0.0.1:8001",
+			"api_url":      "http://127.0.0.1:881",
 			"auth_token":   testSecrets.ProxyToken, // read back from secrets/proxy_token
 		},
-		"Authenticator":      {"allowed_users": set("alice", "bob"), "admin_users": set("prof")},
+		"Authenticator": {
+			"allowed_users": set("alice", "bob", "prof"), "allow_all": false, "allow_existing_users": false,
+			"delete_invalid_users": true, "username_pattern": UserNamePattern,
+		},
+		"Roster": {"admins": set("prof")},
+		"AccountRules": {
+			"name_pattern":      UserNamePattern,
+			"reserved_names":    set(slices.Sorted(slices.Values(append(slices.Clone(ReservedUserNames), "teacher")))...),
+			"reserved_prefixes": []any{"systemd-"},
+			"students_group":    "jhub-students",
+		},
 		"LocalAuthenticator": {"create_system_users": true},
-		"Spawner":            {"notebook_dir": "~/assignments", "default_url": "/tree/Welcome.ipynb"},
+		"JhubSpawner": {"unit_properties": []any{
+			"MemoryMax=768M", "TasksMax=512", "CPUQuota=100%", "LimitNPROC=512", "OOMScoreAdjust=500",
+			"PrivateTmp=yes", "NoNewPrivileges=yes", "TimeoutStopSec=20s",
+		}},
+		"Spawner": {"notebook_dir": "~/assignments", "default_url": "/lab/tree/Welcome.ipynb"},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("config assigns\n%v\nwant\n%v", got, want)
@@ -297,10 +318,13 @@ func TestHubConfigAuthVariants(t *testing.T) {
 		base string
 		want map[string]map[string]any
 	}{
-		{"shared password under /jhub/", Auth{Kind: AuthSharedPassword, Password: "pw 'with' \"quotes\"\n"}, "jhub", map[string]map[string]any{
-			"DummyAuthenticator": {"password": "pw 'with' \"quotes\""}, // _secret strips surrounding whitespace
+		{"shared password under /jhub/", Auth{Kind: AuthSharedPassword, Password: " pw 'with' \"quotes\"\n", AdminPasswords: map[string]string{"prof": "pr\"of's pass\\word "}}, "jhub", map[string]map[string]any{
+			// Passwords arrive exactly, surrounding space included.
+			"PasswordCheck": {"class_password": " pw 'with' \"quotes\"\n", "admin_passwords": map[string]any{"prof": "pr\"of's pass\\word "}},
 		}},
-		{"dummy without password", Auth{Kind: AuthDummy}, "/", map[string]map[string]any{}},
+		{"dummy without password", Auth{Kind: AuthDummy, AdminPasswords: sharedAuth().AdminPasswords}, "/", map[string]map[string]any{
+			"PasswordCheck": {"admin_passwords": map[string]any{"prof": "prof's own long password"}},
+		}},
 		{"github", Auth{Kind: AuthGitHub, ClientID: "Iv1.abc", ClientSecret: "s3cr3t"}, "/jhub", map[string]map[string]any{
 			"GitHubOAuthenticator": {"client_id": "Iv1.abc", "client_secret": "s3cr3t", "oauth_callback_url": "https://hub.example.edu/jhub/hub/oauth_callback"},
 		}},
@@ -314,9 +338,10 @@ func TestHubConfigAuthVariants(t *testing.T) {
 			if _, ok := got["LocalAuthenticator"]; ok {
 				t.Error("create_system_users set for a non-PAM authenticator")
 			}
-			// Their users have no system account until the first spawn.
-			if hook := got["Spawner"]["pre_spawn_hook"]; !reflect.DeepEqual(hook, map[string]any{"__callable__": "_ensure_system_user"}) {
-				t.Errorf("c.Spawner.pre_spawn_hook = %v", hook)
+			if tc.auth.Kind != AuthSharedPassword {
+				if _, ok := got["PasswordCheck"]["class_password"]; ok {
+					t.Error("class password set without one")
+				}
 			}
 			for section, kv := range tc.want {
 				if !reflect.DeepEqual(got[section], kv) {
@@ -324,11 +349,11 @@ func TestHubConfigAuthVariants(t *testing.T) {
 				}
 			}
 			base, _ := NormalizeBaseURL(tc.base)
-			if got["JupyterHub"]["bind_url"] != "http://127.0.0.1:8000"+base {
+			if got["JupyterHub"]["bind_url"] != "http://127.0.0.1:880"+base {
 				t.Errorf("urls: %v", got["JupyterHub"])
 			}
-			wantClass := map[string]string{AuthSharedPassword: "dummy", AuthDummy: "dummy", AuthGitHub: "oauthenticator.github.GitHubOAuthenticator"}[tc.auth.Kind]
-			if got["JupyterHub"]["authenticator_class"] != wantClass {
+			wantClass := map[string]any{"__class__": map[string]string{AuthSharedPassword: "JhubPasswordAuthenticator", AuthDummy: "JhubPasswordAuthenticator", AuthGitHub: "JhubGitHubAuthenticator"}[tc.auth.Kind]}
+			if !reflect.DeepEqual(got["JupyterHub"]["authenticator_class"], wantClass) {
 				t.Errorf("authenticator_class = %v, want %s", got["JupyterHub"]["authenticator_class"], wantClass)
 			}
 		})
@@ -342,17 +367,26 @@ func TestHubConfigMinimal(t *testing.T) {
 		HubHosts: []string{"hub.example.edu"},
 		Auth:     Auth{Kind: AuthPAM},
 		Edge:     Edge{TLS: TLS{Mode: TLSSelfSigned}},
+		Limits:   DefaultLimits(1024, 1),
 		Secrets:  testSecrets,
 	}
 	_, files := renderTo(t, s)
 	got := execHubConfig(t, fileNamed(t, files, "jupyterhub_config.py").Path)
-	for _, absent := range []string{"load_roles", "services", "named_server_limit_per_user"} {
+	for _, absent := range []string{"services", "named_server_limit_per_user"} {
 		if _, ok := got["JupyterHub"][absent]; ok {
 			t.Errorf("c.JupyterHub.%s set without being asked for", absent)
 		}
 	}
-	if _, ok := got["Spawner"]; ok {
-		t.Errorf("c.Spawner set without being asked for: %v", got["Spawner"])
+	// No admins: the admin role is emptied, not left as it was.
+	if roles := got["JupyterHub"]["load_roles"]; !reflect.DeepEqual(roles, []any{map[string]any{"name": "admin", "users": []any{}}}) {
+		t.Errorf("load_roles = %v", roles)
+	}
+	// JupyterLab, in the home directory.
+	if sp := got["Spawner"]; !reflect.DeepEqual(sp, map[string]any{"default_url": "/lab"}) {
+		t.Errorf("c.Spawner = %v", sp)
+	}
+	if got["Authenticator"]["any_allow_config"] != true {
+		t.Errorf("pam without a roster: %v", got["Authenticator"])
 	}
 	if got["Authenticator"]["allowed_users"] == nil || !reflect.DeepEqual(got["Authenticator"]["allowed_users"], set()) {
 		t.Errorf("allowed_users = %v, want an empty set", got["Authenticator"]["allowed_users"])

@@ -10,8 +10,10 @@ import (
 	"path"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Settings is everything one release depends on. Each field maps 1:1 onto a
@@ -26,13 +28,25 @@ type Settings struct {
 	BaseURL string
 	// Auth selects the authenticator [auth].
 	Auth Auth
-	// AllowedUsers may log in [allowed_users]; empty lets every user the
-	// authenticator accepts in. AdminUsers are JupyterHub admins
-	// [admin_users]; they may log in even when not in AllowedUsers.
+	// AllowedUsers are the students [allowed_users]; AdminUsers are the
+	// JupyterHub admins [admin_users], who may log in without being in
+	// AllowedUsers. Every name follows CheckUserName. The lists are the
+	// whole roster: at the hub's next start (every apply that changes them)
+	// a user in neither list is deleted from the hub (servers stopped,
+	// sessions and tokens gone; files kept), and an admin who is no longer
+	// in AdminUsers loses admin rights. AllowedUsers is required except
+	// with auth.kind pam, where empty admits every PAM account the hub may
+	// spawn as (members of StudentsGroup).
 	AllowedUsers []string
 	AdminUsers   []string
+	// AdminSSHUser is the droplet's sudo admin (jhub_droplet's admin_user)
+	// [ssh_user]: no hub user may have this name. "" only in tests.
+	AdminSSHUser string
 	// Spawner configures the single-user servers [spawner].
 	Spawner Spawner
+	// Limits bound each single-user server [limits]; DefaultLimits derives
+	// them from the droplet's size.
+	Limits Limits
 	// NamedServers lets a user run several named servers
 	// [named_servers]; NamedServerLimit caps them per user, 0 = no cap
 	// [named_server_limit].
@@ -42,7 +56,8 @@ type Settings struct {
 	IdleCull *IdleCull
 	// HubBindURL is where the hub process itself listens
 	// (c.JupyterHub.hub_bind_url) [hub_bind_url]: an http URL on a loopback
-	// address with a port and no path. "" = DefaultHubBindURL.
+	// address with a port below 1024 that no other listener uses (see
+	// InternalPorts) and no path. "" = DefaultHubBindURL.
 	HubBindURL string
 	// Edge configures the TLS edge in front of the hub [edge].
 	Edge Edge
@@ -69,13 +84,22 @@ const (
 // Auth selects and configures the authenticator.
 type Auth struct {
 	Kind string // AuthPAM, AuthSharedPassword, AuthGitHub or AuthDummy [auth.kind]
-	// CreateSystemUsers creates a system account for each allowed or admin
-	// user the hub learns about (pam only) [auth.create_system_users].
+	// CreateSystemUsers creates the Linux account (in StudentsGroup, home
+	// 0700) of each allowed or admin user when the hub learns about them,
+	// not at their first spawn (pam only; they still need a password set
+	// by the droplet's admin to log in) [auth.create_system_users].
 	CreateSystemUsers bool
-	// Password is the shared password (shared-password: required; dummy:
-	// optional, empty accepts any password) [auth.password]. Secret: only
-	// ever written to a 0600 file the hub config reads.
+	// Password is the class password students log in with
+	// (shared-password: required, at least MinClassPasswordLen characters;
+	// dummy: optional, empty accepts any password) [auth.password]. It
+	// never admits an admin. Secret: only ever written to a 0600 file the
+	// hub config reads.
 	Password string
+	// AdminPasswords are the admins' own passwords, by admin name
+	// (shared-password and dummy: required for every name in admin_users,
+	// at least MinAdminPasswordLen characters) [auth.admin_passwords].
+	// Secret, like Password.
+	AdminPasswords map[string]string
 	// ClientID and ClientSecret are the GitHub OAuth app's credentials
 	// [auth.client_id, auth.client_secret]; ClientSecret is secret. The
 	// callback URL is derived: https://{HubHosts[0]}{BaseURL}hub/oauth_callback.
@@ -83,20 +107,32 @@ type Auth struct {
 	ClientSecret string
 }
 
-// Spawner configures the single-user servers (LocalProcessSpawner).
+// Password lengths, checked by Validate.
+const (
+	MinClassPasswordLen = 12
+	MinAdminPasswordLen = 16
+)
+
+// Spawner configures the single-user servers: JupyterLab on jupyter-server,
+// each in its own systemd unit (see Limits).
 type Spawner struct {
-	// NotebookDir is the directory a user's server opens in [spawner.notebook_dir];
-	// "~" is the user's home and "{username}" their name, as JupyterHub
-	// expands them, for example "~/assignments". "" = the home directory.
+	// NotebookDir is the directory a user's server opens in
+	// [spawner.notebook_dir], "~" or a path below it such as
+	// "~/assignments"; "{username}" is the user's name. The hub creates it,
+	// as the user, when it is missing. "" = the home directory.
 	NotebookDir string
 	// DefaultURL is the page a new server opens [spawner.default_url],
-	// relative to the server, for example "/tree/Welcome.ipynb". "" = the
-	// server's own default.
+	// relative to the server, for example "/lab/tree/Welcome.ipynb".
+	// "" = DefaultURL (JupyterLab).
 	DefaultURL string
 	// Cmd replaces the single-user server command [spawner.cmd]; empty =
 	// JupyterHub's default (jupyterhub-singleuser).
 	Cmd []string
 }
+
+// DefaultURL is the page a server opens when spawner.default_url is "":
+// JupyterLab, the default UI.
+const DefaultURL = "/lab"
 
 // IdleCull stops servers that have been idle for Timeout, checking Every.
 type IdleCull struct {
@@ -187,11 +223,8 @@ type BasicAuth struct {
 	Realm string   // shown by browsers; "" = the edge's default [realm]
 }
 
-// Defaults.
-const (
-	DefaultHubBindURL = "http://127.0.0.1:8081"
-	DefaultEdgeBinary = "/opt/jhub/current/bin/jhub-edge"
-)
+// DefaultEdgeBinary is where the edge build lives when EdgeBinary is "".
+const DefaultEdgeBinary = "/opt/jhub/current/bin/jhub-edge"
 
 // NormalizeBaseURL returns base with exactly one leading and one trailing
 // slash ("" and "/" give "/"), or an error naming base_url.
@@ -242,10 +275,19 @@ func (s Settings) Validate() error {
 	if _, err := NormalizeBaseURL(s.BaseURL); err != nil {
 		errs = append(errs, err)
 	}
-	s.Auth.validate(add)
-	validateUsers(add, "allowed_users", s.AllowedUsers)
-	validateUsers(add, "admin_users", s.AdminUsers)
+	s.Auth.validate(add, s.AdminUsers)
+	if len(s.AllowedUsers) == 0 && s.Auth.Kind != AuthPAM && s.Auth.Kind != "" {
+		add("allowed_users", "required with auth.kind %q: list the students' user names (without a roster anybody who knows a name and the password could log in)", s.Auth.Kind)
+	}
+	validateUsers(add, "allowed_users", s.AllowedUsers, s.AdminSSHUser)
+	validateUsers(add, "admin_users", s.AdminUsers, s.AdminSSHUser)
+	if s.AdminSSHUser != "" {
+		if err := CheckSSHUser(s.AdminSSHUser); err != nil {
+			add("ssh_user", "%v", err)
+		}
+	}
 	s.Spawner.validate(add)
+	s.Limits.validate(add)
 	if s.NamedServerLimit < 0 {
 		add("named_server_limit", "must be 0 (no limit) or positive, got %d", s.NamedServerLimit)
 	}
@@ -287,25 +329,29 @@ func validHost(h string) bool {
 	return true
 }
 
-// validateUsers rejects what no authenticator accepts as a name: empty,
-// surrounding space, control characters; duplicates are typos.
-func validateUsers(add adder, field string, users []string) {
+// validateUsers applies CheckUserName; duplicates are typos.
+func validateUsers(add adder, field string, users []string, adminSSHUser string) {
 	seen := map[string]bool{}
 	for i, u := range users {
 		f := fmt.Sprintf("%s[%d]", field, i)
-		switch {
-		case u == "" || strings.TrimSpace(u) != u:
-			add(f, "%q must be non-empty without leading or trailing space", u)
-		case !validText(u):
-			add(f, "must be valid UTF-8 without NUL")
-		case seen[u]:
-			add(f, "%q is listed twice", u)
+		if err := CheckUserName(u, adminSSHUser); err != nil {
+			add(f, "%v", err)
+		} else if seen[u] {
+			add(f, "%q is listed twice; remove one", u)
 		}
 		seen[u] = true
 	}
 }
 
-func (a Auth) validate(add adder) {
+// CheckSSHUser checks the droplet's admin user name as the hub sees it.
+func CheckSSHUser(name string) error {
+	if !userNameRE.MatchString(name) || name == "root" {
+		return fmt.Errorf("%q must be the droplet's admin user (jhub_droplet's admin_user), not root", name)
+	}
+	return nil
+}
+
+func (a Auth) validate(add adder, admins []string) {
 	needNot := func(field string, set bool) {
 		if set {
 			add("auth."+field, "not used with auth.kind %q; remove it", a.Kind)
@@ -314,14 +360,35 @@ func (a Auth) validate(add adder) {
 	switch a.Kind {
 	case AuthPAM:
 		needNot("password", a.Password != "")
+		needNot("admin_passwords", len(a.AdminPasswords) > 0)
 		needNot("client_id", a.ClientID != "")
 		needNot("client_secret", a.ClientSecret != "")
 	case AuthSharedPassword, AuthDummy:
-		if a.Kind == AuthSharedPassword && a.Password == "" {
-			add("auth.password", "required with auth.kind %q", a.Kind)
-		}
-		if !validText(a.Password) {
+		switch n := utf8.RuneCountInString(a.Password); {
+		case !validText(a.Password):
 			add("auth.password", "must be valid UTF-8 without NUL")
+		case a.Kind == AuthSharedPassword && n == 0:
+			add("auth.password", "required with auth.kind %q: the class password students log in with", a.Kind)
+		case n > 0 && n < MinClassPasswordLen:
+			add("auth.password", "too short: use at least %d characters (it is shared by the whole class and guessed online)", MinClassPasswordLen)
+		}
+		for i, name := range admins {
+			pw, ok := a.AdminPasswords[name]
+			switch {
+			case !ok:
+				add("auth.admin_passwords", "no password for admin_users[%d] %q: admins log in with their own password, never the class password; add %q = \"…\" (at least %d characters)", i, name, name, MinAdminPasswordLen)
+			case !validText(pw):
+				add("auth.admin_passwords", "the password of %q must be valid UTF-8 without NUL", name)
+			case utf8.RuneCountInString(pw) < MinAdminPasswordLen:
+				add("auth.admin_passwords", "the password of %q is too short: use at least %d characters", name, MinAdminPasswordLen)
+			case pw == a.Password:
+				add("auth.admin_passwords", "the password of %q is the class password: an admin's password must be their own", name)
+			}
+		}
+		for _, name := range slices.Sorted(maps.Keys(a.AdminPasswords)) {
+			if !slices.Contains(admins, name) {
+				add("auth.admin_passwords", "%q is not in admin_users; remove the entry or add the admin", name)
+			}
 		}
 		needNot("create_system_users", a.CreateSystemUsers)
 		needNot("client_id", a.ClientID != "")
@@ -334,6 +401,7 @@ func (a Auth) validate(add adder) {
 			add("auth.client_secret", "required with auth.kind github (the OAuth app's client secret)")
 		}
 		needNot("password", a.Password != "")
+		needNot("admin_passwords", len(a.AdminPasswords) > 0)
 		needNot("create_system_users", a.CreateSystemUsers)
 	case "":
 		add("auth.kind", "required: one of %s, %s, %s, %s", AuthPAM, AuthSharedPassword, AuthGitHub, AuthDummy)
@@ -343,8 +411,11 @@ func (a Auth) validate(add adder) {
 }
 
 func (sp Spawner) validate(add adder) {
-	if !validText(sp.NotebookDir) {
-		add("spawner.notebook_dir", "must be valid UTF-8 without NUL")
+	if d := sp.NotebookDir; d != "" && d != "~" {
+		rel, ok := strings.CutPrefix(d, "~/")
+		if !ok || !validStaticPath(rel) {
+			add("spawner.notebook_dir", "%q must be ~ or a clean path below it, for example ~/assignments (the hub creates it for each user, as that user)", d)
+		}
 	}
 	if sp.DefaultURL != "" && (!strings.HasPrefix(sp.DefaultURL, "/") || !validText(sp.DefaultURL)) {
 		add("spawner.default_url", "%q must start with '/', for example /tree/Welcome.ipynb", sp.DefaultURL)
@@ -359,10 +430,17 @@ func (sp Spawner) validate(add adder) {
 func checkLoopbackURL(s string) error {
 	u, err := url.Parse(s)
 	if err != nil || u.Scheme != "http" || u.Port() == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
-		return fmt.Errorf("%q must look like http://127.0.0.1:8081 (http, loopback address, port, no path)", s)
+		return fmt.Errorf("%q must look like %s (http, loopback address, port, no path)", s, DefaultHubBindURL)
 	}
 	if ip := net.ParseIP(u.Hostname()); ip == nil || !ip.IsLoopback() {
 		return fmt.Errorf("%q must use a loopback address (127.0.0.0/8 or ::1): the hub's own port is never public", s)
+	}
+	port, err := strconv.Atoi(u.Port())
+	if err != nil {
+		return fmt.Errorf("%q: the port must be a number", s)
+	}
+	if err := checkHubPort(port); err != nil {
+		return fmt.Errorf("%q: %v", s, err)
 	}
 	return nil
 }

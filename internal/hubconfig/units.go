@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"path"
+	"strconv"
 	"strings"
 )
 
@@ -37,7 +38,8 @@ func renderUnits(s Settings, current string) map[string][]byte {
 				"Restart=on-failure",
 				"RestartSec=2s",
 				"LimitNOFILE=65536",
-				// :80 and :443 without root.
+				oomProtected,
+				// :80, :443 and the privileged loopback ports without root.
 				"AmbientCapabilities=CAP_NET_BIND_SERVICE",
 				"CapabilityBoundingSet=CAP_NET_BIND_SERVICE",
 				"NoNewPrivileges=yes",
@@ -66,18 +68,21 @@ func renderUnits(s Settings, current string) map[string][]byte {
 				"After=network-online.target " + hubWants(s),
 			},
 			[]string{
-				// root: PAM and LocalProcessSpawner switch to each user.
+				// root: PAM, creating students' accounts, starting their
+				// servers' units, and binding a privileged port.
 				"User=root",
 				"WorkingDirectory=" + HubStateDir,
 				"StateDirectory=" + path.Base(HubStateDir),
 				"StateDirectoryMode=0700",
+				// The students group exists and its members' homes are
+				// private before any login.
+				"ExecStartPre=/usr/bin/python3 -B " + path.Join(current, hubClassesName) + " prepare " + StudentsGroup,
 				"ExecStart=/usr/bin/jupyterhub -f " + path.Join(current, hubConfigName) + " --upgrade-db",
 				"Restart=always",
 				"RestartSec=2s",
-				// Single-user servers are the hub's children: a hub restart
-				// for a config change must not stop them
-				// (c.JupyterHub.cleanup_servers = False).
-				"KillMode=process",
+				// Servers run in units of their own, so a hub restart
+				// (every roster change) leaves them running.
+				oomProtected,
 				"PrivateTmp=yes",
 				"PrivateDevices=yes",
 				"ProtectKernelTunables=yes",
@@ -93,10 +98,14 @@ func renderUnits(s Settings, current string) map[string][]byte {
 			},
 			[]string{
 				"DynamicUser=yes",
+				// Its listeners are privileged loopback ports.
+				"AmbientCapabilities=CAP_NET_BIND_SERVICE",
+				"CapabilityBoundingSet=CAP_NET_BIND_SERVICE",
+				oomProtected,
 				// Read by systemd as root before dropping privileges.
 				"EnvironmentFile=" + path.Join(current, secretsDir, "chp.env"),
-				"ExecStart=/usr/bin/configurable-http-proxy --ip 127.0.0.1 --port " + portOf(ProxyPublicURL) +
-					" --api-ip 127.0.0.1 --api-port " + portOf(HubAPIURL) +
+				"ExecStart=/usr/bin/configurable-http-proxy --ip " + LoopbackAddr + " --port " + strconv.Itoa(CHPPublicPort) +
+					" --api-ip " + LoopbackAddr + " --api-port " + strconv.Itoa(ProxyAPIPort) +
 					" --default-target " + s.HubBindURL + " --error-target " + s.HubBindURL + s.BaseURL + "hub/error",
 				"Restart=always",
 				"RestartSec=2s",
@@ -110,6 +119,10 @@ func renderUnits(s Settings, current string) map[string][]byte {
 	}
 	return units
 }
+
+// oomProtected keeps the OOM killer away from the class's services: it
+// picks a student's server (StudentOOMScoreAdjust) first.
+var oomProtected = fmt.Sprintf("OOMScoreAdjust=%d", ServiceOOMScoreAdjust)
 
 // edgeRestartKey digests the settings the edge only applies at start:
 // the proxy mode (listeners), TLS and every host name.
@@ -135,8 +148,6 @@ func hubWants(s Settings) string {
 	}
 	return EdgeUnit
 }
-
-func portOf(u string) string { return u[strings.LastIndex(u, ":")+1:] }
 
 func unit(unitSection, service []string) []byte {
 	var b strings.Builder

@@ -22,6 +22,42 @@ func TestValidateNamesTheAttribute(t *testing.T) {
 		{"no auth kind", func(s *Settings) { s.Auth = Auth{} }, "auth.kind"},
 		{"unknown auth kind", func(s *Settings) { s.Auth = Auth{Kind: "ldap"} }, "auth.kind"},
 		{"shared password empty", func(s *Settings) { s.Auth = Auth{Kind: AuthSharedPassword} }, "auth.password"},
+		{"class password short", func(s *Settings) { s.Auth = sharedAuth(); s.Auth.Password = "elevenchars" }, "auth.password"},
+		{"dummy password short", func(s *Settings) { s.Auth = sharedAuth(); s.Auth.Kind = AuthDummy; s.Auth.Password = "short" }, "auth.password"},
+		{"admin without password", func(s *Settings) { s.Auth = sharedAuth(); s.Auth.AdminPasswords = nil }, "auth.admin_passwords"},
+		{"admin password short", func(s *Settings) {
+			s.Auth = sharedAuth()
+			s.Auth.AdminPasswords["prof"] = "fifteen chars.."
+		}, "auth.admin_passwords"},
+		{"admin password is the class password", func(s *Settings) {
+			s.Auth = sharedAuth()
+			s.Auth.Password = "the same password for all"
+			s.Auth.AdminPasswords["prof"] = s.Auth.Password
+		}, "auth.admin_passwords"},
+		{"password for a non-admin", func(s *Settings) {
+			s.Auth = sharedAuth()
+			s.Auth.AdminPasswords["alice"] = "alice wants to be admin"
+		}, "auth.admin_passwords"},
+		{"pam with admin passwords", func(s *Settings) { s.Auth.AdminPasswords = map[string]string{"prof": "0123456789abcdef"} }, "auth.admin_passwords"},
+		{"shared password without roster", func(s *Settings) { s.Auth = sharedAuth(); s.AllowedUsers = nil }, "allowed_users"},
+		{"dummy without roster", func(s *Settings) { s.Auth = Auth{Kind: AuthDummy}; s.AdminUsers = nil; s.AllowedUsers = nil }, "allowed_users"},
+		{"github without roster", func(s *Settings) {
+			s.Auth = Auth{Kind: AuthGitHub, ClientID: "id", ClientSecret: "x"}
+			s.AllowedUsers = nil
+		}, "allowed_users"},
+		{"student named root", func(s *Settings) { s.AllowedUsers = []string{"alice", "root"} }, "allowed_users[1]"},
+		{"student named like the edge", func(s *Settings) { s.AllowedUsers = []string{EdgeUser} }, "allowed_users[0]"},
+		{"student named nobody", func(s *Settings) { s.AllowedUsers = []string{"nobody"} }, "allowed_users[0]"},
+		{"student named systemd-", func(s *Settings) { s.AllowedUsers = []string{"systemd-network"} }, "allowed_users[0]"},
+		{"student named jupyterhub", func(s *Settings) { s.AllowedUsers = []string{"jupyterhub"} }, "allowed_users[0]"},
+		{"student named sudo", func(s *Settings) { s.AllowedUsers = []string{"sudo"} }, "allowed_users[0]"},
+		{"admin is the ssh user", func(s *Settings) { s.AdminUsers = []string{"teacher"} }, "admin_users[0]"},
+		{"student is the ssh user", func(s *Settings) { s.AllowedUsers = []string{"alice", "bob", "teacher"} }, "allowed_users[2]"},
+		{"upper-case name", func(s *Settings) { s.AllowedUsers = []string{"Alice"} }, "allowed_users[0]"},
+		{"digit first", func(s *Settings) { s.AllowedUsers = []string{"1alice"} }, "allowed_users[0]"},
+		{"dot in name", func(s *Settings) { s.AllowedUsers = []string{"a.b"} }, "allowed_users[0]"},
+		{"33 characters", func(s *Settings) { s.AllowedUsers = []string{strings.Repeat("a", 33)} }, "allowed_users[0]"},
+		{"ssh user root", func(s *Settings) { s.AdminSSHUser = "root" }, "ssh_user"},
 		{"pam with password", func(s *Settings) { s.Auth.Password = "x" }, "auth.password"},
 		{"github without secret", func(s *Settings) { s.Auth = Auth{Kind: AuthGitHub, ClientID: "id"} }, "auth.client_secret"},
 		{"github with create_system_users", func(s *Settings) {
@@ -31,14 +67,26 @@ func TestValidateNamesTheAttribute(t *testing.T) {
 		{"padded admin", func(s *Settings) { s.AdminUsers = []string{" prof"} }, "admin_users[0]"},
 		{"duplicate user", func(s *Settings) { s.AllowedUsers = []string{"a", "a"} }, "allowed_users[1]"},
 		{"NUL in user", func(s *Settings) { s.AllowedUsers = []string{"a\x00b"} }, "allowed_users[0]"},
+		{"notebook_dir outside home", func(s *Settings) { s.Spawner.NotebookDir = "/srv/class" }, "spawner.notebook_dir"},
+		{"notebook_dir escapes home", func(s *Settings) { s.Spawner.NotebookDir = "~/../bob" }, "spawner.notebook_dir"},
+		{"notebook_dir of another user", func(s *Settings) { s.Spawner.NotebookDir = "~bob/work" }, "spawner.notebook_dir"},
+		{"memory below JupyterLab's need", func(s *Settings) { s.Limits.MemoryMaxMiB = 128 }, "limits.memory_max_mib"},
+		{"no tasks limit", func(s *Settings) { s.Limits.TasksMax = 0 }, "limits.tasks_max"},
+		{"cpu quota", func(s *Settings) { s.Limits.CPUQuotaPercent = 5 }, "limits.cpu_quota_percent"},
+		{"nproc", func(s *Settings) { s.Limits.NProc = -1 }, "limits.nproc"},
 		{"relative default_url", func(s *Settings) { s.Spawner.DefaultURL = "tree/Welcome.ipynb" }, "spawner.default_url"},
 		{"empty cmd arg", func(s *Settings) { s.Spawner.Cmd = []string{""} }, "spawner.cmd[0]"},
 		{"negative server limit", func(s *Settings) { s.NamedServerLimit = -1 }, "named_server_limit"},
 		{"limit without named servers", func(s *Settings) { s.NamedServers = false }, "named_server_limit"},
 		{"short cull", func(s *Settings) { s.IdleCull.Timeout = 30 * time.Second }, "idle_cull.timeout"},
 		{"fractional every", func(s *Settings) { s.IdleCull.Every = 1500 * time.Millisecond }, "idle_cull.every"},
-		{"public hub bind", func(s *Settings) { s.HubBindURL = "http://0.0.0.0:8081" }, "hub_bind_url"},
-		{"hub bind path", func(s *Settings) { s.HubBindURL = "http://127.0.0.1:8081/hub/" }, "hub_bind_url"},
+		{"public hub bind", func(s *Settings) { s.HubBindURL = "http://0.0.0.0:883" }, "hub_bind_url"},
+		{"hub bind path", func(s *Settings) { s.HubBindURL = "http://127.0.0.1:883/hub/" }, "hub_bind_url"},
+		{"hub bind port a student can take", func(s *Settings) { s.HubBindURL = "http://127.0.0.1:8081" }, "hub_bind_url"},
+		{"hub bind on the proxy API", func(s *Settings) { s.HubBindURL = loopbackURL(ProxyAPIPort) }, "hub_bind_url"},
+		{"hub bind on CHP", func(s *Settings) { s.HubBindURL = loopbackURL(CHPPublicPort) }, "hub_bind_url"},
+		{"hub bind on the edge API", func(s *Settings) { s.HubBindURL = loopbackURL(EdgeAPIPortCHP) }, "hub_bind_url"},
+		{"hub bind on https", func(s *Settings) { s.HubBindURL = "http://127.0.0.1:443" }, "hub_bind_url"},
 		{"proxy mode", func(s *Settings) { s.Edge.ProxyMode = "nginx" }, "edge.proxy_mode"},
 		{"tls mode", func(s *Settings) { s.Edge.TLS.Mode = "" }, "edge.tls.mode"},
 		{"acme email", func(s *Settings) { s.Edge.TLS.ACME.Email = "admin" }, "edge.tls.acme.email"},
@@ -90,6 +138,70 @@ func TestValidateNamesTheAttribute(t *testing.T) {
 func TestValidateAcceptsTheClassHub(t *testing.T) {
 	if err := classHub(t).Validate(); err != nil {
 		t.Fatal(err)
+	}
+	s := classHub(t)
+	s.Auth = sharedAuth()
+	s.HubBindURL = "http://127.0.0.1:884"
+	s.AdminUsers = append(s.AdminUsers, "alice") // an admin may also be listed as a student
+	s.Auth.AdminPasswords["alice"] = "alice's own long password"
+	s.AllowedUsers = append(s.AllowedUsers, "a", "z_9-x", strings.Repeat("b", 32))
+	s.Spawner.NotebookDir = "~"
+	if err := s.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	// pam may leave the roster to the students group.
+	s = classHub(t)
+	s.AllowedUsers = nil
+	if err := s.Validate(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Every error names the attribute and the fix, and the name rule is the
+// one the provider imports.
+func TestUserNameErrorsSayTheFix(t *testing.T) {
+	for name, want := range map[string]string{
+		"root":      "system or service account",
+		"teacher":   "droplet's admin user (ssh_user)",
+		"Alice":     "lower-case letter first",
+		"jhub-edge": "system or service account",
+	} {
+		err := CheckUserName(name, "teacher")
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("CheckUserName(%q) = %v, want it to say %q", name, err, want)
+		}
+	}
+	if err := CheckUserName("alice", "teacher"); err != nil {
+		t.Error(err)
+	}
+	s := classHub(t)
+	s.Auth = sharedAuth()
+	s.AdminUsers = []string{"prof", "dean"}
+	err := s.Validate()
+	if err == nil || !strings.Contains(err.Error(), `auth.admin_passwords: no password for admin_users[1] "dean"`) || !strings.Contains(err.Error(), `add "dean" = `) {
+		t.Errorf("missing admin password: %v", err)
+	}
+}
+
+func TestDefaultLimits(t *testing.T) {
+	for _, tc := range []struct {
+		mem, cpus int
+		want      Limits
+	}{
+		{512, 1, Limits{MemoryMaxMiB: 256, TasksMax: 512, CPUQuotaPercent: 80, NProc: 512}},
+		{1024, 1, Limits{MemoryMaxMiB: 256, TasksMax: 512, CPUQuotaPercent: 80, NProc: 512}},
+		{2048, 2, Limits{MemoryMaxMiB: 768, TasksMax: 512, CPUQuotaPercent: 100, NProc: 512}},
+		{8192, 4, Limits{MemoryMaxMiB: 3584, TasksMax: 512, CPUQuotaPercent: 100, NProc: 512}},
+	} {
+		got := DefaultLimits(tc.mem, tc.cpus)
+		if got != tc.want {
+			t.Errorf("DefaultLimits(%d, %d) = %+v, want %+v", tc.mem, tc.cpus, got, tc.want)
+		}
+		s := classHub(t)
+		s.Limits = got
+		if err := s.Validate(); err != nil {
+			t.Errorf("DefaultLimits(%d, %d) does not validate: %v", tc.mem, tc.cpus, err)
+		}
 	}
 }
 

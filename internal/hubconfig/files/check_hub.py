@@ -2,13 +2,14 @@
 """Check a jupyterhub_config.py with JupyterHub's own loader, without starting the hub.
 
 Rendered by terraform-provider-jhub; the installer runs it (as root) against a
-staged release before switching to it. It loads the file with traitlets,
-resolves the authenticator and spawner classes, fails on any c.<Class>.<name>
-that is not a configurable trait of a class the hub uses (JupyterHub would
-only warn), instantiates the hub, authenticator, spawner and proxy (which
-validates every value's type), checks the roles' scopes, compiles the idle
-culler if the release has one, and prints a JSON summary of what JupyterHub
-understood (no secret values, not even hashes: the installer logs it).
+staged release before switching to it. It loads the file with traitlets
+(which loads the release's jhub_hub.py), resolves the authenticator and
+spawner classes, fails on any c.<Class>.<name> that is not a configurable
+trait of a class the hub uses (JupyterHub would only warn), instantiates the
+hub, authenticator, spawner and proxy (which validates every value's type),
+checks the roles' scopes, compiles the idle culler if the release has one,
+and prints a JSON summary of what JupyterHub understood (no secret values,
+not even hashes, only which admins have a password: the installer logs it).
 """
 
 import json
@@ -69,9 +70,17 @@ def main(path):
             "named_server_limit_per_user": app.named_server_limit_per_user,
             "cookie_options": app.tornado_settings.get("cookie_options"),
             "allowed_users": sorted(auth.allowed_users),
-            "admin_users": sorted(auth.admin_users),
+            "admins": sorted(getattr(auth, "admins", [])),
+            "allow_all": auth.allow_all,
+            "allow_existing_users": auth.allow_existing_users,
+            "delete_invalid_users": auth.delete_invalid_users,
+            "username_pattern": auth.username_pattern,
             "create_system_users": getattr(auth, "create_system_users", None),
-            "password_set": bool(getattr(auth, "password", "")),
+            "class_password_set": bool(getattr(auth, "class_password", "")),
+            "admins_with_password": sorted(getattr(auth, "admin_passwords", {})),
+            "reserved_names": sorted(spawner.reserved_names),
+            "students_group": spawner.students_group,
+            "unit_properties": spawner.unit_properties,
             "notebook_dir": spawner.notebook_dir,
             "default_url": spawner.default_url,
             "cmd": spawner.cmd,

@@ -1,0 +1,400 @@
+#!/usr/bin/python3
+"""JupyterHub classes of a jhub release (stdlib and JupyterHub only).
+
+Rendered by terraform-provider-jhub. jupyterhub_config.py loads this file
+from its own release directory; the hub unit also runs it before the hub
+starts (`jhub_hub.py prepare GROUP`). Every student runs code on the same
+machine, so:
+
+- AccountRules: a hub user only ever runs as a Linux account the hub
+  created for it (member of the students group, uid >= 1000, no
+  privileged group); names of system accounts are refused on the droplet
+  too, whatever the config says.
+- Roster: allowed_users and admin_users are the whole truth. A user the
+  roster no longer names is deleted from the hub at its next start
+  (servers stopped, sessions and tokens gone, files kept), and admin
+  rights follow admin_users both ways.
+- JhubPasswordAuthenticator: students log in with the class password,
+  admins only with their own; failed logins are throttled per name and
+  per client address.
+- JhubSpawner: each server in its own transient systemd unit with limits;
+  the API token reaches it through a 0600 root EnvironmentFile under /run,
+  never argv or unit properties.
+"""
+
+import asyncio
+import grp
+import hashlib
+import hmac
+import os
+import pwd
+import re
+import stat
+import subprocess
+import sys
+import time
+from collections import OrderedDict, deque
+
+from jupyterhub.auth import Authenticator, PAMAuthenticator
+from jupyterhub.spawner import Spawner
+from jupyterhub.utils import maybe_future, random_port
+from tornado import web
+from traitlets import Dict, Integer, List, Set, Unicode
+from traitlets.config import Configurable
+
+# Membership in any of these makes an account an administrator's.
+PRIVILEGED_GROUPS = ("root", "sudo", "adm", "wheel", "disk", "shadow")
+# The lowest uid of a regular account on Debian (login.defs UID_MIN).
+UID_MIN = 1000
+# Where spawner EnvironmentFiles live for the instant of a start.
+ENV_DIR = "/run/jhub-spawner"
+# Server units: "jupyter-<user>.service" or "jupyter-<user>:<server>.service";
+# user names never contain ':', so a user's units are unambiguous.
+UNIT_PREFIX = "jupyter-"
+
+
+class AccountError(Exception):
+    """A user cannot run as the Linux account of their name."""
+
+
+class AccountRules(Configurable):
+    """Which Linux accounts a hub user may run as, checked on the droplet."""
+
+    name_pattern = Unicode(config=True, help="regular expression every user name matches")
+    reserved_names = Set(Unicode(), config=True, help="names that are never hub users")
+    reserved_prefixes = List(Unicode(), config=True, help="name prefixes that are never hub users")
+    students_group = Unicode(config=True, help="group marking the accounts the hub created")
+
+    def name_problem(self, name):
+        if not re.fullmatch(self.name_pattern, name):
+            return "%r is not a valid user name" % name
+        if name in self.reserved_names or name.startswith(tuple(self.reserved_prefixes)):
+            return "%r is a reserved account name" % name
+        return None
+
+    def account_problem(self, name):
+        """Why name may not run as its existing account; None if it may.
+        Raises KeyError when there is no such account."""
+        problem = self.name_problem(name)
+        if problem:
+            return problem
+        pw = pwd.getpwnam(name)
+        groups = {g.gr_name for g in grp.getgrall() if name in g.gr_mem}
+        try:
+            groups.add(grp.getgrgid(pw.pw_gid).gr_name)
+        except KeyError:
+            pass
+        if pw.pw_uid < UID_MIN or pw.pw_gid == 0:
+            return "account %r is a system account (uid %d)" % (name, pw.pw_uid)
+        privileged = sorted(groups.intersection(PRIVILEGED_GROUPS))
+        if privileged:
+            return "account %r is in the privileged group(s) %s" % (name, ", ".join(privileged))
+        if self.students_group not in groups:
+            return "account %r exists but the hub did not create it (it is not in group %s)" % (name, self.students_group)
+        return None
+
+    async def ensure_account(self, name):
+        """The passwd entry name's server runs as, creating the account on
+        first use; raises AccountError when it must not run."""
+        problem = self.name_problem(name)
+        if problem:
+            raise AccountError(problem)
+        try:
+            pwd.getpwnam(name)
+        except KeyError:
+            async with _account_lock:
+                await _run("/usr/sbin/groupadd", "--force", "--system", self.students_group)
+                try:
+                    pwd.getpwnam(name)
+                except KeyError:
+                    await _run(
+                        "/usr/sbin/useradd", "--create-home", "--shell", "/bin/bash", "--user-group",
+                        "--groups", self.students_group, "--key", "HOME_MODE=0700", "--", name,
+                    )
+        problem = self.account_problem(name)
+        if problem:
+            raise AccountError(problem)
+        pw = pwd.getpwnam(name)
+        private_home(pw)
+        return pw
+
+
+_account_lock = asyncio.Lock()
+
+
+def private_home(pw):
+    """Makes pw's home 0700 if it is a real directory the account owns."""
+    try:
+        st = os.lstat(pw.pw_dir)
+    except FileNotFoundError:
+        return
+    if stat.S_ISDIR(st.st_mode) and st.st_uid == pw.pw_uid and st.st_mode & 0o077:
+        os.chmod(pw.pw_dir, 0o700)
+
+
+async def _run(*argv, check=True):
+    proc = await asyncio.create_subprocess_exec(
+        *argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    out, _ = await proc.communicate()
+    out = out.decode("utf-8", "replace").strip()
+    if check and proc.returncode != 0:
+        raise RuntimeError("%s failed (%d): %s" % (argv[0], proc.returncode, out))
+    return proc.returncode, out
+
+
+def unit_name(user, server=""):
+    """The systemd unit of user's server; server names are escaped like
+    systemd-escape does (only [A-Za-z0-9_] stay)."""
+    if not server:
+        return UNIT_PREFIX + user + ".service"
+    esc = "".join(chr(b) if chr(b).isascii() and (chr(b).isalnum() or b == 0x5F) else "\\x%02x" % b for b in server.encode())
+    return UNIT_PREFIX + user + ":" + esc + ".service"
+
+
+async def stop_servers(user):
+    """Stops every server unit of user (default and named)."""
+    await _run("systemctl", "stop", "--", unit_name(user), UNIT_PREFIX + user + ":*.service", check=False)
+
+
+class Throttle:
+    """At most `limit` failures per key within `window` seconds; keys are
+    kept for at most `max_keys` names and addresses (oldest dropped)."""
+
+    def __init__(self, limit, window=60.0, max_keys=10000, clock=time.monotonic):
+        self.limit, self.window, self.max_keys, self.clock = limit, window, max_keys, clock
+        self.failures = OrderedDict()
+
+    def _recent(self, key):
+        q = self.failures.get(key)
+        if q is None:
+            return 0
+        cutoff = self.clock() - self.window
+        while q and q[0] <= cutoff:
+            q.popleft()
+        if not q:
+            del self.failures[key]
+            return 0
+        return len(q)
+
+    def blocked(self, *keys):
+        return any(self._recent(k) >= self.limit for k in keys)
+
+    def failed(self, *keys):
+        now = self.clock()
+        for k in keys:
+            self.failures.setdefault(k, deque()).append(now)
+            self.failures.move_to_end(k)
+        while len(self.failures) > self.max_keys:
+            self.failures.popitem(last=False)
+
+
+class Roster(AccountRules):
+    """Mixed into an Authenticator: the configured roster is the truth.
+
+    Configure allowed_users as students plus admins, allow_existing_users
+    False and delete_invalid_users True: at every hub start JupyterHub
+    calls add_user for each user in its database, and one who is no longer
+    in the roster is refused here, so JupyterHub deletes them."""
+
+    admins = Set(Unicode(), config=True, help="the admins: admin rights follow this set both ways")
+
+    def check_allowed(self, username, authentication=None):
+        if self.allowed_users:
+            return username in self.allowed_users
+        # pam without a roster: the accounts the hub may spawn as.
+        try:
+            return self.account_problem(username) is None
+        except KeyError:
+            return False
+
+    def is_admin(self, handler, authentication):
+        # Explicit True or False: a demoted admin loses the role at login too.
+        return authentication["name"] in self.admins
+
+    async def add_user(self, user):
+        if not self.check_allowed(user.name):
+            self.log.warning("%s is no longer in the roster: stopping their servers; the hub deletes them (files are kept)", user.name)
+            await stop_servers(user.name)
+            raise ValueError("%s is not in allowed_users or admin_users" % user.name)
+        await maybe_future(super().add_user(user))
+
+
+class ThrottledLogin(Configurable):
+    """Mixed into a password Authenticator: too many failed logins for one
+    name or from one client address answer 429 for a while. The address
+    is what JupyterHub sees (X-Real-IP, which the edge overwrites)."""
+
+    failures_per_minute = Integer(5, config=True, help="failed logins per name and per address per minute")
+
+    async def authenticate(self, handler, data):
+        if not hasattr(self, "_throttle"):
+            self._throttle = Throttle(self.failures_per_minute)
+        name = self.normalize_username((data or {}).get("username") or "")
+        keys = [("user", name)]
+        if handler is not None and handler.request.remote_ip:
+            keys.append(("ip", handler.request.remote_ip))
+        if self._throttle.blocked(*keys):
+            self.log.warning("Throttled login for %r from %s", name, keys[-1][1])
+            raise web.HTTPError(429, "Too many failed logins. Wait a minute and try again.")
+        result = await maybe_future(super().authenticate(handler, data))
+        if not result:
+            self._throttle.failed(*keys)
+        return result
+
+
+def _digest(s):
+    return hashlib.sha256(s.encode("utf-8")).digest()
+
+
+class PasswordCheck(Authenticator):
+    """Students (allowed_users) log in with the class password; admins
+    only with their own password, never the class password."""
+
+    class_password = Unicode(config=True, help="the class password; empty accepts any password (labs)")
+    admin_passwords = Dict(config=True, help="admin name to that admin's own password")
+
+    async def authenticate(self, handler, data):
+        name = self.normalize_username(data.get("username") or "")
+        given = data.get("password") or ""
+        if name in self.admins:
+            expected = self.admin_passwords.get(name)
+        elif name in self.allowed_users:
+            expected = self.class_password if self.class_password else given
+        else:
+            expected = None
+        # Compare even for unknown names: the time taken says nothing about the roster.
+        ok = hmac.compare_digest(_digest(given), _digest(expected if expected is not None else "\0"))
+        if ok and expected is not None and given:
+            return {"name": name, "admin": name in self.admins}
+        return None
+
+
+class JhubPasswordAuthenticator(ThrottledLogin, Roster, PasswordCheck):
+    """shared-password and dummy."""
+
+
+class JhubPAMAuthenticator(ThrottledLogin, Roster, PAMAuthenticator):
+    """pam: accounts the hub creates (create_system_users) follow AccountRules."""
+
+    async def add_system_user(self, user):
+        await self.ensure_account(user.name)
+
+
+def github_authenticator():
+    """github: imported only when used (oauthenticator is not packaged by Debian)."""
+    from oauthenticator.github import GitHubOAuthenticator
+
+    return type("JhubGitHubAuthenticator", (Roster, GitHubOAuthenticator), {})
+
+
+def env_file_line(key, value):
+    """One systemd EnvironmentFile assignment: double-quoted, with the
+    characters systemd unescapes inside double quotes escaped."""
+    for ch in '\\"`$':
+        value = value.replace(ch, "\\" + ch)
+    return '%s="%s"\n' % (key, value)
+
+
+class JhubSpawner(AccountRules, Spawner):
+    """Each server in its own transient systemd unit, as the user's account."""
+
+    unit_properties = List(Unicode(), config=True, help="systemd properties of every server unit (limits, sandboxing)")
+    unit = Unicode(help="the running server's unit (state)")
+
+    def load_state(self, state):
+        super().load_state(state)
+        self.unit = state.get("unit", "")
+        self.port = state.get("port", self.port)
+
+    def get_state(self):
+        state = super().get_state()
+        if self.unit:
+            state["unit"] = self.unit
+            state["port"] = self.port
+        return state
+
+    def clear_state(self):
+        super().clear_state()
+        self.unit = ""
+
+    def _root_dir(self, home):
+        root = self.format_string(self.notebook_dir) if self.notebook_dir else "~"
+        if root == "~" or root.startswith("~/"):
+            return os.path.normpath(os.path.join(home, root[2:]))
+        return root
+
+    async def start(self):
+        try:
+            pw = await self.ensure_account(self.user.name)
+        except AccountError as e:
+            self.log.warning("Refusing to spawn for %s: %s", self.user.name, e)
+            raise web.HTTPError(403, "This hub does not run servers for %s." % self.user.name)
+        if self.port == 0:
+            self.port = random_port()
+        unit = unit_name(self.user.name, self.name)
+        root = self._root_dir(pw.pw_dir)
+        if root.startswith(pw.pw_dir + "/"):
+            # As the user: a root mkdir would follow links the student planted.
+            subprocess.run(
+                ["mkdir", "-p", "--", root], user=pw.pw_uid, group=pw.pw_gid, extra_groups=[],
+                cwd=pw.pw_dir, env={"PATH": "/usr/bin:/bin"}, check=True, stdin=subprocess.DEVNULL,
+            )
+        env = self.get_env()
+        env.update(USER=pw.pw_name, LOGNAME=pw.pw_name, HOME=pw.pw_dir, SHELL=pw.pw_shell, JUPYTERHUB_ROOT_DIR=root)
+        os.makedirs(ENV_DIR, mode=0o700, exist_ok=True)
+        env_file = os.path.join(ENV_DIR, unit + ".env")
+        fd = os.open(env_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            for key in sorted(env):
+                f.write(env_file_line(key, str(env[key])))
+        # A failed unit of the same name from an earlier run would block the name.
+        await _run("systemctl", "reset-failed", "--", unit, check=False)
+        argv = [
+            "systemd-run", "--quiet", "--collect", "--service-type=exec", "--unit=" + unit,
+            "--description=Jupyter server of " + self.user.name,
+            "--uid=" + pw.pw_name, "--gid=%d" % pw.pw_gid, "--working-directory=" + pw.pw_dir,
+            "--property=EnvironmentFile=" + env_file,
+        ]
+        argv += ["--property=" + p for p in self.unit_properties]
+        argv += ["--"] + list(self.cmd) + list(self.get_args())
+        self.log.info("Starting %s for %s", unit, self.user.name)
+        try:
+            await _run(*argv)
+        finally:
+            # systemd has read it when an exec-type start returns.
+            os.unlink(env_file)
+        self.unit = unit
+        return (self.ip or "127.0.0.1", self.port)
+
+    async def poll(self):
+        if not self.unit:
+            return 0
+        _, state = await _run("systemctl", "is-active", "--", self.unit, check=False)
+        if state in ("active", "activating", "deactivating", "reloading", "refreshing"):
+            return None
+        return 1 if state == "failed" else 0
+
+    async def stop(self, now=False):
+        if self.unit:
+            await _run("systemctl", "stop", "--", self.unit, check=False)
+
+
+def prepare(group):
+    """Before the hub starts: the students group exists and every member's
+    home is private (homes made before this rule included)."""
+    subprocess.run(["/usr/sbin/groupadd", "--force", "--system", group], check=True)
+    for name in grp.getgrnam(group).gr_mem:
+        try:
+            pw = pwd.getpwnam(name)
+        except KeyError:
+            continue
+        if pw.pw_uid >= UID_MIN:
+            private_home(pw)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 3 or sys.argv[1] != "prepare":
+        print("usage: jhub_hub.py prepare STUDENTS_GROUP", file=sys.stderr)
+        sys.exit(2)
+    prepare(sys.argv[2])

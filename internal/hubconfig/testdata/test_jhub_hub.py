@@ -1,0 +1,178 @@
+"""jhub_hub.py's classes inside the lab image's real JupyterHub (lab tests).
+
+Run by lab_hub_test.go: python3 -B test_jhub_hub.py RELEASE_DIR. Not booted:
+what needs systemd runs in the booted tests.
+"""
+
+import asyncio
+import grp
+import importlib.util
+import os
+import stat
+import subprocess
+import sys
+import unittest
+
+from tornado import web
+from traitlets.config import Config
+
+spec = importlib.util.spec_from_file_location("jhub_hub", os.path.join(sys.argv.pop(1), "jhub_hub.py"))
+jhub = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(jhub)
+
+
+class FakeRequest:
+    def __init__(self, ip):
+        self.remote_ip = ip
+
+
+class FakeHandler:
+    def __init__(self, ip):
+        self.request = FakeRequest(ip)
+
+
+def authenticator(**extra):
+    c = Config()
+    c.Authenticator.allowed_users = {"alice", "bob", "prof"}
+    c.Roster.admins = {"prof"}
+    c.PasswordCheck.class_password = "class password 2025"
+    c.PasswordCheck.admin_passwords = {"prof": "prof's own long password"}
+    for k, v in extra.items():
+        setattr(c.PasswordCheck, k, v)
+    return jhub.JhubPasswordAuthenticator(config=c)
+
+
+def login(a, name, password, ip="198.18.0.1"):
+    return asyncio.run(a.get_authenticated_user(FakeHandler(ip), {"username": name, "password": password}))
+
+
+class PasswordLogin(unittest.TestCase):
+    def test_students_use_the_class_password(self):
+        a = authenticator()
+        self.assertEqual(login(a, "alice", "class password 2025")["name"], "alice")
+        self.assertIs(login(a, "alice", "class password 2025")["admin"], False)
+        self.assertIsNone(login(a, "alice", "class password 2024"))
+        self.assertIsNone(login(a, "alice", ""))
+
+    def test_admins_only_use_their_own(self):
+        a = authenticator()
+        self.assertIsNone(login(a, "prof", "class password 2025"))
+        r = login(a, "prof", "prof's own long password")
+        self.assertEqual((r["name"], r["admin"]), ("prof", True))
+
+    def test_unknown_names_and_system_accounts_never(self):
+        a = authenticator()
+        for name in ["root", "teacher", "jhub-edge", "nobody", "mallory"]:
+            self.assertIsNone(login(a, name, "class password 2025"), name)
+
+    def test_names_are_normalized(self):
+        a = authenticator()
+        self.assertEqual(login(a, "Alice", "class password 2025")["name"], "alice")
+
+    def test_dummy_without_a_class_password(self):
+        c = Config()
+        c.Authenticator.allowed_users = {"alice", "prof"}
+        c.Roster.admins = {"prof"}
+        c.PasswordCheck.admin_passwords = {"prof": "prof's own long password"}
+        a = jhub.JhubPasswordAuthenticator(config=c)
+        self.assertEqual(login(a, "alice", "anything")["name"], "alice")
+        self.assertIsNone(login(a, "prof", "anything"))
+        self.assertIsNone(login(a, "mallory", "anything"))
+
+    def test_throttle_per_name_and_per_address(self):
+        a = authenticator()
+        for i in range(5):
+            self.assertIsNone(login(a, "alice", "wrong", ip="198.18.1.%d" % i))
+        with self.assertRaises(web.HTTPError) as e:
+            login(a, "alice", "class password 2025", ip="198.18.1.99")
+        self.assertEqual(e.exception.status_code, 429)
+        self.assertEqual(login(a, "bob", "class password 2025", ip="198.18.1.99")["name"], "bob")
+        for i in range(5):
+            login(a, "guess%d" % i, "wrong", ip="198.18.2.1")
+        with self.assertRaises(web.HTTPError) as e:
+            login(a, "bob", "class password 2025", ip="198.18.2.1")
+        self.assertEqual(e.exception.status_code, 429)
+
+
+class ThrottleWindow(unittest.TestCase):
+    def test_failures_expire(self):
+        now = [0.0]
+        t = jhub.Throttle(2, window=60, clock=lambda: now[0])
+        t.failed("k")
+        t.failed("k")
+        self.assertTrue(t.blocked("k"))
+        now[0] = 61
+        self.assertFalse(t.blocked("k"))
+        self.assertNotIn("k", t.failures)
+
+    def test_memory_is_bounded(self):
+        t = jhub.Throttle(5, max_keys=3)
+        for i in range(10):
+            t.failed("k%d" % i)
+        self.assertEqual(list(t.failures), ["k7", "k8", "k9"])
+
+
+class Roster(unittest.TestCase):
+    def test_admin_flag_follows_the_roster(self):
+        a = authenticator()
+        self.assertIs(a.is_admin(None, {"name": "prof"}), True)
+        self.assertIs(a.is_admin(None, {"name": "alice"}), False)
+
+    def test_removed_users_are_refused(self):
+        a = authenticator()
+        self.assertTrue(a.check_allowed("alice"))
+        self.assertFalse(a.check_allowed("mallory"))
+
+
+class Names(unittest.TestCase):
+    def rules(self):
+        c = Config()
+        c.AccountRules.name_pattern = "^[a-z][a-z0-9_-]{0,31}$"
+        c.AccountRules.reserved_names = {"root", "teacher"}
+        c.AccountRules.reserved_prefixes = ["systemd-"]
+        c.AccountRules.students_group = "jhub-students"
+        return jhub.AccountRules(config=c)
+
+    def test_reserved_and_invalid(self):
+        r = self.rules()
+        for name in ["root", "teacher", "systemd-network", "Alice", "a b", "-x", ""]:
+            self.assertIsNotNone(r.name_problem(name), name)
+        self.assertIsNone(r.name_problem("alice"))
+
+    def test_existing_accounts_the_hub_did_not_create(self):
+        r = self.rules()
+        self.assertIn("system account", r.account_problem("daemon"))
+        self.assertIn("did not create", r.account_problem("nobody"))
+        with self.assertRaises(jhub.AccountError):
+            asyncio.run(r.ensure_account("root"))
+
+    def test_accounts_on_the_machine(self):
+        # Root in a throw-away overlay of the image: real useradd, real groups.
+        r = self.rules()
+        subprocess.run(["groupadd", "--system", "jhub-students"], check=True)
+        subprocess.run(["useradd", "--create-home", "--groups", "jhub-students,sudo", "eve"], check=True)
+        subprocess.run(["useradd", "--create-home", "--groups", "jhub-students", "frank"], check=True)
+        self.assertIn("privileged", r.account_problem("eve"))
+        self.assertIsNone(r.account_problem("frank"))
+        with self.assertRaises(jhub.AccountError):
+            asyncio.run(r.ensure_account("eve"))
+        pw = asyncio.run(r.ensure_account("newbie"))
+        self.assertGreaterEqual(pw.pw_uid, 1000)
+        self.assertIn("newbie", grp.getgrnam("jhub-students").gr_mem)
+        self.assertEqual(stat.S_IMODE(os.stat(pw.pw_dir).st_mode), 0o700)
+        self.assertEqual(pw.pw_shell, "/bin/bash")
+        os.chmod("/home/frank", 0o755)
+        jhub.prepare("jhub-students")
+        self.assertEqual(stat.S_IMODE(os.stat("/home/frank").st_mode), 0o700)
+
+    def test_unit_names(self):
+        self.assertEqual(jhub.unit_name("alice"), "jupyter-alice.service")
+        self.assertEqual(jhub.unit_name("alice", "ml-1"), "jupyter-alice:ml\\x2d1.service")
+        self.assertEqual(jhub.unit_name("alice", "a b/ü"), "jupyter-alice:a\\x20b\\x2f\\xc3\\xbc.service")
+
+    def test_env_file_quoting(self):
+        self.assertEqual(jhub.env_file_line("K", 'a"b\\c$d`e'), 'K="a\\"b\\\\c\\$d\\`e"\n')
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
