@@ -77,7 +77,7 @@ func (m *edgeModel) plannedLimits(ctx context.Context) (types.Object, diag.Diagn
 	var diags diag.Diagnostics
 	var l limitsModel
 	if !m.Limits.IsNull() && !m.Limits.IsUnknown() {
-		diags.Append(m.Limits.As(ctx, &l, basetypes.ObjectAsOptions{UnhandledUnknownAsUnknown: true})...)
+		diags.Append(m.Limits.As(ctx, &l, basetypes.ObjectAsOptions{})...)
 	}
 	fields := []*types.Int64{&l.MemoryMaxMiB, &l.TasksMax, &l.CPUQuotaPercent, &l.NProc}
 	missing := false
