@@ -252,8 +252,9 @@ func (s *h2Socket) readText() (string, error) {
 }
 
 // TestWebsocketUpgradeHeadersAndRefusal: the upgrade request carries the
-// edge's forwarding headers and no client hop-by-hop ones, and an upstream
-// that refuses the upgrade has its answer relayed.
+// edge's forwarding headers and no client hop-by-hop ones, an upstream that
+// refuses the upgrade has its answer relayed, and a refusal cut short does
+// not reach the client looking complete.
 func TestWebsocketUpgradeHeadersAndRefusal(t *testing.T) {
 	var mu sync.Mutex
 	var seen http.Header
@@ -265,6 +266,17 @@ func TestWebsocketUpgradeHeadersAndRefusal(t *testing.T) {
 		if strings.HasPrefix(r.URL.Path, "/denied") {
 			http.Error(w, "no kernel for you", http.StatusForbidden)
 			return
+		}
+		if strings.HasPrefix(r.URL.Path, "/cut") {
+			// Chunked, and the connection drops before the last chunk.
+			w.WriteHeader(http.StatusForbidden)
+			if _, err := io.WriteString(w, "no kernel"); err != nil {
+				return
+			}
+			if err := http.NewResponseController(w).Flush(); err != nil {
+				return
+			}
+			panic(http.ErrAbortHandler)
 		}
 		c, err := websocket.Accept(w, r, nil)
 		if err != nil {
@@ -293,6 +305,20 @@ func TestWebsocketUpgradeHeadersAndRefusal(t *testing.T) {
 		t.Errorf("upgrade request at the upstream: host %q headers %v", seenHost, seen)
 	}
 	mu.Unlock()
+
+	conn = te.tlsConn("hub.test")
+	if err := conn.SetDeadline(time.Now().Add(10 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.WriteString(conn, "GET /cut HTTP/1.1\r\nHost: hub.test\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"+
+		"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	if resp, err := http.ReadResponse(bufio.NewReader(conn), nil); err == nil {
+		if body, err := io.ReadAll(resp.Body); err == nil {
+			t.Errorf("refusal cut short by the upstream: %d %q arrived looking complete", resp.StatusCode, body)
+		}
+	}
 
 	// The upstream closing the socket reaches the client as a close frame.
 	c := te.dialWSPlain(context.Background(), "wss://hub.test/closing")
