@@ -380,7 +380,7 @@ func TestWebsocketUpgradeHeadersAndRefusal(t *testing.T) {
 	te := startEdge(t, fmt.Sprintf("hub: {hosts: [hub.test], mode: upstream, upstream: %q}\n", up.URL))
 
 	conn := te.tlsConn("hub.test")
-	fmt.Fprint(conn, "GET /denied HTTP/1.1\r\nHost: hub.test:443\r\nConnection: Upgrade, X-Hop\r\nUpgrade: websocket\r\n"+
+	writeRaw(t, conn, "GET /denied HTTP/1.1\r\nHost: hub.test:443\r\nConnection: Upgrade, X-Hop\r\nUpgrade: websocket\r\n"+
 		"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nX-Hop: 1\r\nX-Forwarded-For: 6.6.6.6\r\nX-Real-IP: 6.6.6.6\r\nOrigin: https://hub.test\r\n\r\n")
 	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
 	if err != nil {
@@ -402,10 +402,8 @@ func TestWebsocketUpgradeHeadersAndRefusal(t *testing.T) {
 	if err := conn.SetDeadline(time.Now().Add(10 * time.Second)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := io.WriteString(conn, "GET /cut HTTP/1.1\r\nHost: hub.test\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"+
-		"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"); err != nil {
-		t.Fatal(err)
-	}
+	writeRaw(t, conn, "GET /cut HTTP/1.1\r\nHost: hub.test\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"+
+		"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")
 	if resp, err := http.ReadResponse(bufio.NewReader(conn), nil); err == nil {
 		if body, err := io.ReadAll(resp.Body); err == nil {
 			t.Errorf("refusal cut short by the upstream: %d %q arrived looking complete", resp.StatusCode, body)
