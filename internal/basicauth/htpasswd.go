@@ -112,7 +112,7 @@ func Load(path string) (*File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("htpasswd file: %w", err)
 	}
-	defer fh.Close()
+	defer func() { _ = fh.Close() }()
 	f, err := Parse(fh)
 	if err != nil {
 		return nil, fmt.Errorf("htpasswd file %s: %w", path, err)

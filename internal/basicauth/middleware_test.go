@@ -27,7 +27,9 @@ func newServer(t *testing.T, o Options) (*httptest.Server, *http.Client) {
 	}
 	o.Users = f
 	up := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		json.NewEncoder(w).Encode(seen{r.Header.Values("Authorization"), r.Header.Values("Cookie")})
+		if err := json.NewEncoder(w).Encode(seen{r.Header.Values("Authorization"), r.Header.Values("Cookie")}); err != nil {
+			t.Error(err)
+		}
 	})
 	srv := httptest.NewTLSServer(Middleware(up, o))
 	t.Cleanup(srv.Close)

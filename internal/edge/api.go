@@ -138,10 +138,17 @@ func (s *Server) newRoute(prefix string, target *url.URL, data map[string]json.R
 	return rt
 }
 
+// writeJSON encodes before the status is sent, so that a value that cannot
+// be encoded is a 500, not a truncated answer under a success status.
 func writeJSON(w http.ResponseWriter, code int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		http.Error(w, "500 response not encodable as JSON: "+err.Error(), http.StatusInternalServerError)
+		return
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(v)
+	_, _ = w.Write(append(b, '\n'))
 }
 
 func apiError(w http.ResponseWriter, code int, msg string) {

@@ -24,7 +24,7 @@ var kib = strings.Repeat("x", 1024)
 func benchUpstream(b *testing.B) *httptest.Server {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
-		io.WriteString(w, kib)
+		_, _ = io.WriteString(w, kib)
 	}))
 	b.Cleanup(srv.Close)
 	return srv
@@ -90,8 +90,12 @@ func BenchmarkProxyKeepAliveHTTPS(b *testing.B) {
 				b.Error(err)
 				return
 			}
-			io.Copy(io.Discard, resp.Body)
+			_, err = io.Copy(io.Discard, resp.Body)
 			resp.Body.Close()
+			if err != nil {
+				b.Error(err)
+				return
+			}
 		}
 	})
 }
@@ -148,15 +152,20 @@ func BenchmarkIdleWebsocketsRSS(b *testing.B) {
 	dir := prepareDir(b)
 	httpsAddr := freeLoopbackAddr(b)
 	cfg := writeConfig(b, dir, fmt.Sprintf("log: {access: false, level: warn}\nhub: {hosts: [hub.test], mode: upstream, upstream: %q}\n", up.URL))
-	data, _ := os.ReadFile(cfg)
+	data, err := os.ReadFile(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
 	data = []byte(strings.Replace(string(data), `https: "127.0.0.1:0"`, fmt.Sprintf("https: %q", httpsAddr), 1))
-	os.WriteFile(cfg, data, 0o600)
+	if err := os.WriteFile(cfg, data, 0o600); err != nil {
+		b.Fatal(err)
+	}
 	cmd := exec.Command(bin, "run", "-config", cfg)
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
 		b.Fatal(err)
 	}
-	b.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	b.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
 	tr := &http.Transport{
 		DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
 			return (&net.Dialer{}).DialContext(ctx, network, httpsAddr)
@@ -205,7 +214,9 @@ func rssKiB(b *testing.B, pid int) int {
 	for _, line := range strings.Split(string(status), "\n") {
 		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
 			var kib int
-			fmt.Sscan(v, &kib)
+			if _, err := fmt.Sscan(v, &kib); err != nil {
+				b.Fatalf("VmRSS:%s: %v", v, err)
+			}
 			return kib
 		}
 	}

@@ -128,7 +128,7 @@ func TestSlowBodyClockStopsWhileTheEdgeIsBusy(t *testing.T) {
 					http.Error(w, "context: "+err.Error(), 500)
 					return
 				}
-				fmt.Fprint(w, 1024+n)
+				_, _ = fmt.Fprint(w, 1024+n)
 			})
 			c := srv.Client()
 			for i := 0; i < 2; i++ { // the second request reuses the connection
@@ -160,7 +160,7 @@ func TestSlowBodyUnreadIsBounded(t *testing.T) {
 	}
 	defer conn.Close()
 	start := time.Now()
-	fmt.Fprint(conn, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n")
+	writeRaw(t, conn, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n")
 	var mu sync.Mutex
 	done := false
 	go func() {
@@ -177,7 +177,9 @@ func TestSlowBodyUnreadIsBounded(t *testing.T) {
 			time.Sleep(50 * time.Millisecond)
 		}
 	}()
-	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if err := conn.SetReadDeadline(time.Now().Add(10 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
 	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -205,7 +207,7 @@ hub: {hosts: [hub.test], mode: chp-api, api_token_file: "{{dir}}/token", default
 `, up.URL))
 	conn := te.tlsConn("hub.test")
 	start := time.Now()
-	fmt.Fprint(conn, "POST /user/alice/api/contents/x.bin HTTP/1.1\r\nHost: hub.test\r\nContent-Length: 1000\r\n\r\n")
+	writeRaw(t, conn, "POST /user/alice/api/contents/x.bin HTTP/1.1\r\nHost: hub.test\r\nContent-Length: 1000\r\n\r\n")
 	go func() {
 		for i := 0; i < 1000; i++ {
 			if _, err := conn.Write([]byte("x")); err != nil {
@@ -214,7 +216,9 @@ hub: {hosts: [hub.test], mode: chp-api, api_token_file: "{{dir}}/token", default
 			time.Sleep(time.Second)
 		}
 	}()
-	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if err := conn.SetReadDeadline(time.Now().Add(10 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
 	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
 	if err != nil {
 		t.Fatalf("no answer: %v", err)

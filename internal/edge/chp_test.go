@@ -168,10 +168,13 @@ func TestCHPInactiveSinceAndActivity(t *testing.T) {
 	}
 	la := func() time.Time {
 		_, body := te.apiDo("GET", "/api/routes/user/busy", "")
-		var r map[string]any
-		json.Unmarshal([]byte(body), &r)
-		tm, _ := time.Parse(time.RFC3339, r["last_activity"].(string))
-		return tm
+		var r struct {
+			LastActivity time.Time `json:"last_activity"`
+		}
+		if err := json.Unmarshal([]byte(body), &r); err != nil {
+			t.Fatalf("route %s: %v", body, err)
+		}
+		return r.LastActivity
 	}
 	t0 := la()
 	time.Sleep(50 * time.Millisecond)

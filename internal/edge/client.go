@@ -48,8 +48,8 @@ type connCap struct {
 	unlogged int // refusals since the last warning, from any client
 }
 
-func newConnCap(max int, log *slog.Logger) *connCap {
-	return &connCap{max: max, log: log, open: map[string]int{}}
+func newConnCap(limit int, log *slog.Logger) *connCap {
+	return &connCap{max: limit, log: log, open: map[string]int{}}
 }
 
 func (c *connCap) wrap(ln net.Listener) net.Listener { return &cappedListener{Listener: ln, cap: c} }
@@ -69,7 +69,7 @@ func (l *cappedListener) Accept() (net.Conn, error) {
 		if l.cap.admit(key) {
 			return &cappedConn{Conn: conn, cap: l.cap, key: key}, nil
 		}
-		conn.Close()
+		_ = conn.Close()
 	}
 }
 

@@ -531,7 +531,7 @@ func readToken(path string) (string, error) {
 func parseHTTPURL(s string) (*url.URL, error) {
 	u, err := url.Parse(s)
 	if err != nil {
-		return nil, fmt.Errorf("%q must be an absolute http:// or https:// URL with a host (%v)", s, err)
+		return nil, fmt.Errorf("%q must be an absolute http:// or https:// URL with a host (%w)", s, err)
 	}
 	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("%q must be an absolute http:// or https:// URL with a host", s)
@@ -554,8 +554,7 @@ func validHostname(h string) bool {
 			return false
 		}
 		for i := 0; i < len(label); i++ {
-			c := label[i]
-			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+			if c := label[i]; (c < 'a' || c > 'z') && (c < '0' || c > '9') && c != '-' {
 				return false
 			}
 		}

@@ -32,7 +32,7 @@ func newUpstream(t *testing.T, name string) *upstream {
 		u.last = r.Clone(r.Context())
 		u.hits++
 		u.mu.Unlock()
-		fmt.Fprintf(w, "%s %s", u.name, r.URL.RequestURI())
+		_, _ = fmt.Fprintf(w, "%s %s", u.name, r.URL.RequestURI())
 	}))
 	t.Cleanup(u.Close)
 	return u
@@ -81,7 +81,7 @@ sites:
 
 	// SNI for one of our hosts, Host header for another: 421.
 	conn := te.tlsConn("hub.test")
-	fmt.Fprint(conn, "GET / HTTP/1.1\r\nHost: app.test\r\n\r\n")
+	writeRaw(t, conn, "GET / HTTP/1.1\r\nHost: app.test\r\n\r\n")
 	if resp, err := http.ReadResponse(bufio.NewReader(conn), nil); err != nil || resp.StatusCode != http.StatusMisdirectedRequest {
 		t.Errorf("SNI/Host mismatch: %v %v, want 421", resp, err)
 	}
@@ -93,7 +93,7 @@ sites:
 		"CONNECT hub.test:443 HTTP/1.1\r\nHost: hub.test:443\r\n\r\n",
 	} {
 		conn := te.tlsConn("")
-		fmt.Fprint(conn, raw)
+		writeRaw(t, conn, raw)
 		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
 		if err != nil {
 			t.Fatalf("%q: %v", raw, err)
@@ -126,7 +126,7 @@ func TestForwardedHeadersAndHopByHop(t *testing.T) {
 	te := startEdge(t, fmt.Sprintf("hub: {hosts: [hub.test], mode: upstream, upstream: %q}\n", up.URL))
 
 	conn := te.tlsConn("hub.test")
-	fmt.Fprint(conn, "GET /hub/api HTTP/1.1\r\nHost: hub.test:8443\r\n"+
+	writeRaw(t, conn, "GET /hub/api HTTP/1.1\r\nHost: hub.test:8443\r\n"+
 		"X-Forwarded-For: 6.6.6.6\r\nX-Real-IP: 6.6.6.6\r\nX-Forwarded-Proto: http\r\nX-Scheme: http\r\nForwarded: for=6.6.6.6\r\n"+
 		"Origin: https://hub.test:8443\r\nReferer: https://hub.test:8443/hub/home\r\n"+
 		"Connection: keep-alive, X-Hop\r\nX-Hop: secret\r\nKeep-Alive: timeout=5\r\nProxy-Connection: keep-alive\r\n\r\n")
@@ -168,7 +168,9 @@ func TestServerSentEventsFlushedPerEvent(t *testing.T) {
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/event-stream")
 		for i := 0; i < 3; i++ {
-			fmt.Fprintf(w, "data: {\"progress\": %d}\n\n", i*50)
+			if _, err := fmt.Fprintf(w, "data: {\"progress\": %d}\n\n", i*50); err != nil {
+				return
+			}
 			w.(http.Flusher).Flush()
 			select {
 			case <-next:
@@ -264,7 +266,7 @@ func TestHTTPRedirectsToHTTPSExceptACME(t *testing.T) {
 			w.challenge = func(next http.Handler) http.Handler {
 				return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 					if r.URL.Path == "/.well-known/acme-challenge/tok123" {
-						io.WriteString(rw, "tok123.keyauth")
+						_, _ = io.WriteString(rw, "tok123.keyauth")
 						return
 					}
 					next.ServeHTTP(rw, r)
@@ -352,9 +354,11 @@ hub: {hosts: [hub.test], mode: upstream, upstream: %q}
 
 	// Slowloris: a header that never ends is cut off after read_header_timeout.
 	conn := te.tlsConn("hub.test")
-	fmt.Fprint(conn, "GET / HTTP/1.1\r\nHost: hub.test\r\nX-Slow: ")
+	writeRaw(t, conn, "GET / HTTP/1.1\r\nHost: hub.test\r\nX-Slow: ")
 	start := time.Now()
-	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if err := conn.SetReadDeadline(time.Now().Add(5 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
 	_, err = io.ReadAll(conn)
 	if took := time.Since(start); took > 3*time.Second {
 		t.Errorf("slow header held the connection for %v (err %v)", took, err)
@@ -434,7 +438,7 @@ func TestBasicAuthPerPathKeepsLabTokens(t *testing.T) {
 		mu.Lock()
 		gotAuth = r.Header.Get("Authorization")
 		mu.Unlock()
-		io.WriteString(w, "ok "+r.URL.Path)
+		_, _ = io.WriteString(w, "ok "+r.URL.Path)
 	}))
 	defer up.Close()
 	dir := prepareDir(t)

@@ -114,7 +114,11 @@ func startEdgeIn(t testing.TB, dir, body string, opts ...func(*Config, *Options,
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { cm.Close() })
+	t.Cleanup(func() {
+		if err := cm.Close(); err != nil {
+			t.Error(err)
+		}
+	})
 	wrap := &tlsWrap{Manager: cm}
 	o := Options{ConfigPath: te.cfgPath, Logger: log}
 	for _, f := range opts {
@@ -147,7 +151,10 @@ func (te *testEdge) stop() {
 	te.stopOnce.Do(func() {
 		te.cancel()
 		select {
-		case <-te.done:
+		case err := <-te.done:
+			if err != nil {
+				te.t.Error(err) // a listener stopped before the test was done
+			}
 		case <-time.After(15 * time.Second):
 			te.t.Error("edge did not stop")
 		}
@@ -216,13 +223,22 @@ func (te *testEdge) apiDo(method, path, body string) (*http.Response, string) {
 func (te *testEdge) rawGet(host, path string) *http.Response {
 	te.t.Helper()
 	conn := te.tlsConn("")
-	fmt.Fprintf(conn, "GET %s HTTP/1.1\r\nHost: %s\r\n\r\n", path, host)
+	writeRaw(te.t, conn, fmt.Sprintf("GET %s HTTP/1.1\r\nHost: %s\r\n\r\n", path, host))
 	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
 	if err != nil {
 		te.t.Fatal(err)
 	}
 	resp.Body.Close()
 	return resp
+}
+
+// writeRaw sends bytes a well-behaved client would not, for requests
+// written by hand.
+func writeRaw(t testing.TB, conn io.Writer, s string) {
+	t.Helper()
+	if _, err := io.WriteString(conn, s); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func mustGet(t *testing.T, c *http.Client, url string) (*http.Response, string) {

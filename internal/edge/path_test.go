@@ -87,7 +87,7 @@ func TestCleanPath(t *testing.T) {
 
 // The common, already normal path costs no allocation.
 func TestCleanPathFastPath(t *testing.T) {
-	if n := testing.AllocsPerRun(100, func() { cleanPath("/user/alice/api/kernels/4f2c-11;x") }); n != 0 {
+	if n := testing.AllocsPerRun(100, func() { _, _, _ = cleanPath("/user/alice/api/kernels/4f2c-11;x") }); n != 0 {
 		t.Errorf("normal path: %v allocations", n)
 	}
 }
@@ -115,7 +115,7 @@ func newPathRecorder(t *testing.T) *pathRecorder {
 		p.mu.Lock()
 		p.seen = append(p.seen, r.RequestURI)
 		p.mu.Unlock()
-		io.WriteString(w, r.URL.Path)
+		_, _ = io.WriteString(w, r.URL.Path)
 	}))
 	t.Cleanup(p.Close)
 	return p
@@ -166,7 +166,7 @@ sites:
 func (te *testEdge) rawRequest(host, path string, header ...string) (int, string) {
 	te.t.Helper()
 	conn := te.tlsConn(host)
-	fmt.Fprintf(conn, "GET %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n%s\r\n", path, host, strings.Join(header, ""))
+	writeRaw(te.t, conn, fmt.Sprintf("GET %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n%s\r\n", path, host, strings.Join(header, "")))
 	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
 	if err != nil {
 		te.t.Fatalf("GET %s%s: %v", host, path, err)
@@ -281,7 +281,7 @@ func TestACMEExemptionOnNormalisedPath(t *testing.T) {
 						mu.Lock()
 						got = append(got, r.URL.Path)
 						mu.Unlock()
-						io.WriteString(rw, "challenge")
+						_, _ = io.WriteString(rw, "challenge")
 						return
 					}
 					next.ServeHTTP(rw, r)
@@ -304,7 +304,7 @@ func TestACMEExemptionOnNormalisedPath(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		fmt.Fprintf(conn, "GET %s HTTP/1.1\r\nHost: hub.test\r\nConnection: close\r\n\r\n", raw)
+		writeRaw(t, conn, fmt.Sprintf("GET %s HTTP/1.1\r\nHost: hub.test\r\nConnection: close\r\n\r\n", raw))
 		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
 		conn.Close()
 		if err != nil {

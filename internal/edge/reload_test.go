@@ -25,7 +25,9 @@ func TestReloadKeepsConnections(t *testing.T) {
 		for {
 			select {
 			case ev := <-events:
-				fmt.Fprintf(w, "data: %s\n\n", ev)
+				if _, err := fmt.Fprintf(w, "data: %s\n\n", ev); err != nil {
+					return
+				}
 				w.(http.Flusher).Flush()
 			case <-r.Context().Done():
 				return
@@ -54,7 +56,9 @@ func TestReloadKeepsConnections(t *testing.T) {
 		if err != nil || line != "data: "+step+"\n" {
 			t.Fatalf("%s: event stream gave %q %v", step, line, err)
 		}
-		stream.ReadString('\n')
+		if line, err := readWithin(stream, 5*time.Second); err != nil || line != "\n" {
+			t.Fatalf("%s: event not ended by a blank line: %q %v", step, line, err)
+		}
 	}
 	check("start")
 
@@ -105,7 +109,6 @@ func TestLargeUploadStreamed(t *testing.T) {
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		n, _ := io.Copy(io.Discard, r.Body)
 		got.Store(n)
-		fmt.Fprint(w, n)
 	}))
 	defer up.Close()
 	te := startEdge(t, fmt.Sprintf("hub: {hosts: [hub.test], mode: upstream, upstream: %q}\n", up.URL))

@@ -146,7 +146,7 @@ const maxRouteBody = 1 << 20
 func parseRouteBody(b []byte) (routeBody, error) {
 	var raw map[string]json.RawMessage
 	if err := json.Unmarshal(b, &raw); err != nil {
-		return routeBody{}, fmt.Errorf("body must be one JSON object: %v", err)
+		return routeBody{}, fmt.Errorf("body must be one JSON object: %w", err)
 	}
 	if raw == nil {
 		return routeBody{}, errors.New("body must be a JSON object, not null")
@@ -161,7 +161,7 @@ func parseRouteBody(b []byte) (routeBody, error) {
 	}
 	u, err := parseHTTPURL(ts)
 	if err != nil {
-		return routeBody{}, fmt.Errorf(`"target": %v`, err)
+		return routeBody{}, fmt.Errorf(`"target": %w`, err)
 	}
 	delete(raw, "target")
 	delete(raw, "last_activity")

@@ -351,12 +351,12 @@ func (s *Server) Listen() error {
 		return fmt.Errorf("listen.http: %w", err)
 	}
 	if s.lnHTTPS, err = net.Listen("tcp", l.HTTPS); err != nil {
-		s.lnHTTP.Close()
+		_ = s.lnHTTP.Close()
 		return fmt.Errorf("listen.https: %w", err)
 	}
 	if s.lnAPI, err = net.Listen("tcp", l.API); err != nil {
-		s.lnHTTP.Close()
-		s.lnHTTPS.Close()
+		_ = s.lnHTTP.Close()
+		_ = s.lnHTTPS.Close()
 		return fmt.Errorf("listen.api: %w", err)
 	}
 	if _, port, _ := net.SplitHostPort(s.lnHTTPS.Addr().String()); port != "443" {

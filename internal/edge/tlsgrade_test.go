@@ -14,7 +14,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -41,7 +40,7 @@ func TestTLSGradeAPlus(t *testing.T) {
 	t.Logf("edge built in %s", time.Since(begin).Round(time.Millisecond))
 
 	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		io.WriteString(w, "hub\n")
+		_, _ = io.WriteString(w, "hub\n")
 	}))
 	defer upstream.Close()
 
@@ -180,15 +179,12 @@ func firstLine(s string) string {
 	return "no version line"
 }
 
-// buildEdge compiles the edge binary the way it ships (static, no cgo).
+// buildEdge compiles the edge binary the way it ships (static, no cgo), with
+// the go that runs the test: `go test` puts it first in PATH.
 func buildEdge(t *testing.T, dir string) string {
 	t.Helper()
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
-	}
 	bin := filepath.Join(dir, "jhub-edge")
-	cmd := exec.Command(goBin, "build", "-o", bin, "github.com/classhub/terraform-provider-jhub/internal/cmd/jhub-edge")
+	cmd := exec.Command("go", "build", "-o", bin, "github.com/classhub/terraform-provider-jhub/internal/cmd/jhub-edge")
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("build jhub-edge: %v\n%s", err, out)

@@ -90,33 +90,32 @@ func (p *proxy) dialUpstream(ctx context.Context) (net.Conn, error) {
 // small goroutines copy bytes with buffers borrowed only while data flows.
 // An idle websocket then costs a few kilobytes, and it never times out.
 func (p *proxy) serveUpgrade(w http.ResponseWriter, r *http.Request, upgrade string) {
-	back, br, res, ok := p.switchProtocols(w, r, p.upgradeRequest(r, upgrade))
+	back, br, resHeader, ok := p.switchProtocols(w, r, p.upgradeRequest(r, upgrade))
 	if !ok {
 		return
 	}
-	if got := res.Header.Get("Upgrade"); !strings.EqualFold(got, upgrade) {
-		back.Close()
+	if got := resHeader.Get("Upgrade"); !strings.EqualFold(got, upgrade) {
+		_ = back.Close()
 		p.errorHandler(w, r, fmt.Errorf("upstream switched to %q when %q was requested", got, upgrade))
 		return
 	}
-	removeHopByHop(res.Header)
+	removeHopByHop(resHeader)
 	client, brw, err := http.NewResponseController(w).Hijack()
 	if err != nil {
-		back.Close()
+		_ = back.Close()
 		p.errorHandler(w, r, fmt.Errorf("hijack for %s upgrade: %w", upgrade, err))
 		return
 	}
 	hdr := w.Header()
-	for k, vv := range res.Header {
+	for k, vv := range resHeader {
 		hdr[k] = vv
 	}
 	hdr["Connection"] = []string{"Upgrade"}
 	hdr["Upgrade"] = []string{upgrade}
-	res.Header = hdr
-	res.Body = nil
+	res := http.Response{StatusCode: http.StatusSwitchingProtocols, ProtoMajor: 1, ProtoMinor: 1, Header: hdr}
 	if err := res.Write(brw); err != nil || brw.Flush() != nil {
-		client.Close()
-		back.Close()
+		_ = client.Close()
+		_ = back.Close()
 		return
 	}
 	s := &splice{client: client, back: back}
@@ -133,14 +132,14 @@ type splice struct {
 }
 
 func (s *splice) run(dst net.Conn, src io.Reader, pool *bufferPool) {
-	_, err := pump(dst, src, pool)
+	err := pump(dst, src, pool)
 	if err == nil && s.ended.Add(1) == 1 {
 		if cw, ok := dst.(interface{ CloseWrite() error }); ok && cw.CloseWrite() == nil {
 			return
 		}
 	}
-	s.client.Close()
-	s.back.Close()
+	_ = s.client.Close()
+	_ = s.back.Close()
 }
 
 // activityReader records traffic so last_activity reflects websocket
@@ -164,12 +163,10 @@ const idleBufSize = 2 << 10
 // pump copies src to dst until EOF. It waits for data with a small buffer
 // and borrows a pooled copy buffer only while a burst lasts, so a
 // thousand idle websockets hold kilobytes, not megabytes.
-func pump(dst io.Writer, src io.Reader, pool *bufferPool) (int64, error) {
+func pump(dst io.Writer, src io.Reader, pool *bufferPool) error {
 	small := make([]byte, idleBufSize)
-	var total int64
 	write := func(b []byte) error {
 		n, err := dst.Write(b)
-		total += int64(n)
 		if err == nil && n != len(b) {
 			err = io.ErrShortWrite
 		}
@@ -179,11 +176,11 @@ func pump(dst io.Writer, src io.Reader, pool *bufferPool) (int64, error) {
 		n, err := src.Read(small)
 		if n > 0 {
 			if werr := write(small[:n]); werr != nil {
-				return total, werr
+				return werr
 			}
 		}
 		if err != nil {
-			return total, eofIsNil(err)
+			return eofIsNil(err)
 		}
 		if n < len(small) {
 			continue
@@ -194,12 +191,12 @@ func pump(dst io.Writer, src io.Reader, pool *bufferPool) (int64, error) {
 			if n > 0 {
 				if werr := write(big[:n]); werr != nil {
 					pool.Put(big)
-					return total, werr
+					return werr
 				}
 			}
 			if err != nil {
 				pool.Put(big)
-				return total, eofIsNil(err)
+				return eofIsNil(err)
 			}
 			if n < len(big) {
 				break
@@ -210,7 +207,7 @@ func pump(dst io.Writer, src io.Reader, pool *bufferPool) (int64, error) {
 }
 
 func eofIsNil(err error) error {
-	if err == io.EOF {
+	if errors.Is(err, io.EOF) {
 		return nil
 	}
 	return err
@@ -218,8 +215,9 @@ func eofIsNil(err error) error {
 
 // switchProtocols dials the target, sends out and reads the answer within
 // upgradeHandshakeTimeout. It returns ok only for 101 Switching Protocols,
-// with the deadline cleared; otherwise it has answered the client itself.
-func (p *proxy) switchProtocols(w http.ResponseWriter, r *http.Request, out *http.Request) (net.Conn, *bufio.Reader, *http.Response, bool) {
+// with the deadline cleared and the upstream's header; otherwise it has
+// answered the client itself.
+func (p *proxy) switchProtocols(w http.ResponseWriter, r *http.Request, out *http.Request) (net.Conn, *bufio.Reader, http.Header, bool) {
 	p.act.Store(time.Now().UnixNano())
 	ctx, cancel := context.WithTimeout(r.Context(), upgradeHandshakeTimeout)
 	defer cancel()
@@ -229,36 +227,48 @@ func (p *proxy) switchProtocols(w http.ResponseWriter, r *http.Request, out *htt
 		return nil, nil, nil, false
 	}
 	deadline, _ := ctx.Deadline()
-	back.SetDeadline(deadline)
 	br := bufio.NewReaderSize(back, 4<<10)
 	var res *http.Response
-	if err = out.Write(back); err == nil {
-		res, err = http.ReadResponse(br, out)
+	if err = back.SetDeadline(deadline); err == nil {
+		if err = out.Write(back); err == nil {
+			res, err = http.ReadResponse(br, out)
+		}
 	}
 	if err != nil {
-		back.Close()
+		_ = back.Close()
 		p.errorHandler(w, r, err)
 		return nil, nil, nil, false
 	}
+	defer func() { _ = res.Body.Close() }() // empty for a 101: the connection itself carries on
 	if p.u.hsts.Load() {
 		delete(res.Header, "Strict-Transport-Security")
 	}
 	if res.StatusCode != http.StatusSwitchingProtocols {
 		// Refused (403, 404...): pass the answer on.
-		defer back.Close()
-		defer res.Body.Close()
+		defer func() { _ = back.Close() }()
 		removeHopByHop(res.Header)
 		for k, vv := range res.Header {
 			w.Header()[k] = vv
 		}
 		w.WriteHeader(res.StatusCode)
 		buf := p.u.pool.Get()
-		io.CopyBuffer(w, res.Body, buf)
+		_, err := io.CopyBuffer(w, res.Body, buf)
 		p.u.pool.Put(buf)
+		if err != nil {
+			// As httputil.ReverseProxy does: abort, so that a body cut
+			// short does not reach the client looking complete.
+			panic(http.ErrAbortHandler)
+		}
 		return nil, nil, nil, false
 	}
-	back.SetDeadline(time.Time{})
-	return back, br, res, true
+	// Without its handshake deadline the connection would be cut
+	// mid-session; failing to clear it means the connection is gone.
+	if err := back.SetDeadline(time.Time{}); err != nil {
+		_ = back.Close()
+		p.errorHandler(w, r, err)
+		return nil, nil, nil, false
+	}
+	return back, br, res.Header, true
 }
 
 // withBuffered puts bytes a bufio.Reader read ahead in front of conn.
@@ -291,18 +301,18 @@ func (p *proxy) serveH2WebSocket(w http.ResponseWriter, r *http.Request) {
 	if out.Header.Get("Sec-Websocket-Version") == "" {
 		out.Header["Sec-Websocket-Version"] = []string{"13"}
 	}
-	back, br, res, ok := p.switchProtocols(w, r, out)
+	back, br, resHeader, ok := p.switchProtocols(w, r, out)
 	if !ok {
 		return
 	}
-	defer back.Close()
+	defer func() { _ = back.Close() }()
 	sum := sha1.Sum([]byte(key + websocketGUID))
-	if res.Header.Get("Sec-Websocket-Accept") != base64.StdEncoding.EncodeToString(sum[:]) {
+	if resHeader.Get("Sec-Websocket-Accept") != base64.StdEncoding.EncodeToString(sum[:]) {
 		p.errorHandler(w, r, errors.New("upstream answered the websocket upgrade with a wrong Sec-WebSocket-Accept"))
 		return
 	}
 	for _, k := range []string{"Sec-Websocket-Protocol", "Sec-Websocket-Extensions"} {
-		if v, ok := res.Header[k]; ok {
+		if v, ok := resHeader[k]; ok {
 			w.Header()[k] = v
 		}
 	}
@@ -316,12 +326,12 @@ func (p *proxy) serveH2WebSocket(w http.ResponseWriter, r *http.Request) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		pump(back, activityReader{r.Body, p.act}, &p.u.pool)
-		back.Close()
+		_ = pump(back, activityReader{r.Body, p.act}, &p.u.pool)
+		_ = back.Close()
 	}()
-	pump(flushWriter{w, rc}, activityReader{withBuffered(br, back), p.act}, &p.u.pool)
-	back.Close()
-	r.Body.Close()
+	_ = pump(flushWriter{w, rc}, activityReader{withBuffered(br, back), p.act}, &p.u.pool)
+	_ = back.Close()
+	_ = r.Body.Close()
 	<-done
 }
 

@@ -2,6 +2,7 @@ package edge
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/tls"
@@ -9,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -21,6 +21,7 @@ import (
 
 	"github.com/coder/websocket"
 	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
 )
 
 // echoServer is a websocket upstream that echoes every message, prefixed
@@ -113,9 +114,12 @@ func TestWebsocketH2ClientsFallBack(t *testing.T) {
 	}
 	up := echoServer(t)
 	te := startEdge(t, fmt.Sprintf("hub: {hosts: [hub.test], mode: upstream, upstream: %q}\n", up.URL))
-	_, err := extendedConnect(te, "/user/alice/api/kernels/1/channels")
-	if err == nil || !strings.Contains(err.Error(), "extended connect not supported") {
-		t.Fatalf("h2 extended CONNECT: err %v, want 'not supported by peer' (the server must not advertise it)", err)
+	s, err := dialH2(te)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.extendedConnect {
+		t.Fatal("the server advertises SETTINGS_ENABLE_CONNECT_PROTOCOL without GODEBUG=http2xconnect=1")
 	}
 	// Plain h2 requests still work on the same listener...
 	resp, err := (&http.Client{Transport: te.transport(true)}).Get("https://hub.test/hub/api")
@@ -145,15 +149,17 @@ func TestWebsocketOverHTTP2(t *testing.T) {
 	te := startEdge(t, fmt.Sprintf(`limits: {idle_timeout: 100ms, body_timeout: 100ms, body_min_rate: 1000000}
 hub: {hosts: [hub.test], mode: upstream, upstream: %q}
 `, up.URL))
-	s, err := extendedConnect(te, "/user/alice/api/kernels/1/channels")
+	s, err := dialH2(te)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.close()
-	if s.resp.StatusCode != 200 || s.resp.ProtoMajor != 2 {
-		t.Fatalf("extended CONNECT answered %s %d", s.resp.Proto, s.resp.StatusCode)
+	if err := s.connect("/user/alice/api/kernels/1/channels"); err != nil {
+		t.Fatal(err)
 	}
-	if got := s.resp.Header.Get("Sec-Websocket-Protocol"); got != "v1.kernel.websocket.jupyter.org" {
+	if s.status != "200" {
+		t.Fatalf("extended CONNECT answered %q", s.status)
+	}
+	if got := s.header.Get("Sec-Websocket-Protocol"); got != "v1.kernel.websocket.jupyter.org" {
 		t.Errorf("subprotocol %q", got)
 	}
 	for _, msg := range []string{"over h2", "after idling"} {
@@ -173,46 +179,133 @@ hub: {hosts: [hub.test], mode: upstream, upstream: %q}
 	}
 }
 
-// h2Socket is a minimal RFC 6455 client over an RFC 8441 stream: enough
-// framing for unfragmented text messages.
+// h2Socket is a minimal RFC 8441 client, one websocket on stream 1 of its
+// own HTTP/2 connection, with enough RFC 6455 framing for unfragmented text
+// messages. It speaks frames itself: net/http's client refuses the
+// ":protocol" pseudo-header.
 type h2Socket struct {
-	resp *http.Response
-	w    *io.PipeWriter
-	r    *bufio.Reader
+	conn *tls.Conn
+	fr   *http2.Framer
+	// extendedConnect: the server's SETTINGS enable RFC 8441.
+	extendedConnect bool
+	status          string
+	header          http.Header
+	data            bytes.Buffer // received on the stream, not yet read
+	ended           bool
 }
 
-func extendedConnect(te *testEdge, path string) (*h2Socket, error) {
-	pr, pw := io.Pipe()
-	req, err := http.NewRequest(http.MethodConnect, "https://hub.test"+path, pr)
+const h2WebsocketStream = 1
+
+// dialH2 opens an HTTP/2 connection to the edge and reads its SETTINGS.
+func dialH2(te *testEdge) (*h2Socket, error) {
+	conn, err := tls.Dial("tcp", te.httpsAddr, &tls.Config{RootCAs: te.roots, ServerName: "hub.test", NextProtos: []string{"h2"}})
 	if err != nil {
 		return nil, err
 	}
-	req.Header.Set(":protocol", "websocket")
-	req.Header.Set("Sec-WebSocket-Version", "13")
-	req.Header.Set("Sec-WebSocket-Protocol", "v1.kernel.websocket.jupyter.org")
-	req.Header.Set("Origin", "https://hub.test")
-	ctx := context.Background()
-	// net/http's Transport rejects the ":protocol" pseudo-header before
-	// HTTP/2 sees it; x/net's HTTP/2 transport speaks RFC 8441.
-	tr := &http2.Transport{
-		TLSClientConfig: &tls.Config{RootCAs: te.roots, NextProtos: []string{"h2"}},
-		DialTLSContext: func(ctx context.Context, network, _ string, cfg *tls.Config) (net.Conn, error) {
-			d := &tls.Dialer{Config: cfg}
-			return d.DialContext(ctx, network, te.httpsAddr)
-		},
+	te.t.Cleanup(func() { conn.Close() })
+	if p := conn.ConnectionState().NegotiatedProtocol; p != "h2" {
+		return nil, fmt.Errorf("ALPN chose %q, not h2", p)
 	}
-	te.t.Cleanup(tr.CloseIdleConnections)
-	resp, err := tr.RoundTrip(req.WithContext(ctx))
-	if err != nil {
-		pw.Close()
+	if err := conn.SetDeadline(time.Now().Add(30 * time.Second)); err != nil {
 		return nil, err
 	}
-	return &h2Socket{resp: resp, w: pw, r: bufio.NewReader(resp.Body)}, nil
+	s := &h2Socket{conn: conn, fr: http2.NewFramer(conn, conn)}
+	s.fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
+	if _, err := io.WriteString(conn, http2.ClientPreface); err != nil {
+		return nil, err
+	}
+	if err := s.fr.WriteSettings(); err != nil {
+		return nil, err
+	}
+	f, err := s.fr.ReadFrame()
+	if err != nil {
+		return nil, err
+	}
+	sf, ok := f.(*http2.SettingsFrame)
+	if !ok || sf.IsAck() {
+		return nil, fmt.Errorf("the server opened with %v, not SETTINGS", f)
+	}
+	v, _ := sf.Value(http2.SettingEnableConnectProtocol)
+	s.extendedConnect = v == 1
+	return s, s.fr.WriteSettingsAck()
 }
 
-func (s *h2Socket) close() {
-	s.w.Close()
-	s.resp.Body.Close()
+// connect opens the websocket as a browser does and reads the answer.
+func (s *h2Socket) connect(path string) error {
+	if !s.extendedConnect {
+		return errors.New("the server does not advertise SETTINGS_ENABLE_CONNECT_PROTOCOL")
+	}
+	var block bytes.Buffer
+	enc := hpack.NewEncoder(&block)
+	for _, f := range [][2]string{
+		{":method", "CONNECT"}, {":protocol", "websocket"}, {":scheme", "https"}, {":authority", "hub.test"}, {":path", path},
+		{"sec-websocket-version", "13"}, {"sec-websocket-protocol", "v1.kernel.websocket.jupyter.org"}, {"origin", "https://hub.test"},
+	} {
+		if err := enc.WriteField(hpack.HeaderField{Name: f[0], Value: f[1]}); err != nil {
+			return err
+		}
+	}
+	if err := s.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: h2WebsocketStream, BlockFragment: block.Bytes(), EndHeaders: true}); err != nil {
+		return err
+	}
+	for s.header == nil {
+		if err := s.readFrame(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// readFrame handles one frame from the server.
+func (s *h2Socket) readFrame() error {
+	f, err := s.fr.ReadFrame()
+	if err != nil {
+		return err
+	}
+	switch f := f.(type) {
+	case *http2.SettingsFrame:
+		if !f.IsAck() {
+			return s.fr.WriteSettingsAck()
+		}
+	case *http2.PingFrame:
+		if !f.IsAck() {
+			return s.fr.WritePing(true, f.Data)
+		}
+	case *http2.GoAwayFrame:
+		return fmt.Errorf("GOAWAY %v", f.ErrCode)
+	case *http2.RSTStreamFrame:
+		return fmt.Errorf("stream reset: %v", f.ErrCode)
+	case *http2.MetaHeadersFrame:
+		s.status = f.PseudoValue("status")
+		s.header = http.Header{}
+		for _, hf := range f.RegularFields() {
+			s.header.Add(hf.Name, hf.Value)
+		}
+		s.ended = f.StreamEnded()
+	case *http2.DataFrame:
+		s.data.Write(f.Data())
+		s.ended = f.StreamEnded()
+		if n := uint32(len(f.Data())); n > 0 {
+			if err := s.fr.WriteWindowUpdate(0, n); err != nil {
+				return err
+			}
+			return s.fr.WriteWindowUpdate(h2WebsocketStream, n)
+		}
+	}
+	return nil
+}
+
+// Read returns what the stream carried.
+func (s *h2Socket) Read(b []byte) (int, error) {
+	for s.data.Len() == 0 {
+		if s.ended {
+			return 0, io.EOF
+		}
+		if err := s.readFrame(); err != nil {
+			return 0, err
+		}
+	}
+	return s.data.Read(b)
 }
 
 func (s *h2Socket) writeText(msg string) error {
@@ -226,13 +319,12 @@ func (s *h2Socket) writeText(msg string) error {
 	for i := 0; i < len(msg); i++ {
 		frame = append(frame, msg[i]^mask[i%4])
 	}
-	_, err := s.w.Write(frame)
-	return err
+	return s.fr.WriteData(h2WebsocketStream, false, frame)
 }
 
 func (s *h2Socket) readText() (string, error) {
 	var hdr [2]byte
-	if _, err := io.ReadFull(s.r, hdr[:]); err != nil {
+	if _, err := io.ReadFull(s, hdr[:]); err != nil {
 		return "", err
 	}
 	if hdr[0] != 0x81 || hdr[1]&0x80 != 0 {
@@ -241,19 +333,20 @@ func (s *h2Socket) readText() (string, error) {
 	n := int(hdr[1] & 0x7f)
 	if n == 126 {
 		var ext [2]byte
-		if _, err := io.ReadFull(s.r, ext[:]); err != nil {
+		if _, err := io.ReadFull(s, ext[:]); err != nil {
 			return "", err
 		}
 		n = int(binary.BigEndian.Uint16(ext[:]))
 	}
 	buf := make([]byte, n)
-	_, err := io.ReadFull(s.r, buf)
+	_, err := io.ReadFull(s, buf)
 	return string(buf), err
 }
 
 // TestWebsocketUpgradeHeadersAndRefusal: the upgrade request carries the
-// edge's forwarding headers and no client hop-by-hop ones, and an upstream
-// that refuses the upgrade has its answer relayed.
+// edge's forwarding headers and no client hop-by-hop ones, an upstream that
+// refuses the upgrade has its answer relayed, and a refusal cut short does
+// not reach the client looking complete.
 func TestWebsocketUpgradeHeadersAndRefusal(t *testing.T) {
 	var mu sync.Mutex
 	var seen http.Header
@@ -266,6 +359,17 @@ func TestWebsocketUpgradeHeadersAndRefusal(t *testing.T) {
 			http.Error(w, "no kernel for you", http.StatusForbidden)
 			return
 		}
+		if strings.HasPrefix(r.URL.Path, "/cut") {
+			// Chunked, and the connection drops before the last chunk.
+			w.WriteHeader(http.StatusForbidden)
+			if _, err := io.WriteString(w, "no kernel"); err != nil {
+				return
+			}
+			if err := http.NewResponseController(w).Flush(); err != nil {
+				return
+			}
+			panic(http.ErrAbortHandler)
+		}
 		c, err := websocket.Accept(w, r, nil)
 		if err != nil {
 			return
@@ -276,7 +380,7 @@ func TestWebsocketUpgradeHeadersAndRefusal(t *testing.T) {
 	te := startEdge(t, fmt.Sprintf("hub: {hosts: [hub.test], mode: upstream, upstream: %q}\n", up.URL))
 
 	conn := te.tlsConn("hub.test")
-	fmt.Fprint(conn, "GET /denied HTTP/1.1\r\nHost: hub.test:443\r\nConnection: Upgrade, X-Hop\r\nUpgrade: websocket\r\n"+
+	writeRaw(t, conn, "GET /denied HTTP/1.1\r\nHost: hub.test:443\r\nConnection: Upgrade, X-Hop\r\nUpgrade: websocket\r\n"+
 		"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nX-Hop: 1\r\nX-Forwarded-For: 6.6.6.6\r\nX-Real-IP: 6.6.6.6\r\nOrigin: https://hub.test\r\n\r\n")
 	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
 	if err != nil {
@@ -293,6 +397,18 @@ func TestWebsocketUpgradeHeadersAndRefusal(t *testing.T) {
 		t.Errorf("upgrade request at the upstream: host %q headers %v", seenHost, seen)
 	}
 	mu.Unlock()
+
+	conn = te.tlsConn("hub.test")
+	if err := conn.SetDeadline(time.Now().Add(10 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	writeRaw(t, conn, "GET /cut HTTP/1.1\r\nHost: hub.test\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"+
+		"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")
+	if resp, err := http.ReadResponse(bufio.NewReader(conn), nil); err == nil {
+		if body, err := io.ReadAll(resp.Body); err == nil {
+			t.Errorf("refusal cut short by the upstream: %d %q arrived looking complete", resp.StatusCode, body)
+		}
+	}
 
 	// The upstream closing the socket reaches the client as a close frame.
 	c := te.dialWSPlain(context.Background(), "wss://hub.test/closing")

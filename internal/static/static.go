@@ -40,14 +40,14 @@ func (h handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "500 static site directory unavailable", http.StatusInternalServerError)
 		return
 	}
-	defer root.Close()
+	defer func() { _ = root.Close() }()
 
 	f, st, err := open(root, name)
 	if err != nil {
 		fail(w, err)
 		return
 	}
-	defer func() { f.Close() }()
+	defer func() { _ = f.Close() }()
 
 	if st.IsDir() {
 		if !dirRequested {
@@ -62,7 +62,7 @@ func (h handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			w.WriteHeader(http.StatusMovedPermanently)
 			return
 		}
-		f.Close()
+		_ = f.Close()
 		if f, st, err = open(root, path.Join(name, "index.html")); err != nil {
 			fail(w, err)
 			return
@@ -113,7 +113,7 @@ func open(root *os.Root, name string) (*os.File, fs.FileInfo, error) {
 	}
 	st, err := f.Stat()
 	if err != nil {
-		f.Close()
+		_ = f.Close()
 		return nil, nil, err
 	}
 	return f, st, nil

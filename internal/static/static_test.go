@@ -212,8 +212,12 @@ func TestTraversalOverTheWire(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		conn.SetDeadline(time.Now().Add(5 * time.Second))
-		io.WriteString(conn, "GET "+target+" HTTP/1.1\r\nHost: site.test\r\nConnection: close\r\n\r\n")
+		if err := conn.SetDeadline(time.Now().Add(5 * time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.WriteString(conn, "GET "+target+" HTTP/1.1\r\nHost: site.test\r\nConnection: close\r\n\r\n"); err != nil {
+			t.Fatalf("%s: %v", target, err)
+		}
 		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
 		if err != nil {
 			t.Fatalf("%s: %v", target, err)

@@ -32,16 +32,18 @@ func main() {
 
 func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		fmt.Fprintln(stderr, "usage: jhub-edge run|check -config FILE, or jhub-edge version")
+		_, _ = fmt.Fprintln(stderr, "usage: jhub-edge run|check -config FILE, or jhub-edge version")
 		return 2
 	}
 	switch args[0] {
 	case "version":
-		fmt.Fprintln(stdout, "jhub-edge", versionString())
+		if _, err := fmt.Fprintln(stdout, "jhub-edge", versionString()); err != nil {
+			return 1
+		}
 		return 0
 	case "check", "run":
 	default:
-		fmt.Fprintf(stderr, "jhub-edge: unknown command %q; use run, check or version\n", args[0])
+		_, _ = fmt.Fprintf(stderr, "jhub-edge: unknown command %q; use run, check or version\n", args[0])
 		return 2
 	}
 	fs := flag.NewFlagSet(args[0], flag.ContinueOnError)
@@ -52,46 +54,49 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	cfg, err := edge.LoadConfig(*path)
 	if err != nil {
-		fmt.Fprintf(stderr, "jhub-edge: invalid config:\n%v\n", err)
+		_, _ = fmt.Fprintf(stderr, "jhub-edge: invalid config:\n%v\n", err)
 		return 1
 	}
 	if args[0] == "check" {
-		fmt.Fprintf(stdout, "%s: ok (%d hosts)\n", *path, len(cfg.Hosts()))
+		if _, err := fmt.Fprintf(stdout, "%s: ok (%d hosts)\n", *path, len(cfg.Hosts())); err != nil {
+			return 1
+		}
 		return 0
 	}
 	if err := serve(cfg, *path, stderr); err != nil {
-		fmt.Fprintf(stderr, "jhub-edge: %v\n", err)
+		_, _ = fmt.Fprintf(stderr, "jhub-edge: %v\n", err)
 		return 1
 	}
 	return 0
 }
 
-func serve(cfg *edge.Config, path string, stderr io.Writer) error {
+func serve(cfg *edge.Config, path string, stderr io.Writer) (err error) {
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(cfg.Log.Level)); err != nil {
 		return fmt.Errorf("log.level: %w", err)
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
 
-	// JHUB_EDGE_CPUPROFILE=FILE profiles the whole run, for benchmarking.
-	if f := os.Getenv("JHUB_EDGE_CPUPROFILE"); f != "" {
-		out, err := os.Create(f)
-		if err != nil {
-			return fmt.Errorf("JHUB_EDGE_CPUPROFILE: %w", err)
-		}
-		defer out.Close()
-		if err := pprof.StartCPUProfile(out); err != nil {
-			return fmt.Errorf("JHUB_EDGE_CPUPROFILE: %w", err)
-		}
-		defer pprof.StopCPUProfile()
+	stopProfile, err := cpuProfile()
+	if err != nil {
+		return err
 	}
+	defer func() {
+		if perr := stopProfile(); perr != nil {
+			err = errors.Join(err, perr)
+		}
+	}()
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	cm, err := certs.New(ctx, cfg.ToCerts(), log)
 	if err != nil {
 		return err
 	}
-	defer cm.Close()
+	defer func() {
+		if cerr := cm.Close(); cerr != nil {
+			err = errors.Join(err, cerr)
+		}
+	}()
 	srv, err := edge.New(cfg, edge.Options{ConfigPath: path, Logger: log, TLS: cm})
 	if err != nil {
 		return err
@@ -122,6 +127,29 @@ func serve(cfg *edge.Config, path string, stderr io.Writer) error {
 		return nil
 	}
 	return err
+}
+
+// cpuProfile profiles the whole run into FILE when JHUB_EDGE_CPUPROFILE=FILE
+// is set, for benchmarking. stop reports a profile not written completely.
+func cpuProfile() (stop func() error, err error) {
+	path := os.Getenv("JHUB_EDGE_CPUPROFILE")
+	if path == "" {
+		return func() error { return nil }, nil
+	}
+	out, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("JHUB_EDGE_CPUPROFILE: %w", err)
+	}
+	if err := pprof.StartCPUProfile(out); err != nil {
+		return nil, fmt.Errorf("JHUB_EDGE_CPUPROFILE: %w", errors.Join(err, out.Close()))
+	}
+	return func() error {
+		pprof.StopCPUProfile()
+		if err := out.Close(); err != nil {
+			return fmt.Errorf("JHUB_EDGE_CPUPROFILE: %w", err)
+		}
+		return nil
+	}, nil
 }
 
 func versionString() string {

@@ -6,7 +6,9 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -66,6 +68,13 @@ hub: {hosts: [hub.test], mode: chp-api, api_token_file: %q%s}
 	return p
 }
 
+func writeToken(t *testing.T, dir string) {
+	t.Helper()
+	if err := os.WriteFile(filepath.Join(dir, "token"), []byte(token), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestVersionAndUsage(t *testing.T) {
 	var out, errb bytes.Buffer
 	if code := run([]string{"version"}, &out, &errb); code != 0 || !strings.HasPrefix(out.String(), "jhub-edge ") {
@@ -81,7 +90,7 @@ func TestVersionAndUsage(t *testing.T) {
 
 func TestCheck(t *testing.T) {
 	dir := t.TempDir()
-	os.WriteFile(filepath.Join(dir, "token"), []byte(token), 0o600)
+	writeToken(t, dir)
 	good := writeConfig(t, dir, `{api: "127.0.0.1:8001"}`, "")
 	var out, errb bytes.Buffer
 	if code := run([]string{"check", "-config", good}, &out, &errb); code != 0 || !strings.Contains(out.String(), "ok (1 hosts)") {
@@ -97,13 +106,16 @@ func TestCheck(t *testing.T) {
 }
 
 // TestRunReloadsOnSIGHUP runs the command in-process: SIGHUP reloads the
-// file while a websocket stays open, and SIGTERM stops it cleanly.
+// file while a websocket stays open, and SIGTERM stops it cleanly, writing
+// the JHUB_EDGE_CPUPROFILE profile completely.
 func TestRunReloadsOnSIGHUP(t *testing.T) {
 	dir := t.TempDir()
-	os.WriteFile(filepath.Join(dir, "token"), []byte(token), 0o600)
+	writeToken(t, dir)
 	httpsAddr, apiAddr := freePort(t), freePort(t)
 	listen := fmt.Sprintf("{http: %q, https: %q, api: %q}", freePort(t), httpsAddr, apiAddr)
 	path := writeConfig(t, dir, listen, "")
+	profile := filepath.Join(dir, "cpu.pprof")
+	t.Setenv("JHUB_EDGE_CPUPROFILE", profile)
 
 	echo := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, err := websocket.Accept(w, r, nil)
@@ -133,7 +145,9 @@ func TestRunReloadsOnSIGHUP(t *testing.T) {
 		}
 		defer resp.Body.Close()
 		var m map[string]any
-		json.NewDecoder(resp.Body).Decode(&m)
+		if err := json.NewDecoder(resp.Body).Decode(&m); err != nil && !errors.Is(err, io.EOF) {
+			t.Errorf("%s %s: %d with a body that is not JSON: %v", method, p, resp.StatusCode, err)
+		}
 		return resp.StatusCode, m
 	}
 	waitGeneration := func(want float64) {
@@ -189,8 +203,12 @@ func TestRunReloadsOnSIGHUP(t *testing.T) {
 	roundTrip("after SIGHUP")
 
 	// A broken file on SIGHUP: logged, old config kept.
-	os.WriteFile(path, []byte("version: 1\nbogus: true\n"), 0o600)
-	syscall.Kill(os.Getpid(), syscall.SIGHUP)
+	if err := os.WriteFile(path, []byte("version: 1\nbogus: true\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
 	for deadline := time.Now().Add(5 * time.Second); !strings.Contains(stderr.String(), "config reload rejected"); time.Sleep(20 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("rejected reload not logged:\n%s", stderr.String())
@@ -199,7 +217,9 @@ func TestRunReloadsOnSIGHUP(t *testing.T) {
 	waitGeneration(2)
 	roundTrip("after a rejected SIGHUP")
 
-	syscall.Kill(os.Getpid(), syscall.SIGTERM)
+	if err := syscall.Kill(os.Getpid(), syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
 	select {
 	case code := <-done:
 		if code != 0 {
@@ -207,6 +227,9 @@ func TestRunReloadsOnSIGHUP(t *testing.T) {
 		}
 	case <-time.After(15 * time.Second):
 		t.Fatal("run did not stop on SIGTERM")
+	}
+	if st, err := os.Stat(profile); err != nil || st.Size() == 0 {
+		t.Errorf("JHUB_EDGE_CPUPROFILE: no profile written at exit: %v", err)
 	}
 	if strings.Contains(stderr.String(), token) {
 		t.Error("the proxy token appeared in the log")
