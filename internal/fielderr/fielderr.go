@@ -138,3 +138,52 @@ func All(err error) []*Error {
 	walk(err)
 	return out
 }
+
+// Parse reads a path written as String writes it: names joined by '.',
+// list indexes as [N] and map keys as ["key"].
+func Parse(s string) (Path, error) {
+	var p Path
+	rest := s
+	for rest != "" {
+		switch {
+		case strings.HasPrefix(rest, "["):
+			end := strings.IndexByte(rest, ']')
+			if end < 0 {
+				return nil, fmt.Errorf("path %q: unclosed [", s)
+			}
+			sel := rest[1:end]
+			if strings.HasPrefix(sel, `"`) {
+				// A quoted key may hold ']': find the closing quote first.
+				q, err := strconv.QuotedPrefix(rest[1:])
+				if err != nil {
+					return nil, fmt.Errorf("path %q: %w", s, err)
+				}
+				k, _ := strconv.Unquote(q)
+				end = 1 + len(q)
+				if end >= len(rest) || rest[end] != ']' {
+					return nil, fmt.Errorf("path %q: unclosed [", s)
+				}
+				p = p.Key(k)
+			} else {
+				i, err := strconv.Atoi(sel)
+				if err != nil {
+					return nil, fmt.Errorf("path %q: bad index %q", s, sel)
+				}
+				p = p.Index(i)
+			}
+			rest = rest[end+1:]
+		default:
+			rest = strings.TrimPrefix(rest, ".")
+			end := strings.IndexAny(rest, ".[")
+			if end < 0 {
+				end = len(rest)
+			}
+			if end == 0 {
+				return nil, fmt.Errorf("path %q: empty name", s)
+			}
+			p = p.Name(rest[:end])
+			rest = rest[end:]
+		}
+	}
+	return p, nil
+}

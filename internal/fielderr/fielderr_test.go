@@ -52,3 +52,22 @@ func TestListCollectsAndAllFindsThroughWrapping(t *testing.T) {
 		}
 	}
 }
+
+func TestParseRoundTrips(t *testing.T) {
+	for _, p := range []Path{
+		Root("tls").Name("acme_email"),
+		Root("sites").Index(12).Name("basic_auth").Name("paths").Index(0),
+		Root("basic_auth_users").Key(`we"ird].key`),
+		Root("auth").Name("admin_passwords").Key("teacher"),
+	} {
+		got, err := Parse(p.String())
+		if err != nil || got.String() != p.String() {
+			t.Errorf("Parse(%s) = %s, %v", p, got, err)
+		}
+	}
+	for _, bad := range []string{"a[", "a[x]", `a["x`, "a..b", "[1"} {
+		if _, err := Parse(bad); err == nil {
+			t.Errorf("Parse(%q) accepted", bad)
+		}
+	}
+}

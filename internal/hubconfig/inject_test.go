@@ -72,12 +72,12 @@ func TestHostileUserNamesRefused(t *testing.T) {
 	if err == nil {
 		t.Fatal("accepted")
 	}
-	for i := range hostile {
-		if !strings.Contains(err.Error(), fmt.Sprintf("allowed_users[%d]: ", i)) {
-			t.Errorf("allowed_users[%d] (%q) not refused", i, hostile[i])
+	for _, h := range hostile {
+		if !strings.Contains(err.Error(), fmt.Sprintf("allowed_users[%q]: ", h)) {
+			t.Errorf("allowed_users %q not refused", h)
 		}
 	}
-	if !strings.Contains(err.Error(), "admin_users[0]: ") {
+	if !strings.Contains(err.Error(), fmt.Sprintf("admin_users[%q]: ", hostile[1])) {
 		t.Error("admin_users[0] not refused")
 	}
 }

@@ -2,7 +2,6 @@ package hubconfig
 
 import (
 	"crypto/tls"
-	"errors"
 	"fmt"
 	"maps"
 	"net"
@@ -14,6 +13,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/classhub/terraform-provider-jhub/internal/fielderr"
 )
 
 // Settings is everything one release depends on. Each field maps 1:1 onto a
@@ -251,10 +252,8 @@ var (
 // Validate reports every problem, each naming its attribute. Secret values
 // are never echoed.
 func (s Settings) Validate() error {
-	var errs []error
-	add := func(field, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s: %s", field, fmt.Sprintf(format, args...)))
-	}
+	var errs fielderr.List
+	add := func(field, format string, args ...any) { errs.Add(schemaPath(field), format, args...) }
 
 	hosts := map[string]string{}
 	claim := func(field, h string) {
@@ -273,7 +272,7 @@ func (s Settings) Validate() error {
 		claim(fmt.Sprintf("hub_hosts[%d]", i), h)
 	}
 	if _, err := NormalizeBaseURL(s.BaseURL); err != nil {
-		errs = append(errs, err)
+		add("base_url", "%s", strings.TrimPrefix(err.Error(), "base_url: "))
 	}
 	s.Auth.validate(add, s.AdminUsers)
 	if len(s.AllowedUsers) == 0 && s.Auth.Kind != AuthPAM && s.Auth.Kind != "" {
@@ -312,10 +311,26 @@ func (s Settings) Validate() error {
 		add("edge_binary", "%q must be a clean absolute path without spaces, quotes, '%%' or '$'", s.EdgeBinary)
 	}
 	s.Secrets.validate(add, s.Edge.BasicAuthUsers)
-	return errors.Join(errs...)
+	return errs.Err()
 }
 
 type adder func(field, format string, args ...any)
+
+// schemaPath turns a field as Validate names it (jhub_edge's attribute
+// path, such as sites[0].basic_auth.paths[1]) into a fielderr.Path. The
+// rosters are sets, so a user is selected by name; the generated secrets
+// are the resource's computed attributes of the same name.
+func schemaPath(field string) fielderr.Path {
+	field = strings.TrimPrefix(field, "secrets.")
+	p, err := fielderr.Parse(field)
+	if err != nil {
+		return fielderr.Root(field)
+	}
+	if (p[0].Name == "allowed_users" || p[0].Name == "admin_users") && len(p) == 2 && p[1].Kind == fielderr.KindKey {
+		p[1].Kind = fielderr.KindElem
+	}
+	return p
+}
 
 func validHost(h string) bool {
 	if h == "" || len(h) > 253 {
@@ -332,8 +347,8 @@ func validHost(h string) bool {
 // validateUsers applies CheckUserName; duplicates are typos.
 func validateUsers(add adder, field string, users []string, adminSSHUser string) {
 	seen := map[string]bool{}
-	for i, u := range users {
-		f := fmt.Sprintf("%s[%d]", field, i)
+	for _, u := range users {
+		f := fmt.Sprintf("%s[%q]", field, u)
 		if err := CheckUserName(u, adminSSHUser); err != nil {
 			add(f, "%v", err)
 		} else if seen[u] {
@@ -449,16 +464,16 @@ func (e Edge) validate(add adder, claim func(field, h string)) {
 	switch e.ProxyMode {
 	case "", ProxyCHPAPI, ProxyCHP:
 	default:
-		add("edge.proxy_mode", "%q is not one of %s, %s", e.ProxyMode, ProxyCHPAPI, ProxyCHP)
+		add("proxy_mode", "%q is not one of %s, %s", e.ProxyMode, ProxyCHPAPI, ProxyCHP)
 	}
 	e.TLS.validate(add)
 
 	guarded := e.HubBasicAuth != nil
 	if e.HubBasicAuth != nil {
-		e.HubBasicAuth.validate(add, "edge.hub_basic_auth")
+		e.HubBasicAuth.validate(add, "hub_basic_auth")
 	}
 	for i, site := range e.Sites {
-		f := fmt.Sprintf("edge.sites[%d]", i)
+		f := fmt.Sprintf("sites[%d]", i)
 		claim(f+".host", site.Host)
 		n := 0
 		if len(site.StaticFiles) > 0 {
@@ -492,17 +507,17 @@ func (e Edge) validate(add adder, claim func(field, h string)) {
 		}
 	}
 	if guarded && len(e.BasicAuthUsers) == 0 {
-		add("edge.basic_auth_users", "required when hub_basic_auth or a site's basic_auth is set")
+		add("basic_auth_users", "required when hub_basic_auth or a site's basic_auth is set")
 	}
 	if !guarded && len(e.BasicAuthUsers) > 0 {
-		add("edge.basic_auth_users", "set, but neither hub_basic_auth nor any site's basic_auth uses them")
+		add("basic_auth_users", "set, but neither hub_basic_auth nor any site's basic_auth uses them")
 	}
 	for _, u := range slices.Sorted(maps.Keys(e.BasicAuthUsers)) {
 		if u == "" || !validText(u) || strings.ContainsAny(u, ":\r\n#") || strings.TrimSpace(u) != u {
-			add("edge.basic_auth_users", "user %q must be non-empty without ':', '#', line breaks or surrounding space (htpasswd format)", u)
+			add("basic_auth_users", "user %q must be non-empty without ':', '#', line breaks or surrounding space (htpasswd format)", u)
 		}
 		if e.BasicAuthUsers[u] == "" {
-			add("edge.basic_auth_users", "user %q has an empty password", u)
+			add("basic_auth_users", "user %q has an empty password", u)
 		}
 	}
 }
@@ -535,63 +550,63 @@ func (t TLS) validate(add adder) {
 	case TLSACME:
 		a := t.ACME
 		if a.Email == "" || !strings.Contains(a.Email, "@") || strings.ContainsAny(a.Email, " \r\n") {
-			add("edge.tls.acme.email", "%q must be an e-mail address (the CA's expiry notices go there)", a.Email)
+			add("tls.acme_email", "%q must be an e-mail address (the CA's expiry notices go there)", a.Email)
 		}
 		if a.DirectoryURL != "" {
 			if u, err := url.Parse(a.DirectoryURL); err != nil || u.Scheme != "https" || u.Host == "" {
-				add("edge.tls.acme.directory_url", "%q must be an https:// URL", a.DirectoryURL)
+				add("tls.acme_directory_url", "%q must be an https:// URL", a.DirectoryURL)
 			}
 		}
 		dns := false
 		for i, ch := range a.Challenges {
 			if !slices.Contains(acmeChallenges, ch) {
-				add(fmt.Sprintf("edge.tls.acme.challenges[%d]", i), "%q is not one of %s", ch, strings.Join(acmeChallenges, ", "))
+				add(fmt.Sprintf("tls.acme_challenges[%d]", i), "%q is not one of %s", ch, strings.Join(acmeChallenges, ", "))
 			}
 			dns = dns || ch == "dns-01"
 		}
 		if dns && a.DNSToken == "" {
-			add("edge.tls.acme.dns_token", "required with the dns-01 challenge (a DigitalOcean API token)")
+			add("tls.dns_token", "required with the dns-01 challenge (a DigitalOcean API token)")
 		}
 		if !dns && (a.DNSToken != "" || a.DNSAPIURL != "" || len(a.DNSResolvers) > 0) {
-			add("edge.tls.acme", "dns_token, dns_api_url and dns_resolvers only apply with the dns-01 challenge")
+			add("tls", "dns_token, dns_api_url and dns_resolvers only apply with the dns-01 challenge")
 		}
 		if strings.ContainsAny(a.DNSToken, " \t\r\n") {
-			add("edge.tls.acme.dns_token", "must not contain whitespace")
+			add("tls.dns_token", "must not contain whitespace")
 		}
 		if a.DNSAPIURL != "" {
 			if u, err := url.Parse(a.DNSAPIURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-				add("edge.tls.acme.dns_api_url", "%q must be an http(s) URL", a.DNSAPIURL)
+				add("tls.dns_api_url", "%q must be an http(s) URL", a.DNSAPIURL)
 			}
 		}
 		for i, r := range a.DNSResolvers {
 			if _, _, err := net.SplitHostPort(r); err != nil {
-				add(fmt.Sprintf("edge.tls.acme.dns_resolvers[%d]", i), "%q must be host:port", r)
+				add(fmt.Sprintf("tls.dns_resolvers[%d]", i), "%q must be host:port", r)
 			}
 		}
 		if a.CARootPEM != "" && !strings.Contains(a.CARootPEM, "-----BEGIN CERTIFICATE-----") {
-			add("edge.tls.acme.ca_root_pem", "must be PEM certificates")
+			add("tls.acme_ca_root_pem", "must be PEM certificates")
 		}
 		if t.CertPEM != "" || t.KeyPEM != "" {
-			add("edge.tls", "cert_pem and key_pem only apply with tls.mode pem")
+			add("tls", "cert_pem and key_pem only apply with tls.mode pem")
 		}
 	case TLSPEM:
 		if t.CertPEM == "" || t.KeyPEM == "" {
-			add("edge.tls", "cert_pem and key_pem are both required with tls.mode pem")
+			add("tls", "cert_pem and key_pem are both required with tls.mode pem")
 		} else if _, err := tls.X509KeyPair([]byte(t.CertPEM), []byte(t.KeyPEM)); err != nil {
 			// The error text of X509KeyPair never includes key material.
-			add("edge.tls.key_pem", "cert_pem and key_pem are not a matching PEM certificate and private key (%v)", err)
+			add("tls.key_pem", "cert_pem and key_pem are not a matching PEM certificate and private key (%v)", err)
 		}
 	case TLSSelfSigned:
 		if t.CertPEM != "" || t.KeyPEM != "" {
-			add("edge.tls", "cert_pem and key_pem only apply with tls.mode pem")
+			add("tls", "cert_pem and key_pem only apply with tls.mode pem")
 		}
 	case "":
-		add("edge.tls.mode", "required: one of %s, %s, %s", TLSACME, TLSPEM, TLSSelfSigned)
+		add("tls.mode", "required: one of %s, %s, %s", TLSACME, TLSPEM, TLSSelfSigned)
 	default:
-		add("edge.tls.mode", "%q is not one of %s, %s, %s", t.Mode, TLSACME, TLSPEM, TLSSelfSigned)
+		add("tls.mode", "%q is not one of %s, %s, %s", t.Mode, TLSACME, TLSPEM, TLSSelfSigned)
 	}
 	if t.Mode != TLSACME && !isZeroACME(t.ACME) {
-		add("edge.tls.acme", "only applies with tls.mode acme")
+		add("tls", "only applies with tls.mode acme")
 	}
 }
 

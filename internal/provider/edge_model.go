@@ -88,12 +88,14 @@ func (m *edgeModel) plannedLimits(ctx context.Context) (types.Object, diag.Diagn
 		if m.DropletMemory.IsUnknown() || m.DropletVCPUs.IsUnknown() {
 			return types.ObjectUnknown(limitsAttrTypes), diags
 		}
+		d := hubconfig.DefaultLimits(int(m.DropletMemory.ValueInt64()), int(m.DropletVCPUs.ValueInt64()))
 		if m.DropletMemory.IsNull() || m.DropletVCPUs.IsNull() {
 			diags.AddAttributeError(path.Root("droplet_memory"), "The droplet's size is needed",
 				"Set droplet_memory = jhub_droplet.<name>.memory and droplet_vcpus = jhub_droplet.<name>.vcpus, so each student's limits are derived from the droplet's size, or set every field of limits.")
-			return types.ObjectUnknown(limitsAttrTypes), diags
+			// The smallest droplet's limits stand in, so that the rest of
+			// the settings are still checked in this plan.
+			d = hubconfig.DefaultLimits(512, 1)
 		}
-		d := hubconfig.DefaultLimits(int(m.DropletMemory.ValueInt64()), int(m.DropletVCPUs.ValueInt64()))
 		for i, v := range []int{d.MemoryMaxMiB, d.TasksMax, d.CPUQuotaPercent, d.NProc} {
 			if fields[i].IsNull() || fields[i].IsUnknown() {
 				*fields[i] = types.Int64Value(int64(v))

@@ -68,9 +68,6 @@ func (r *edgeResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRe
 	resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("id"), plan.Host)...)
 	limits, d := plan.plannedLimits(ctx)
 	resp.Diagnostics.Append(d...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
 	plan.Limits = limits
 	resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("limits"), limits)...)
 	if plan.settingsKnown() {
@@ -85,8 +82,8 @@ func (r *edgeResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRe
 			resp.Diagnostics.AddError("Cannot check hub settings", err.Error())
 			return
 		}
-		if err := s.Validate(); err != nil && !resp.Diagnostics.HasError() {
-			resp.Diagnostics.AddError("Invalid hub settings", err.Error())
+		if err := s.Validate(); err != nil {
+			resp.Diagnostics.Append(fieldDiags("Invalid hub settings", err)...)
 			return
 		}
 		if base, err := hubconfig.NormalizeBaseURL(s.BaseURL); err == nil && len(s.HubHosts) > 0 {

@@ -14,12 +14,14 @@ import (
 func TestAccEdge_validation(t *testing.T) {
 	for name, tc := range map[string]struct{ attrs, want string }{
 		"base url":              {`base_url = "/a b/"`, `base_url`},
-		"internal port":         {`extra_ufw_rules = ["allow 8001/tcp"]`, `(?s)port 8001.*internal`},
+		"internal port":         {`extra_ufw_rules = ["allow 881/tcp"]`, `(?s)port 881.*internal`},
 		"ufw injection":         {`extra_ufw_rules = ["allow 22; reboot"]`, `not a ufw rule`},
 		"acme no email":         {`tls = { mode = "acme" }`, `(?s)email`},
 		"auth kind":             {`auth = { kind = "ldap" }`, `(?s)auth.kind`},
 		"no hub host":           {`hub_hosts = []`, `(?s)hub_hosts`},
 		"shared no pass":        {`auth = { kind = "shared-password" }`, `(?s)password`},
+		"student named root":    {`allowed_users = ["alice", "root"]`, `(?s)Error: Invalid hub settings.*\nallowed_users\["root"\]: "root" is a system or service account`},
+		"admin is the ssh user": {`admin_users = ["jhub"]`, `(?s)admin_users\["jhub"\].*droplet's admin user`},
 		"public as private key": {`ssh_private_key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJgqmntdaSZzYtx4A8iHNUkF9s/OA5ElKCgCb1QqDJZe"`, `(?s)ssh_private_key.*public key`},
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -27,7 +29,9 @@ func TestAccEdge_validation(t *testing.T) {
 				"ssh_private_key": fmt.Sprintf("ssh_private_key = %q", testkit.NewSSHKey(t, "").PrivatePEM),
 				"hub_hosts":       `hub_hosts = ["hub.example.edu"]`,
 				"auth":            `auth = { kind = "dummy" }`,
+				"allowed_users":   `allowed_users = ["alice"]`,
 				"tls":             `tls = { mode = "selfsigned" }`,
+				"size":            "droplet_memory = 4096\n  droplet_vcpus = 2",
 			}
 			extra := tc.attrs
 			for k := range attrs {
@@ -50,7 +54,9 @@ resource "jhub_edge" "hub" {
   %s
   %s
   %s
-}`, attrs["ssh_private_key"], attrs["hub_hosts"], attrs["auth"], attrs["tls"], extra),
+  %s
+  %s
+}`, attrs["ssh_private_key"], attrs["hub_hosts"], attrs["auth"], attrs["tls"], attrs["size"], attrs["allowed_users"], extra),
 				PlanOnly:    true,
 				ExpectError: regexp.MustCompile(tc.want),
 			}}})

@@ -220,7 +220,7 @@ func (r *edgeResource) Schema(ctx context.Context, _ resource.SchemaRequest, res
 			"extra_ufw_rules": schema.ListAttribute{
 				Description: "More ufw rules beside the baseline (22 rate-limited, 80 and 443 open), in ufw's own words, for example `allow 8443/tcp` " +
 					"or `allow from 198.51.100.0/24 to any port 5432 proto tcp`. Rules removed here are deleted from the droplet. The hub's internal ports " +
-					"(8000, 8001, 8081) cannot be opened: the proxy API behind them would let anyone reroute the hub.",
+					fmt.Sprintf("(%v) cannot be opened: the proxy API behind them would let anyone reroute the hub.", hubconfig.InternalPorts),
 				Optional:    true,
 				ElementType: types.StringType,
 				Validators:  []validator.List{listvalidator.ValueStringsAre(ufwRuleValidator{})},

@@ -23,6 +23,7 @@ func classHubVars(t *testing.T) config.Variables {
 		"domain":                config.StringVariable("cs101.example.edu"),
 		"students":              config.ListVariable(config.StringVariable("alice"), config.StringVariable("bob")),
 		"class_password":        config.StringVariable("correct-horse-battery"),
+		"admin_passwords":       config.MapVariable(map[string]config.Variable{"teacher": config.StringVariable("the-teachers-own-password")}),
 		"acme_email":            config.StringVariable("teacher@example.edu"),
 		"admin_ssh_public_key":  config.StringVariable(key.AuthorizedKey),
 		"admin_ssh_private_key": config.StringVariable(key.PrivatePEM),
@@ -37,10 +38,12 @@ func TestAccExampleClassHub_planErrors(t *testing.T) {
 		set  map[string]config.Variable
 		want string
 	}{
-		"missing acme_email":     {map[string]config.Variable{"acme_email": config.StringVariable("")}, `(?s)Error: .*with jhub_edge\.hub\.tls\.acme_email`},
-		"missing class password": {map[string]config.Variable{"class_password": config.StringVariable("")}, `(?s)Error: .*with jhub_edge\.hub\.auth\.password`},
-		"public key as private":  {map[string]config.Variable{"admin_ssh_private_key": config.StringVariable(testkit.NewSSHKey(t, "").AuthorizedKey)}, `(?s)Error: Unusable SSH private key.*with jhub_edge\.hub\.ssh_private_key`},
-		"user name with a space": {map[string]config.Variable{"students": config.ListVariable(config.StringVariable("Alice Smith"))}, `(?s)Error: .*with jhub_edge\.hub\.allowed_users`},
+		"missing acme_email":     {map[string]config.Variable{"acme_email": config.StringVariable("")}, `(?s)Error: Invalid hub settings.*\ntls\.acme_email: ""`},
+		"missing class password": {map[string]config.Variable{"class_password": config.StringVariable("")}, `(?s)Error: Invalid hub settings.*\nauth\.password: required`},
+		"public key as private":  {map[string]config.Variable{"admin_ssh_private_key": config.StringVariable(testkit.NewSSHKey(t, "").AuthorizedKey)}, `(?s)Error: Unusable SSH private key.*ssh_private_key = var.admin_ssh_private_key.*public key`},
+		"user name with a space": {map[string]config.Variable{"students": config.ListVariable(config.StringVariable("Alice Smith"))}, `(?s)Error: Invalid hub settings.*\nallowed_users\["Alice Smith"\]: "Alice Smith" is not a valid user name`},
+		"every mistake in one plan": {map[string]config.Variable{"acme_email": config.StringVariable(""), "class_password": config.StringVariable("short")},
+			`(?s)Error: Invalid hub settings.*(auth\.password: too short.*tls\.acme_email|tls\.acme_email.*auth\.password: too short)`},
 	} {
 		t.Run(name, func(t *testing.T) {
 			sim := testSim(t, dosim.Options{})

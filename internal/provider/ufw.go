@@ -10,16 +10,13 @@ import (
 
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 
+	"github.com/classhub/terraform-provider-jhub/internal/hubconfig"
 	"github.com/classhub/terraform-provider-jhub/internal/installer"
 )
 
 // ufwRuleRE accepts the simple and the full forms of ufw's rule syntax, and
 // nothing a shell would read as more than words.
 var ufwRuleRE = regexp.MustCompile(`^(allow|deny|reject|limit)( (in|out))?( (\d{1,5}(:\d{1,5})?(/(tcp|udp))?|from [0-9a-fA-F.:/]+|from any|to [0-9a-fA-F.:/]+|to any|port \d{1,5}(:\d{1,5})?|proto (tcp|udp)))+$`)
-
-// hubPorts are the hub's loopback services; opening them would expose the
-// proxy's routing API and the hub itself without TLS.
-var hubPorts = []int{8000, 8001, 8081}
 
 // checkUFWRule returns what is wrong with a rule, or "".
 func checkUFWRule(rule string) string {
@@ -36,9 +33,9 @@ func checkUFWRule(rule string) string {
 		if hi != "" {
 			b, _ = strconv.Atoi(hi)
 		}
-		for _, p := range hubPorts {
+		for _, p := range hubconfig.InternalPorts {
 			if a <= p && p <= b {
-				return fmt.Sprintf("%q would open port %d, one of the hub's internal ports (%v); they stay closed", rule, p, hubPorts)
+				return fmt.Sprintf("%q would open port %d, one of the hub's internal ports (%v); they stay closed: the proxy API behind them would let anyone reroute the hub", rule, p, hubconfig.InternalPorts)
 			}
 		}
 	}
