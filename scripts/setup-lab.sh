@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # setup-lab.sh: installs what the lab needs on the host and builds the droplet
-# image (a Debian 12 root filesystem booted by systemd-nspawn).
+# image (a Debian 13 "trixie" root filesystem booted by systemd-nspawn, what a
+# DigitalOcean debian-13-x64 droplet plus the cloud-init payload holds).
 #
 # Idempotent; run as root. The image is cached outside the clone in
 # ${JHUB_CACHE:-/var/cache/jhub}/lab/image-<recipe hash>, where the hash is the
@@ -17,15 +18,16 @@ set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cache=${JHUB_CACHE:-/var/cache/jhub}
-suite=bookworm
+suite=trixie
 
 # Packages debootstrap installs. debootstrap does not resolve virtual packages,
 # hence python3-cffi-backend.
 base_pkgs=systemd,systemd-sysv,dbus,openssh-server,ufw,iptables,iproute2,sudo,python3,python3-cffi-backend,cloud-init,ca-certificates,locales
 # Packages apt installs afterwards (it resolves dependencies properly): the hub
-# and every package the cloud-init payload lists (internal/cloudinit: its
-# basePackages and the "debian" hub install method), plus curl for tests.
-hub_pkgs="jupyterhub node-configurable-http-proxy python3-notebook jupyter-notebook unattended-upgrades curl"
+# (JupyterHub 5 spawning JupyterLab on jupyter-server, nbgitpuller) and every
+# package the cloud-init payload lists (internal/cloudinit: its basePackages
+# and the "debian" hub install method), plus curl for tests.
+hub_pkgs="jupyterhub jupyterlab python3-jupyter-server python3-nbgitpuller node-configurable-http-proxy unattended-upgrades curl"
 
 host_pkgs="debootstrap systemd-container iproute2 iptables zstd ca-certificates"
 
@@ -45,9 +47,9 @@ else
 	echo "setup-lab.sh: scripts/install-pebble.sh missing; the lab's ACME part will not start" >&2
 fi
 
-# mirror_for SUITE prints the URI of the host's apt source that carries SUITE
+# source_for SUITE prints the URI of the host's apt source that carries SUITE
 # (never a hard-coded host: the lab uses whatever mirror this machine uses).
-mirror_for() {
+source_for() {
 	awk -v s="$1" 'BEGIN { RS = ""; FS = "\n" }
 	{
 		uri = ""; ok = 0
@@ -57,6 +59,16 @@ mirror_for() {
 		}
 		if (ok && uri != "") { print uri; exit }
 	}' /etc/apt/sources.list.d/*.sources 2>/dev/null
+}
+# The host may run another release (bookworm here): Debian serves every release
+# from one archive, so the source that carries the host's own suite (or its
+# -security suite) serves the image's too.
+host_suite=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
+mirror_for() {
+	local uri
+	uri=$(source_for "$1")
+	[ -n "$uri" ] || [ -z "$host_suite" ] || uri=$(source_for "${1/#$suite/$host_suite}")
+	echo "$uri"
 }
 
 hash=$(sha256sum "${BASH_SOURCE[0]}" | cut -c1-16)
@@ -71,7 +83,7 @@ if [ -f "$image/etc/jhub-lab-recipe" ]; then
 fi
 
 mirror=$(mirror_for "$suite")
-[ -n "$mirror" ] || { echo "setup-lab.sh: no apt source for suite $suite in /etc/apt/sources.list.d/*.sources (add a deb822 source with URIs: and Suites: $suite)" >&2; exit 1; }
+[ -n "$mirror" ] || { echo "setup-lab.sh: no apt source for suite $suite or $host_suite in /etc/apt/sources.list.d/*.sources (add a deb822 source with URIs: and Suites: $suite)" >&2; exit 1; }
 security=$(mirror_for "$suite-security")
 
 work=$(mktemp -d "$cache/lab/.build-XXXXXX")
@@ -86,11 +98,12 @@ start=$(date +%s)
 echo "setup-lab.sh: building image $hash from $mirror (takes a few minutes)"
 debootstrap --variant=minbase --include="$base_pkgs" "$suite" "$root" "$mirror"
 
+# deb822, as on DigitalOcean's debian-13 image and as cloud-init 25 writes it.
+rm -f "$root/etc/apt/sources.list"
 {
-	echo "deb $mirror $suite main"
-	echo "deb $mirror $suite-updates main"
-	[ -z "$security" ] || echo "deb $security $suite-security main"
-} >"$root/etc/apt/sources.list"
+	printf 'Types: deb\nURIs: %s\nSuites: %s %s-updates\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' "$mirror" "$suite" "$suite"
+	[ -z "$security" ] || printf '\nTypes: deb\nURIs: %s\nSuites: %s-security\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' "$security" "$suite"
+} >"$root/etc/apt/sources.list.d/debian.sources"
 
 mount -t proc proc "$root/proc"
 mount -t sysfs sys "$root/sys"
@@ -110,6 +123,12 @@ rm -f "$root/usr/sbin/policy-rc.d" "$root/etc/dpkg/dpkg.cfg.d/jhub-lab-build"
 echo "en_US.UTF-8 UTF-8" >"$root/etc/locale.gen"
 chroot "$root" locale-gen
 chroot "$root" update-locale LANG=en_US.UTF-8
+# The hub must run as installed: JupyterHub, and single-user servers that are
+# JupyterLab on jupyter-server.
+chroot "$root" jupyterhub --version
+chroot "$root" python3 -c 'import jupyterlab, jupyter_server, nbgitpuller; print("jupyterlab", jupyterlab.__version__, "jupyter_server", jupyter_server.__version__)'
+chroot "$root" jupyterhub-singleuser --help-all >"$work/singleuser-help"
+grep -q 'ServerApp' "$work/singleuser-help" || { echo "setup-lab.sh: jupyterhub-singleuser does not run on jupyter-server" >&2; exit 1; }
 umount "$root/proc" "$root/sys"
 
 # Every boot is a first boot of a new machine: fresh machine-id, host keys from
@@ -130,7 +149,11 @@ echo "$hash" >"$root/etc/jhub-lab-recipe"
 
 # Atomic publish: a half-built image is never visible under its final name.
 mv -T "$root" "$image"
+# Other checkouts (branches with another recipe) may still boot older images:
+# only those no lab has used for a week go (internal/lab touches the stamp).
 for old in "$cache"/lab/image-*; do
-	[ "$old" = "$image" ] || rm -rf "$old"
+	[ "$old" != "$image" ] || continue
+	[ -z "$(find "$old/etc/jhub-lab-recipe" -mtime -7 2>/dev/null)" ] || continue
+	rm -rf "$old"
 done
 echo "setup-lab.sh: built $image in $(($(date +%s) - start))s"
