@@ -66,15 +66,31 @@ func aptSources(glob string) (map[string]string, error) {
 	return out, nil
 }
 
+// hostSuite is the codename of the host's own Debian release.
+func hostSuite() string {
+	b, _ := os.ReadFile("/etc/os-release")
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VERSION_CODENAME="); ok {
+			return strings.Trim(v, `"'`)
+		}
+	}
+	return ""
+}
+
 // aptMirror proxies /debian/ and /debian-security/ to the host's archives
-// for suites bookworm and bookworm-security, keeping by-hash index files in
-// cacheDir.
-func aptMirror(sources map[string]string, cacheDir string) (http.Handler, error) {
+// for the image's suites (ImageSuite and its -security suite), keeping
+// by-hash index files in cacheDir. A host of another release (hostSuite)
+// has no source for them, but Debian serves every release from one archive:
+// the source of the host's own suite serves the image's too.
+func aptMirror(sources map[string]string, hostSuite, cacheDir string) (http.Handler, error) {
 	mux := http.NewServeMux()
-	for path, suite := range map[string]string{"/debian/": "bookworm", "/debian-security/": "bookworm-security"} {
-		raw, ok := sources[suite]
+	for path, suffix := range map[string]string{"/debian/": "", "/debian-security/": "-security"} {
+		raw, ok := sources[ImageSuite+suffix]
 		if !ok {
-			return nil, fmt.Errorf("lab: the host's apt sources (/etc/apt/sources.list.d/*.sources) have no %s suite; add one so the lab can serve it to droplets", suite)
+			raw, ok = sources[hostSuite+suffix]
+		}
+		if !ok {
+			return nil, fmt.Errorf("lab: the host's apt sources (/etc/apt/sources.list.d/*.sources) have neither a %s nor a %s suite; add one so the lab can serve the archive to droplets", ImageSuite+suffix, hostSuite+suffix)
 		}
 		u, err := url.Parse(strings.TrimSuffix(raw, "/") + "/")
 		if err != nil {

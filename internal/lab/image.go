@@ -8,6 +8,13 @@ import (
 	"path/filepath"
 )
 
+// ImageSlug is the DigitalOcean image the lab's golden image stands for; the
+// lab boots droplets of this image only.
+const ImageSlug = "debian-13-x64"
+
+// ImageSuite is the Debian release of the golden image.
+const ImageSuite = "trixie"
+
 // SetupScript is the script that builds the lab image, relative to the
 // module root; its hash names the image.
 const SetupScript = "scripts/setup-lab.sh"

@@ -86,7 +86,7 @@ Components: main
 			t.Errorf("%s: %q, want %q", k, got[k], v)
 		}
 	}
-	if _, err := aptMirror(map[string]string{"bookworm": "http://x.invalid/debian"}, t.TempDir()); err == nil || !strings.Contains(err.Error(), "bookworm-security") {
+	if _, err := aptMirror(map[string]string{"bookworm": "http://x.invalid/debian"}, "bookworm", t.TempDir()); err == nil || !strings.Contains(err.Error(), "trixie-security") {
 		t.Errorf("missing security suite: %v", err)
 	}
 }
@@ -100,13 +100,13 @@ func TestAptMirror(t *testing.T) {
 		io.WriteString(w, "index")
 	}))
 	defer up.Close()
-	h, err := aptMirror(map[string]string{"bookworm": up.URL + "/debian", "bookworm-security": up.URL + "/debian-security/"}, t.TempDir())
+	h, err := aptMirror(map[string]string{"bookworm": up.URL + "/debian", "bookworm-security": up.URL + "/debian-security/"}, "bookworm", t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
 	front := httptest.NewServer(h)
 	defer front.Close()
-	for _, p := range []string{"/debian/dists/bookworm/InRelease", "/debian-security/dists/bookworm-security/InRelease"} {
+	for _, p := range []string{"/debian/dists/trixie/InRelease", "/debian-security/dists/trixie-security/InRelease"} {
 		resp, err := http.Get(front.URL + p)
 		if err != nil {
 			t.Fatal(err)
@@ -118,7 +118,7 @@ func TestAptMirror(t *testing.T) {
 		}
 	}
 	host := strings.TrimPrefix(up.URL, "http://")
-	want := []string{host + " /debian/dists/bookworm/InRelease", host + " /debian-security/dists/bookworm-security/InRelease"}
+	want := []string{host + " /debian/dists/trixie/InRelease", host + " /debian-security/dists/trixie-security/InRelease"}
 	if strings.Join(seen, "|") != strings.Join(want, "|") {
 		t.Errorf("upstream saw %q, want %q", seen, want)
 	}
@@ -139,7 +139,7 @@ func TestMetadataHandler(t *testing.T) {
 	hc := oauth2.NewClient(context.Background(), oauth2.StaticTokenSource(&oauth2.Token{AccessToken: sim.Token()}))
 	c, _ := godo.New(hc, godo.SetBaseURL(url))
 	d, _, err := c.Droplets.Create(context.Background(), &godo.DropletCreateRequest{
-		Name: "hub", Region: "fra1", Size: "s-1vcpu-1gb", Image: godo.DropletCreateImage{Slug: "debian-12-x64"},
+		Name: "hub", Region: "fra1", Size: "s-1vcpu-1gb", Image: godo.DropletCreateImage{Slug: ImageSlug},
 		UserData: "#cloud-config\n{}\n", Tags: []string{"class"},
 	})
 	if err != nil {
@@ -200,7 +200,7 @@ func TestByHashCache(t *testing.T) {
 		io.WriteString(w, good)
 	}))
 	defer up.Close()
-	h, err := aptMirror(map[string]string{"bookworm": up.URL + "/debian", "bookworm-security": up.URL + "/debian-security"}, t.TempDir())
+	h, err := aptMirror(map[string]string{"bookworm": up.URL + "/debian", "bookworm-security": up.URL + "/debian-security"}, "bookworm", t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
