@@ -259,13 +259,15 @@ func TestDroplet(t *testing.T) {
 	t.Cleanup(func() { c.Domains.Delete(ctx, zone) })
 	m := createDroplet(t, l, c, "hub", hubSize, false)
 	waitActive(t, c, m)
-	// sshd listens before the payload's runcmd resets and enables ufw; a SYN
-	// that arrives while ufw reloads its rules is dropped, so a few tries.
+	// On trixie sshd starts alongside cloud-init's config stage, which then
+	// restarts it (and runcmd reloads ufw): a connection in that instant is
+	// refused, so a few tries.
 	open := false
-	for range 3 {
+	for range 10 {
 		if open = tcpOpen(net.JoinHostPort(m.ip, "22")); open {
 			break
 		}
+		time.Sleep(500 * time.Millisecond)
 	}
 	if !open {
 		d, _ := l.lookup(m.id)
@@ -287,6 +289,18 @@ func TestDroplet(t *testing.T) {
 			t.Fatalf("cloud-init installed packages the image lacks; add them to scripts/setup-lab.sh:\n%s", out)
 		}
 		mustRun(t, cli, "dpkg-query -W jupyterhub jupyterlab python3-jupyter-server python3-nbgitpuller node-configurable-http-proxy ufw unattended-upgrades")
+	})
+	t.Run("apt-install", func(t *testing.T) {
+		// A package the image lacks installs for real through the lab's
+		// mirror, from the archive the host's apt sources name.
+		if out, err := sshRun(cli, "dpkg-query -W python3-numpy"); err == nil {
+			t.Fatalf("python3-numpy already in the image (%s): the test proves nothing", out)
+		}
+		if out, err := sshRun(cli, "sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-numpy"); err != nil {
+			srcs, _ := sshRun(cli, "grep -r . /etc/apt/sources.list /etc/apt/sources.list.d/")
+			t.Fatalf("apt-get install python3-numpy: %v\n%s\napt sources:\n%s", err, out, srcs)
+		}
+		mustRun(t, cli, "python3 -c 'import numpy; print(numpy.arange(3).sum())'")
 	})
 	t.Run("firewall", func(t *testing.T) {
 		// Listeners on every port; only the firewall decides what the
