@@ -163,7 +163,7 @@ func Start(ctx context.Context, opts Options) (l *Lab, err error) {
 	if err != nil {
 		return nil, err
 	}
-	mirror, err := aptMirror(sources, hostSuite(), filepath.Join(CacheDir(), "lab", "apt-by-hash"))
+	mirror, err := aptMirror(sources, hostSuite(), filepath.Join(CacheDir(), "lab", "apt-cache"))
 	if err != nil {
 		return nil, err
 	}

@@ -187,16 +187,23 @@ func TestMetadataHandler(t *testing.T) {
 	}
 }
 
-// TestByHashCache: a content-addressed index is fetched once and then served
-// from disk; a body that does not match its name is never cached.
-func TestByHashCache(t *testing.T) {
+// TestArchiveCache: a content-addressed index and a package are fetched once
+// and then served from disk; a body that does not match its name, or that
+// arrives cut short, is never cached.
+func TestArchiveCache(t *testing.T) {
 	good := "Package: ufw\n"
 	sum := sha256.Sum256([]byte(good))
-	goodPath := "/debian/dists/bookworm/main/binary-amd64/by-hash/SHA256/" + hex.EncodeToString(sum[:])
-	badPath := "/debian/dists/bookworm/main/binary-amd64/by-hash/SHA256/" + strings.Repeat("0", 64)
+	goodPath := "/debian/dists/trixie/main/binary-amd64/by-hash/SHA256/" + hex.EncodeToString(sum[:])
+	badPath := "/debian/dists/trixie/main/binary-amd64/by-hash/SHA256/" + strings.Repeat("0", 64)
+	debPath := "/debian/pool/main/u/ufw/ufw_0.36.2-9_all.deb"
+	cutPath := "/debian/pool/main/c/cut/cut_1_all.deb"
 	hits := map[string]int{}
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hits[r.URL.Path]++
+		if r.URL.Path == cutPath {
+			// Announces more than it sends: the connection breaks.
+			w.Header().Set("Content-Length", strconv.Itoa(len(good)+10))
+		}
 		io.WriteString(w, good)
 	}))
 	defer up.Close()
@@ -207,8 +214,14 @@ func TestByHashCache(t *testing.T) {
 	front := httptest.NewServer(h)
 	defer front.Close()
 	for range 3 {
-		for _, p := range []string{goodPath, badPath} {
+		for _, p := range []string{goodPath, badPath, debPath, cutPath} {
 			resp, err := http.Get(front.URL + p)
+			if p == cutPath {
+				if err == nil {
+					resp.Body.Close()
+				}
+				continue
+			}
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -219,7 +232,7 @@ func TestByHashCache(t *testing.T) {
 			}
 		}
 	}
-	if hits[goodPath] != 1 || hits[badPath] != 3 {
-		t.Errorf("upstream hits %v: want the matching file fetched once, the mismatching one every time", hits)
+	if hits[goodPath] != 1 || hits[debPath] != 1 || hits[badPath] != 3 || hits[cutPath] < 3 {
+		t.Errorf("upstream hits %v: want the matching index and the package fetched once, the mismatching and the cut one every time", hits)
 	}
 }
