@@ -92,7 +92,8 @@ Components: main
 }
 
 // TestAptMirror: the droplet-facing paths map onto the host's archive URIs,
-// with the archive's own Host header.
+// with the archive's own Host header; a source for the image's own suite
+// wins over the host release's.
 func TestAptMirror(t *testing.T) {
 	var seen []string
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -100,7 +101,10 @@ func TestAptMirror(t *testing.T) {
 		io.WriteString(w, "index")
 	}))
 	defer up.Close()
-	h, err := aptMirror(map[string]string{"bookworm": up.URL + "/debian", "bookworm-security": up.URL + "/debian-security/"}, "bookworm", t.TempDir())
+	h, err := aptMirror(map[string]string{
+		"bookworm": "http://not-this.invalid/debian", "trixie": up.URL + "/debian",
+		"bookworm-security": up.URL + "/debian-security/",
+	}, "bookworm", t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
