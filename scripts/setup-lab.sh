@@ -149,11 +149,14 @@ echo "$hash" >"$root/etc/jhub-lab-recipe"
 
 # Atomic publish: a half-built image is never visible under its final name.
 mv -T "$root" "$image"
+touch "$image.used"
 # Other checkouts (branches with another recipe) may still boot older images:
-# only those no lab has used for a week go (internal/lab touches the stamp).
-for old in "$cache"/lab/image-*; do
+# only those neither built nor used by a lab for a week go (internal/lab
+# touches image-*.used, beside the image: overlays use it as their lower layer).
+for old in "$cache"/lab/image-*/; do
+	old=${old%/}
 	[ "$old" != "$image" ] || continue
-	[ -z "$(find "$old/etc/jhub-lab-recipe" -mtime -7 2>/dev/null)" ] || continue
-	rm -rf "$old"
+	[ -z "$(find "$old.used" "$old/etc/jhub-lab-recipe" -mtime -7 2>/dev/null)" ] || continue
+	rm -rf "$old" "$old.used"
 done
 echo "setup-lab.sh: built $image in $(($(date +%s) - start))s"

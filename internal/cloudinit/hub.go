@@ -19,9 +19,10 @@ type hubInstaller struct {
 // hubInstallers maps Config.HubInstall values to methods; a new method (pip in
 // a venv, a different image family) is one more entry.
 var hubInstallers = map[string]hubInstaller{
-	// Debian 12 packages JupyterHub 3.0; jupyter-notebook brings the
-	// single-user server, node-configurable-http-proxy the default proxy.
-	"debian": {aptPackages: []string{"jupyterhub", "node-configurable-http-proxy", "jupyter-notebook"}},
+	// Debian 13 packages JupyterHub 5; jupyterlab brings the single-user
+	// server (JupyterLab on jupyter-server), node-configurable-http-proxy the
+	// default proxy, python3-nbgitpuller the course material links.
+	"debian": {aptPackages: []string{"jupyterhub", "jupyterlab", "python3-nbgitpuller", "node-configurable-http-proxy"}},
 }
 
 // HubInstallMethods lists the accepted Config.HubInstall values, sorted.

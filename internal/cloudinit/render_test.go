@@ -99,7 +99,7 @@ func TestRenderStructure(t *testing.T) {
 		"ufw allow 80/tcp",
 		"ufw allow 443/tcp",
 		"ufw --force enable",
-		"env DEBIAN_FRONTEND=noninteractive apt-get -q -y -o DPkg::Lock::Timeout=600 install --no-install-recommends jupyterhub node-configurable-http-proxy jupyter-notebook",
+		"env DEBIAN_FRONTEND=noninteractive apt-get -q -y -o DPkg::Lock::Timeout=600 install --no-install-recommends jupyterhub jupyterlab python3-nbgitpuller node-configurable-http-proxy",
 		"touch /var/lib/extra-ran",
 	}
 	if !slices.Equal(cmds, wantCmds) {

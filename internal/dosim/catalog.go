@@ -119,3 +119,10 @@ func findImage(slug string, id int) (wireImage, bool) {
 	}
 	return wireImage{}, false
 }
+
+// SizeMemoryMiB is the RAM of a size in MiB, as DigitalOcean lists it (the
+// lab gives each droplet's container this much memory).
+func SizeMemoryMiB(slug string) (int, bool) {
+	sz, ok := findSize(slug)
+	return sz.Memory, ok
+}

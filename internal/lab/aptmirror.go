@@ -12,16 +12,17 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 )
 
 // The droplets have no route out, yet the payload runs `apt-get update` and
 // installs packages. The lab serves the host's own Debian archives to them
-// (a pass-through mirror at the gateway), so apt checks real signed indices,
-// and the image already holds every package the payload installs, so the
-// install step is a no-op. Mirror addresses are never written down: they come
-// from the host's apt sources.
+// (a pass-through mirror at the gateway), so apt checks real signed indices
+// and any package installs for real. The image already holds every package
+// the payload installs, so the payload's install step is a no-op. Mirror
+// addresses are never written down: they come from the host's apt sources.
 
 // aptSources maps each suite in the host's deb822 sources to its first URI.
 func aptSources(glob string) (map[string]string, error) {
@@ -66,15 +67,31 @@ func aptSources(glob string) (map[string]string, error) {
 	return out, nil
 }
 
+// hostSuite is the codename of the host's own Debian release.
+func hostSuite() string {
+	b, _ := os.ReadFile("/etc/os-release")
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VERSION_CODENAME="); ok {
+			return strings.Trim(v, `"'`)
+		}
+	}
+	return ""
+}
+
 // aptMirror proxies /debian/ and /debian-security/ to the host's archives
-// for suites bookworm and bookworm-security, keeping by-hash index files in
-// cacheDir.
-func aptMirror(sources map[string]string, cacheDir string) (http.Handler, error) {
+// for the image's suites (ImageSuite and its -security suite), keeping
+// by-hash index files and packages in cacheDir. A host of another release (hostSuite)
+// has no source for them, but Debian serves every release from one archive:
+// the source of the host's own suite serves the image's too.
+func aptMirror(sources map[string]string, hostSuite, cacheDir string) (http.Handler, error) {
 	mux := http.NewServeMux()
-	for path, suite := range map[string]string{"/debian/": "bookworm", "/debian-security/": "bookworm-security"} {
-		raw, ok := sources[suite]
+	for path, suffix := range map[string]string{"/debian/": "", "/debian-security/": "-security"} {
+		raw, ok := sources[ImageSuite+suffix]
 		if !ok {
-			return nil, fmt.Errorf("lab: the host's apt sources (/etc/apt/sources.list.d/*.sources) have no %s suite; add one so the lab can serve it to droplets", suite)
+			raw, ok = sources[hostSuite+suffix]
+		}
+		if !ok {
+			return nil, fmt.Errorf("lab: the host's apt sources (/etc/apt/sources.list.d/*.sources) have neither a %s nor a %s suite; add one so the lab can serve the archive to droplets", ImageSuite+suffix, hostSuite+suffix)
 		}
 		u, err := url.Parse(strings.TrimSuffix(raw, "/") + "/")
 		if err != nil {
@@ -92,27 +109,41 @@ func aptMirror(sources map[string]string, cacheDir string) (http.Handler, error)
 	if err := os.MkdirAll(cacheDir, 0o755); err != nil {
 		return nil, fmt.Errorf("lab: apt cache: %w", err)
 	}
-	return byHashCache{dir: cacheDir, next: mux}, nil
+	return archiveCache{dir: cacheDir, next: mux}, nil
 }
 
-// byHashCache keeps the archive's content-addressed index files
-// (…/by-hash/SHA256/<sum>, which apt fetches for Debian's archives) on disk.
-// Their name is their hash, so a cached copy is never stale: later boots and
-// later labs fetch only the small InRelease files from the archive.
-type byHashCache struct {
+// archiveCache keeps on disk what never changes under its name: the
+// archive's content-addressed index files (…/by-hash/SHA256/<sum>, which apt
+// fetches for Debian's archives) and packages (…/pool/…/<name>_<version>_<arch>.deb,
+// which the archive never replaces). A cached copy is never stale: later
+// boots and later labs fetch only the small InRelease files from the archive.
+type archiveCache struct {
 	dir  string
 	next http.Handler
 }
 
 var sha256Hex = regexp.MustCompile(`^[0-9a-f]{64}$`)
 
-func (c byHashCache) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	_, sum, ok := strings.Cut(r.URL.Path, "/by-hash/SHA256/")
-	if r.Method != http.MethodGet || !ok || !sha256Hex.MatchString(sum) {
+// cacheName is the file a request is kept in, and the hash its content must
+// have ("" for a package, which apt checks against the signed index itself).
+func cacheName(urlPath string) (name, wantSum string, ok bool) {
+	if _, sum, ok := strings.Cut(urlPath, "/by-hash/SHA256/"); ok && sha256Hex.MatchString(sum) {
+		return sum, sum, true
+	}
+	if strings.Contains(urlPath, "/pool/") && strings.HasSuffix(urlPath, ".deb") {
+		h := sha256.Sum256([]byte(urlPath))
+		return "deb-" + hex.EncodeToString(h[:]), "", true
+	}
+	return "", "", false
+}
+
+func (c archiveCache) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	name, sum, ok := cacheName(r.URL.Path)
+	if r.Method != http.MethodGet || !ok {
 		c.next.ServeHTTP(w, r)
 		return
 	}
-	path := filepath.Join(c.dir, sum)
+	path := filepath.Join(c.dir, name)
 	if f, err := os.Open(path); err == nil {
 		defer f.Close()
 		http.ServeContent(w, r, "", time.Time{}, f)
@@ -128,7 +159,8 @@ func (c byHashCache) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	tw := &teeWriter{ResponseWriter: w, h: sha256.New(), f: tmp}
 	c.next.ServeHTTP(tw, r)
 	// Kept only if complete and really the content its name promises.
-	if tw.status == http.StatusOK && tw.err == nil && hex.EncodeToString(tw.h.Sum(nil)) == sum {
+	complete := tw.status == http.StatusOK && tw.err == nil && tw.Header().Get("Content-Length") == strconv.FormatInt(tw.n, 10)
+	if complete && (sum == "" || hex.EncodeToString(tw.h.Sum(nil)) == sum) {
 		os.Rename(tmp.Name(), path)
 	}
 }
@@ -139,6 +171,7 @@ type teeWriter struct {
 	status int
 	h      hash.Hash
 	f      *os.File
+	n      int64
 	err    error
 }
 
@@ -154,6 +187,7 @@ func (t *teeWriter) Write(b []byte) (int, error) {
 	if t.err == nil {
 		t.h.Write(b)
 		_, t.err = t.f.Write(b)
+		t.n += int64(len(b))
 	}
 	return t.ResponseWriter.Write(b)
 }

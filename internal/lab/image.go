@@ -6,7 +6,15 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 )
+
+// ImageSlug is the DigitalOcean image the lab's golden image stands for; the
+// lab boots droplets of this image only.
+const ImageSlug = "debian-13-x64"
+
+// ImageSuite is the Debian release of the golden image.
+const ImageSuite = "trixie"
 
 // SetupScript is the script that builds the lab image, relative to the
 // module root; its hash names the image.
@@ -44,6 +52,14 @@ func FindImage() (string, error) {
 	img := filepath.Join(CacheDir(), "lab", "image-"+hex.EncodeToString(sum[:])[:16])
 	if !exists(filepath.Join(img, "etc/jhub-lab-recipe")) {
 		return "", fmt.Errorf("lab: no image for the current recipe at %s; build it with `sudo bash %s` (a few minutes, once per recipe)", img, SetupScript)
+	}
+	// When a lab last used the image: setup-lab.sh removes images of other
+	// recipes only once no lab has used them for a week. The stamp lies
+	// beside the image, which must not change under the droplets' overlays.
+	if f, err := os.OpenFile(img+".used", os.O_CREATE|os.O_WRONLY, 0o644); err == nil {
+		f.Close()
+		now := time.Now()
+		os.Chtimes(img+".used", now, now)
 	}
 	return img, nil
 }

@@ -31,7 +31,8 @@ type DownOptions struct {
 }
 
 // Down is the janitor: it finds every lab slot that has anything on this
-// host (state, namespaces, links, firewall chains, mounts, containers),
+// host (state, namespaces, links, firewall chains, mounts, containers,
+// cgroups),
 // stops live labs if asked, and removes everything a dead lab left behind.
 // It only ever touches objects named with the lab's prefix.
 func Down(ctx context.Context, opts DownOptions) error {
@@ -145,6 +146,9 @@ func findSlots(ctx context.Context) ([]slot, error) {
 	for _, p := range nspawnProcs("jhub") {
 		add(p.machine)
 	}
+	for _, dir := range labCgroups(-1) {
+		add(filepath.Base(dir))
+	}
 	for _, c := range ourChains(ctx, -1) {
 		if m := chainRE.FindStringSubmatch(c.chain); m != nil {
 			if i, err := strconv.Atoi(m[1]); err == nil && i < Slots {
@@ -212,6 +216,9 @@ func (s slot) clean(ctx context.Context, logf func(string, ...any)) error {
 	}
 	if p, err := readPID(filepath.Join(s.stateDir(), "pebble.pid")); err == nil && cmdlineHas(p, s.stateDir()) {
 		stopPIDs([]int{p}, 5*time.Second)
+	}
+	if err := removeCgroups(labCgroups(s)); err != nil {
+		errs = append(errs, err)
 	}
 	for _, m := range mountsUnder(s.diskDir()) {
 		if err := unix.Unmount(m, unix.MNT_DETACH); err != nil {

@@ -1,5 +1,5 @@
 // Package lab is the local DigitalOcean world: the DigitalOcean simulator
-// with a machine backend that boots each droplet as a real Debian 12 system
+// with a machine backend that boots each droplet as a real Debian 13 system
 // container (systemd-nspawn in a network namespace of its own, reachable on
 // its public address from the host), a metadata service, an authoritative DNS
 // server over the simulator's records, a Pebble ACME CA and an apt mirror for
@@ -163,7 +163,7 @@ func Start(ctx context.Context, opts Options) (l *Lab, err error) {
 	if err != nil {
 		return nil, err
 	}
-	mirror, err := aptMirror(sources, filepath.Join(CacheDir(), "lab", "apt-by-hash"))
+	mirror, err := aptMirror(sources, hostSuite(), filepath.Join(CacheDir(), "lab", "apt-cache"))
 	if err != nil {
 		return nil, err
 	}

@@ -5,11 +5,13 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -22,6 +24,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/classhub/terraform-provider-jhub/internal/cloudinit"
+	"github.com/classhub/terraform-provider-jhub/internal/dosim"
 )
 
 // The tests below need root, the image from scripts/setup-lab.sh and Pebble
@@ -111,9 +114,12 @@ type machine struct {
 	created  time.Time
 }
 
+// hubSize is the size the tests give a droplet that runs a hub.
+const hubSize = "s-1vcpu-2gb"
+
 // createDroplet renders the real payload (the one a DigitalOcean droplet
 // gets, with the lab's apt mirror) and creates the droplet through the API.
-func createDroplet(t testing.TB, l *Lab, c *godo.Client, name string, ipv6 bool) *machine {
+func createDroplet(t testing.TB, l *Lab, c *godo.Client, name, size string, ipv6 bool) *machine {
 	t.Helper()
 	_, adminPriv, _ := ed25519.GenerateKey(rand.Reader)
 	admin, _ := ssh.NewSignerFromKey(adminPriv)
@@ -139,8 +145,8 @@ func createDroplet(t testing.TB, l *Lab, c *godo.Client, name string, ipv6 bool)
 	}
 	m := &machine{hostKey: pinned, admin: admin, userData: string(ud), created: time.Now()}
 	d, _, err := c.Droplets.Create(context.Background(), &godo.DropletCreateRequest{
-		Name: name, Region: "fra1", Size: "s-1vcpu-2gb",
-		Image: godo.DropletCreateImage{Slug: "debian-12-x64"}, UserData: string(ud),
+		Name: name, Region: "fra1", Size: size,
+		Image: godo.DropletCreateImage{Slug: ImageSlug}, UserData: string(ud),
 		IPv6: ipv6,
 	})
 	if err != nil {
@@ -251,10 +257,21 @@ func TestDroplet(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Domains.Delete(ctx, zone) })
-	m := createDroplet(t, l, c, "hub", false)
+	m := createDroplet(t, l, c, "hub", hubSize, false)
 	waitActive(t, c, m)
-	if !tcpOpen(net.JoinHostPort(m.ip, "22")) {
-		t.Fatalf("droplet active but %s:22 closed", m.ip)
+	// On trixie sshd starts alongside cloud-init's config stage, which then
+	// restarts it (and runcmd reloads ufw): a connection in that instant is
+	// refused, so a few tries.
+	open := false
+	for range 10 {
+		if open = tcpOpen(net.JoinHostPort(m.ip, "22")); open {
+			break
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	if !open {
+		d, _ := l.lookup(m.id)
+		t.Fatalf("droplet active but %s:22 closed; console:\n%s", m.ip, l.consoleTail(d))
 	}
 	cli := m.dial(t)
 	cloudInitDone(t, cli)
@@ -267,11 +284,23 @@ func TestDroplet(t *testing.T) {
 	t.Run("packages", func(t *testing.T) {
 		// apt-get update went through the lab mirror, and the install step
 		// changed nothing: every package was already in the image.
-		mustRun(t, cli, "ls /var/lib/apt/lists/ | grep -F '"+l.Env().Gateway+":8080_debian_dists_bookworm_InRelease'")
+		mustRun(t, cli, "ls /var/lib/apt/lists/ | grep -F '"+l.Env().Gateway+":8080_debian_dists_"+ImageSuite+"_InRelease'")
 		if out, _ := sshRun(cli, "test /var/log/dpkg.log -nt /etc/jhub-lab-recipe && tail -n 20 /var/log/dpkg.log"); out != "" {
 			t.Fatalf("cloud-init installed packages the image lacks; add them to scripts/setup-lab.sh:\n%s", out)
 		}
-		mustRun(t, cli, "dpkg-query -W jupyterhub node-configurable-http-proxy jupyter-notebook ufw unattended-upgrades")
+		mustRun(t, cli, "dpkg-query -W jupyterhub jupyterlab python3-jupyter-server python3-nbgitpuller node-configurable-http-proxy ufw unattended-upgrades")
+	})
+	t.Run("apt-install", func(t *testing.T) {
+		// A package the image lacks installs for real through the lab's
+		// mirror, from the archive the host's apt sources name.
+		if out, err := sshRun(cli, "dpkg-query -W python3-numpy"); err == nil {
+			t.Fatalf("python3-numpy already in the image (%s): the test proves nothing", out)
+		}
+		if out, err := sshRun(cli, "sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-numpy"); err != nil {
+			srcs, _ := sshRun(cli, "grep -r . /etc/apt/sources.list /etc/apt/sources.list.d/")
+			t.Fatalf("apt-get install python3-numpy: %v\n%s\napt sources:\n%s", err, out, srcs)
+		}
+		mustRun(t, cli, "python3 -c 'import numpy; print(numpy.arange(3).sum())'")
 	})
 	t.Run("firewall", func(t *testing.T) {
 		// Listeners on every port; only the firewall decides what the
@@ -424,6 +453,11 @@ func waitGone(t testing.TB, l *Lab, id int, ns string) {
 		if exists(filepath.Join(l.slot.diskDir(), fmt.Sprint(id))) {
 			left = append(left, "disk")
 		}
+		for _, c := range cgroupControllers {
+			if exists(cgroupDir(c, ns)) {
+				left = append(left, c+" cgroup")
+			}
+		}
 		if len(left) == 0 {
 			return
 		}
@@ -439,8 +473,8 @@ func waitGone(t testing.TB, l *Lab, id int, ns string) {
 func TestTwoDroplets(t *testing.T) {
 	l := theLab(t)
 	c := apiClient(t, l.Env())
-	a := createDroplet(t, l, c, "node-a", true)
-	b := createDroplet(t, l, c, "node-b", false)
+	a := createDroplet(t, l, c, "node-a", hubSize, true)
+	b := createDroplet(t, l, c, "node-b", hubSize, false)
 	var wg sync.WaitGroup
 	for _, m := range []*machine{a, b} {
 		wg.Add(1)
@@ -481,6 +515,85 @@ func TestTwoDroplets(t *testing.T) {
 	}
 }
 
+// TestDropletMemory: a droplet has the RAM of its size. The smallest size's
+// droplet runs inside a host memory cgroup of that size (nspawn and every
+// process under it), and a process that allocates more is OOM-killed while
+// PID 1 and sshd keep running.
+func TestDropletMemory(t *testing.T) {
+	const size = "s-1vcpu-512mb-10gb"
+	memMiB, ok := dosim.SizeMemoryMiB(size)
+	if !ok {
+		t.Fatalf("size %s not in the catalog", size)
+	}
+	l := theLab(t)
+	c := apiClient(t, l.Env())
+	m := createDroplet(t, l, c, "small", size, false)
+	waitActive(t, c, m)
+	cli := m.dial(t)
+	cloudInitDone(t, cli)
+	ns, _ := l.Running(m.id)
+
+	memDir := cgroupDir("memory", ns)
+	limit, err := os.ReadFile(filepath.Join(memDir, "memory.limit_in_bytes"))
+	if err != nil || strings.TrimSpace(string(limit)) != strconv.Itoa(memMiB<<20) {
+		t.Fatalf("memory.limit_in_bytes = %q (%v), want %d", limit, err, memMiB<<20)
+	}
+	if b, err := os.ReadFile(filepath.Join(cgroupDir("pids", ns), "pids.max")); err != nil || strings.TrimSpace(string(b)) != strconv.Itoa(dropletPidsMax) {
+		t.Fatalf("pids.max = %q (%v)", b, err)
+	}
+	// Every process of the container, nspawn included, is charged there.
+	procs := netnsPIDs(ns)
+	for _, p := range nspawnProcs(ns) {
+		procs = append(procs, p.pid)
+	}
+	if len(procs) < 3 {
+		t.Fatalf("only %d processes found for droplet %d", len(procs), m.id)
+	}
+	for _, pid := range procs {
+		for _, c := range cgroupControllers {
+			if got := procCgroup(pid, c); got != "/"+ns && !strings.HasPrefix(got, "/"+ns+"/") {
+				t.Errorf("process %d %v is in %s cgroup %q, want /%s", pid, cmdline(pid), c, got, ns)
+			}
+		}
+	}
+
+	// The hog touches every page it allocates, in 16 MiB steps up to 256 MiB
+	// over the droplet's RAM.
+	hog := fmt.Sprintf("python3 -c 'x = []\nfor i in range(%d): x.append(bytearray(b\"x\" * (16 << 20)))\nprint(\"survived\")'", (memMiB+256)/16)
+	out, err := sshRun(cli, hog)
+	var exit *ssh.ExitError
+	if !errors.As(err, &exit) || (exit.Signal() != "KILL" && exit.ExitStatus() != 137) {
+		t.Fatalf("allocating %d MiB in a %d MiB droplet: %v %q, want killed", memMiB+256, memMiB, err, out)
+	}
+	oom, _ := os.ReadFile(filepath.Join(memDir, "memory.oom_control"))
+	if !regexp.MustCompile(`(?m)^oom_kill [1-9]`).Match(oom) {
+		t.Errorf("the hog died but the droplet's cgroup counted no OOM kill:\n%s", oom)
+	}
+	// PID 1 and sshd are still there: a new session logs in.
+	cli2 := m.dial(t)
+	if got := mustRun(t, cli2, "cat /proc/1/comm"); got != "systemd\n" {
+		t.Errorf("PID 1 is %q after the OOM kill", got)
+	}
+	mustRun(t, cli2, "systemctl is-active ssh.service")
+	if _, err := c.Droplets.Delete(context.Background(), m.id); err != nil {
+		t.Fatal(err)
+	}
+	waitGone(t, l, m.id, ns)
+}
+
+// procCgroup is the path of pid's cgroup in a v1 controller's hierarchy.
+func procCgroup(pid int, controller string) string {
+	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
+	for _, line := range strings.Split(string(b), "\n") {
+		// hierarchy-ID:controller-list:path
+		f := strings.SplitN(line, ":", 3)
+		if len(f) == 3 && slices.Contains(strings.Split(f[1], ","), controller) {
+			return f[2]
+		}
+	}
+	return ""
+}
+
 // labChild is a lab in a child process, for the janitor test: it boots a
 // droplet, reports, and waits to be killed.
 func labChild() {
@@ -492,7 +605,7 @@ func labChild() {
 	hc := oauth2.NewClient(context.Background(), oauth2.StaticTokenSource(&oauth2.Token{AccessToken: l.Env().Token}))
 	c, _ := godo.New(hc, godo.SetBaseURL(l.Env().APIURL))
 	d, _, err := c.Droplets.Create(context.Background(), &godo.DropletCreateRequest{
-		Name: "doomed", Region: "fra1", Size: "s-1vcpu-1gb", Image: godo.DropletCreateImage{Slug: "debian-12-x64"},
+		Name: "doomed", Region: "fra1", Size: "s-1vcpu-1gb", Image: godo.DropletCreateImage{Slug: ImageSlug},
 		UserData: "#cloud-config\n{}\n",
 	})
 	if err != nil {
@@ -539,9 +652,9 @@ func TestJanitor(t *testing.T) {
 	cmd.Process.Kill()
 	cmd.Wait()
 	// The crash leaves the container, namespace, bridge, chains and mounts.
-	if !exists("/run/netns/"+ns) || len(nspawnProcs(ns)) == 0 || len(mountsUnder(s.diskDir())) == 0 {
-		t.Fatalf("the killed lab left less than expected (netns %v, nspawn %d, mounts %v): the test proves nothing",
-			exists("/run/netns/"+ns), len(nspawnProcs(ns)), mountsUnder(s.diskDir()))
+	if !exists("/run/netns/"+ns) || len(nspawnProcs(ns)) == 0 || len(mountsUnder(s.diskDir())) == 0 || len(labCgroups(s)) < len(cgroupControllers) {
+		t.Fatalf("the killed lab left less than expected (netns %v, nspawn %d, mounts %v, cgroups %v): the test proves nothing",
+			exists("/run/netns/"+ns), len(nspawnProcs(ns)), mountsUnder(s.diskDir()), labCgroups(s))
 	}
 	if err := Down(context.Background(), DownOptions{Logf: t.Logf}); err != nil {
 		t.Fatal(err)
@@ -564,6 +677,9 @@ func TestJanitor(t *testing.T) {
 	if c := ourChains(context.Background(), s); len(c) > 0 {
 		t.Errorf("left behind: iptables chains %v", c)
 	}
+	if cg := labCgroups(s); len(cg) > 0 {
+		t.Errorf("left behind: cgroups %v", cg)
+	}
 	for _, d := range []string{s.stateDir(), s.diskDir()} {
 		if exists(d) {
 			t.Errorf("left behind: %s", d)
@@ -585,7 +701,7 @@ func BenchmarkBoot(b *testing.B) {
 	c := apiClient(b, l.Env())
 	var toSSH, toDone []float64
 	for i := range b.N {
-		m := createDroplet(b, l, c, fmt.Sprintf("bench-%d", i), false)
+		m := createDroplet(b, l, c, fmt.Sprintf("bench-%d", i), hubSize, false)
 		addr := ""
 		for ; addr == ""; time.Sleep(20 * time.Millisecond) {
 			if d, _, err := c.Droplets.Get(context.Background(), m.id); err == nil {

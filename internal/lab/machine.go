@@ -41,6 +41,12 @@ var hostnameRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
 // seed holding exactly the user_data the API received. It returns once sshd
 // accepts connections on the droplet's public address.
 func (l *Lab) Create(ctx context.Context, m dosim.MachineSpec) error {
+	if m.Image != ImageSlug {
+		return fmt.Errorf("lab: droplet %d: image %q cannot boot in the lab, whose only image is %s (built by %s); use image %q", m.ID, m.Image, ImageSlug, SetupScript, ImageSlug)
+	}
+	if _, ok := dosim.SizeMemoryMiB(m.Size); !ok {
+		return fmt.Errorf("lab: droplet %d: size %q is not in the simulator's catalog", m.ID, m.Size)
+	}
 	if !l.slot.subnet4().Contains(m.IPv4) {
 		return fmt.Errorf("lab: droplet %d got address %s outside the lab subnet %s", m.ID, m.IPv4, l.slot.subnet4())
 	}
@@ -109,7 +115,15 @@ func (l *Lab) boot(ctx context.Context, d *droplet) error {
 	if hostnameRE.MatchString(d.spec.Name) {
 		args = append(args, "--hostname="+d.spec.Name)
 	}
-	cmd := exec.Command("systemd-nspawn", args...)
+	mem, _ := dosim.SizeMemoryMiB(d.spec.Size)
+	procs, err := setupCgroups(d.ns, mem)
+	if err != nil {
+		return err
+	}
+	// nspawn enters the droplet's cgroups before it runs, so everything it
+	// forks is charged there (Go cannot act between fork and exec).
+	enter := `while [ "$1" != -- ]; do echo $$ >"$1" || exit 125; shift; done; shift; exec "$@"`
+	cmd := exec.Command("sh", append(append([]string{"-c", enter, "jhub-lab-enter"}, procs...), append([]string{"--", "systemd-nspawn"}, args...)...)...)
 	cmd.Stdout, cmd.Stderr = console, console
 	// Its own process group: a Ctrl-C meant for `lab up` must not reach the
 	// containers before the lab shuts them down in order.
@@ -243,6 +257,15 @@ func (l *Lab) Destroy(ctx context.Context, id int) error {
 		}
 		if err := os.RemoveAll(d.dir); err != nil {
 			errs = append(errs, fmt.Errorf("lab: droplet %d: %w", id, err))
+		}
+		var cgs []string
+		for _, c := range cgroupControllers {
+			if dir := cgroupDir(c, d.ns); exists(dir) {
+				cgs = append(cgs, dir)
+			}
+		}
+		if err := removeCgroups(cgs); err != nil {
+			errs = append(errs, err)
 		}
 		if exists("/run/netns/" + d.ns) {
 			if _, err := run(ctx, "ip", "netns", "delete", d.ns); err != nil {

@@ -13,7 +13,8 @@ import (
 // lab's slot number, so a janitor can find what a crashed lab left behind and
 // never touches anything else: bridge jhub<N>, namespaces jhub<N>-<droplet id>,
 // host-side veths jhub<N>v<k>, iptables chains JHUB<N>-*, containers named like
-// their namespace, overlay mounts under DiskRoot/lab<N>.
+// their namespace, overlay mounts under DiskRoot/lab<N>, v1 memory and pids
+// cgroups named like the droplet's namespace.
 
 // Slots is how many labs can run side by side on one machine.
 const Slots = 16

@@ -86,13 +86,14 @@ Components: main
 			t.Errorf("%s: %q, want %q", k, got[k], v)
 		}
 	}
-	if _, err := aptMirror(map[string]string{"bookworm": "http://x.invalid/debian"}, t.TempDir()); err == nil || !strings.Contains(err.Error(), "bookworm-security") {
+	if _, err := aptMirror(map[string]string{"bookworm": "http://x.invalid/debian"}, "bookworm", t.TempDir()); err == nil || !strings.Contains(err.Error(), "trixie-security") {
 		t.Errorf("missing security suite: %v", err)
 	}
 }
 
 // TestAptMirror: the droplet-facing paths map onto the host's archive URIs,
-// with the archive's own Host header.
+// with the archive's own Host header; a source for the image's own suite
+// wins over the host release's.
 func TestAptMirror(t *testing.T) {
 	var seen []string
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -100,13 +101,16 @@ func TestAptMirror(t *testing.T) {
 		io.WriteString(w, "index")
 	}))
 	defer up.Close()
-	h, err := aptMirror(map[string]string{"bookworm": up.URL + "/debian", "bookworm-security": up.URL + "/debian-security/"}, t.TempDir())
+	h, err := aptMirror(map[string]string{
+		"bookworm": "http://not-this.invalid/debian", "trixie": up.URL + "/debian",
+		"bookworm-security": up.URL + "/debian-security/",
+	}, "bookworm", t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
 	front := httptest.NewServer(h)
 	defer front.Close()
-	for _, p := range []string{"/debian/dists/bookworm/InRelease", "/debian-security/dists/bookworm-security/InRelease"} {
+	for _, p := range []string{"/debian/dists/trixie/InRelease", "/debian-security/dists/trixie-security/InRelease"} {
 		resp, err := http.Get(front.URL + p)
 		if err != nil {
 			t.Fatal(err)
@@ -118,7 +122,7 @@ func TestAptMirror(t *testing.T) {
 		}
 	}
 	host := strings.TrimPrefix(up.URL, "http://")
-	want := []string{host + " /debian/dists/bookworm/InRelease", host + " /debian-security/dists/bookworm-security/InRelease"}
+	want := []string{host + " /debian/dists/trixie/InRelease", host + " /debian-security/dists/trixie-security/InRelease"}
 	if strings.Join(seen, "|") != strings.Join(want, "|") {
 		t.Errorf("upstream saw %q, want %q", seen, want)
 	}
@@ -139,7 +143,7 @@ func TestMetadataHandler(t *testing.T) {
 	hc := oauth2.NewClient(context.Background(), oauth2.StaticTokenSource(&oauth2.Token{AccessToken: sim.Token()}))
 	c, _ := godo.New(hc, godo.SetBaseURL(url))
 	d, _, err := c.Droplets.Create(context.Background(), &godo.DropletCreateRequest{
-		Name: "hub", Region: "fra1", Size: "s-1vcpu-1gb", Image: godo.DropletCreateImage{Slug: "debian-12-x64"},
+		Name: "hub", Region: "fra1", Size: "s-1vcpu-1gb", Image: godo.DropletCreateImage{Slug: ImageSlug},
 		UserData: "#cloud-config\n{}\n", Tags: []string{"class"},
 	})
 	if err != nil {
@@ -187,28 +191,41 @@ func TestMetadataHandler(t *testing.T) {
 	}
 }
 
-// TestByHashCache: a content-addressed index is fetched once and then served
-// from disk; a body that does not match its name is never cached.
-func TestByHashCache(t *testing.T) {
+// TestArchiveCache: a content-addressed index and a package are fetched once
+// and then served from disk; a body that does not match its name, or that
+// arrives cut short, is never cached.
+func TestArchiveCache(t *testing.T) {
 	good := "Package: ufw\n"
 	sum := sha256.Sum256([]byte(good))
-	goodPath := "/debian/dists/bookworm/main/binary-amd64/by-hash/SHA256/" + hex.EncodeToString(sum[:])
-	badPath := "/debian/dists/bookworm/main/binary-amd64/by-hash/SHA256/" + strings.Repeat("0", 64)
+	goodPath := "/debian/dists/trixie/main/binary-amd64/by-hash/SHA256/" + hex.EncodeToString(sum[:])
+	badPath := "/debian/dists/trixie/main/binary-amd64/by-hash/SHA256/" + strings.Repeat("0", 64)
+	debPath := "/debian/pool/main/u/ufw/ufw_0.36.2-9_all.deb"
+	cutPath := "/debian/pool/main/c/cut/cut_1_all.deb"
 	hits := map[string]int{}
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hits[r.URL.Path]++
+		if r.URL.Path == cutPath {
+			// Announces more than it sends: the connection breaks.
+			w.Header().Set("Content-Length", strconv.Itoa(len(good)+10))
+		}
 		io.WriteString(w, good)
 	}))
 	defer up.Close()
-	h, err := aptMirror(map[string]string{"bookworm": up.URL + "/debian", "bookworm-security": up.URL + "/debian-security"}, t.TempDir())
+	h, err := aptMirror(map[string]string{"bookworm": up.URL + "/debian", "bookworm-security": up.URL + "/debian-security"}, "bookworm", t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
 	front := httptest.NewServer(h)
 	defer front.Close()
 	for range 3 {
-		for _, p := range []string{goodPath, badPath} {
+		for _, p := range []string{goodPath, badPath, debPath, cutPath} {
 			resp, err := http.Get(front.URL + p)
+			if p == cutPath {
+				if err == nil {
+					resp.Body.Close()
+				}
+				continue
+			}
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -219,7 +236,7 @@ func TestByHashCache(t *testing.T) {
 			}
 		}
 	}
-	if hits[goodPath] != 1 || hits[badPath] != 3 {
-		t.Errorf("upstream hits %v: want the matching file fetched once, the mismatching one every time", hits)
+	if hits[goodPath] != 1 || hits[debPath] != 1 || hits[badPath] != 3 || hits[cutPath] < 3 {
+		t.Errorf("upstream hits %v: want the matching index and the package fetched once, the mismatching and the cut one every time", hits)
 	}
 }
