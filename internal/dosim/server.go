@@ -439,7 +439,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	b, err := json.Marshal(v)
 	if err != nil {
 		status = http.StatusInternalServerError
-		b, _ = json.Marshal(map[string]string{"id": "server_error", "message": "encode response: " + err.Error()})
+		b, _ = json.Marshal(map[string]string{"id": "server_error", "message": "encode response: " + err.Error()}) //nolint:errchkjson // a map of strings always encodes
 	}
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(status)

@@ -129,7 +129,10 @@ func All(err error) []*Error {
 			}
 			return
 		}
-		if fe, ok := err.(*Error); ok {
+		// Not errors.As: it stops at the first match, and a joined error
+		// holds many.
+		if fe, ok := err.(*Error); ok { //nolint:errorlint // walks the chain itself, see above
+
 			out = append(out, fe)
 			return
 		}

@@ -99,17 +99,21 @@ func (h *Client) xsrf(u string) string {
 }
 
 // Do sends a request as the browser would from the hub's own pages: with the
-// Origin and Referer of the hub and the XSRF token JupyterHub expects.
-func (h *Client) Do(ctx context.Context, method, p string, body any) (*http.Response, []byte, error) {
+// Origin and Referer of the hub and the XSRF token JupyterHub expects. It
+// returns the status and the first MiB of the body.
+func (h *Client) Do(ctx context.Context, method, p string, body any) (int, []byte, error) {
 	var rd io.Reader
 	if body != nil {
-		b, _ := json.Marshal(body)
+		b, err := json.Marshal(body)
+		if err != nil {
+			return 0, nil, err
+		}
 		rd = strings.NewReader(string(b))
 	}
 	u := h.URL(p)
 	req, err := http.NewRequestWithContext(ctx, method, u, rd)
 	if err != nil {
-		return nil, nil, err
+		return 0, nil, err
 	}
 	req.Header.Set("Origin", h.origin)
 	req.Header.Set("Referer", h.URL("hub/home"))
@@ -121,11 +125,13 @@ func (h *Client) Do(ctx context.Context, method, p string, body any) (*http.Resp
 	}
 	resp, err := h.http.Do(req)
 	if err != nil {
-		return nil, nil, err
+		return 0, nil, err
 	}
-	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	return resp, b, err
+	if cerr := resp.Body.Close(); err == nil {
+		err = cerr
+	}
+	return resp.StatusCode, b, err
 }
 
 // Login submits JupyterHub's login form.
@@ -145,8 +151,8 @@ func (h *Client) Login(ctx context.Context, user, password string) error {
 	if err != nil {
 		return err
 	}
-	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
+	_ = resp.Body.Close() // the answer is in status and body
 	if resp.StatusCode >= 400 || strings.Contains(string(body), "Invalid username or password") {
 		return fmt.Errorf("login as %s: %s: %.300s", user, resp.Status, body)
 	}
@@ -155,15 +161,15 @@ func (h *Client) Login(ctx context.Context, user, password string) error {
 
 // StartServer starts the user's server and waits until it answers.
 func (h *Client) StartServer(ctx context.Context, user string) error {
-	resp, body, err := h.Do(ctx, http.MethodPost, "hub/api/users/"+user+"/server", nil)
+	code, body, err := h.Do(ctx, http.MethodPost, "hub/api/users/"+user+"/server", nil)
 	if err != nil {
 		return err
 	}
-	if resp.StatusCode != http.StatusCreated && resp.StatusCode != http.StatusAccepted && resp.StatusCode != http.StatusBadRequest {
-		return fmt.Errorf("start server: %s: %.300s", resp.Status, body)
+	if code != http.StatusCreated && code != http.StatusAccepted && code != http.StatusBadRequest {
+		return fmt.Errorf("start server: %d %s: %.300s", code, http.StatusText(code), body)
 	}
 	for {
-		resp, body, err := h.Do(ctx, http.MethodGet, "hub/api/users/"+user, nil)
+		code, body, err := h.Do(ctx, http.MethodGet, "hub/api/users/"+user, nil)
 		if err != nil {
 			return err
 		}
@@ -172,18 +178,18 @@ func (h *Client) StartServer(ctx context.Context, user string) error {
 				Ready bool `json:"ready"`
 			} `json:"servers"`
 		}
-		if resp.StatusCode == http.StatusOK && json.Unmarshal(body, &u) == nil && u.Servers[""].Ready {
+		if code == http.StatusOK && json.Unmarshal(body, &u) == nil && u.Servers[""].Ready {
 			// The first page visit does the hub's OAuth dance and sets the
 			// server's cookies, its _xsrf token among them.
-			resp, body, err := h.Do(ctx, http.MethodGet, "user/"+user+"/lab", nil)
-			if err == nil && resp.StatusCode != http.StatusOK {
-				err = fmt.Errorf("opening the server of %s: %s: %.300s", user, resp.Status, body)
+			code, body, err := h.Do(ctx, http.MethodGet, "user/"+user+"/lab", nil)
+			if err == nil && code != http.StatusOK {
+				err = fmt.Errorf("opening the server of %s: %d %s: %.300s", user, code, http.StatusText(code), body)
 			}
 			return err
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("server of %s not ready: %s: %.300s", user, resp.Status, body)
+			return fmt.Errorf("server of %s not ready: %d %s: %.300s", user, code, http.StatusText(code), body)
 		case <-time.After(time.Second):
 		}
 	}
@@ -195,25 +201,29 @@ type Kernel struct {
 	session string
 }
 
+// OpenKernel starts a Python kernel on user's server and opens its websocket.
 func (h *Client) OpenKernel(ctx context.Context, user string) (*Kernel, error) {
-	resp, body, err := h.Do(ctx, http.MethodPost, "user/"+user+"/api/kernels", map[string]string{"name": "python3"})
+	code, body, err := h.Do(ctx, http.MethodPost, "user/"+user+"/api/kernels", map[string]string{"name": "python3"})
 	if err != nil {
 		return nil, err
 	}
 	var k struct {
 		ID string `json:"id"`
 	}
-	if resp.StatusCode != http.StatusCreated || json.Unmarshal(body, &k) != nil {
-		return nil, fmt.Errorf("create kernel: %s: %.300s", resp.Status, body)
+	if code != http.StatusCreated || json.Unmarshal(body, &k) != nil {
+		return nil, fmt.Errorf("create kernel: %d %s: %.300s", code, http.StatusText(code), body)
 	}
 	ws := *h.base
 	ws.Scheme = "wss"
 	ws.Path += "user/" + user + "/api/kernels/" + k.ID + "/channels"
 	hdr := http.Header{"Origin": {h.origin}}
-	conn, _, err := websocket.Dial(ctx, ws.String(), &websocket.DialOptions{
+	conn, resp, err := websocket.Dial(ctx, ws.String(), &websocket.DialOptions{
 		HTTPClient: &http.Client{Jar: h.http.Jar, Transport: &http.Transport{DialContext: h.dialContext, TLSClientConfig: h.tls}},
 		HTTPHeader: hdr,
 	})
+	if resp != nil && resp.Body != nil {
+		_ = resp.Body.Close() // the handshake's answer; the socket is conn
+	}
 	if err != nil {
 		return nil, fmt.Errorf("kernel websocket: %w", err)
 	}
@@ -237,7 +247,10 @@ func (k *Kernel) Execute(ctx context.Context, code string) (string, error) {
 		"channel":       "shell",
 		"content":       map[string]any{"code": code, "silent": false, "store_history": true, "user_expressions": map[string]any{}, "allow_stdin": false, "stop_on_error": true},
 	}
-	b, _ := json.Marshal(msg)
+	b, err := json.Marshal(msg)
+	if err != nil {
+		return "", err
+	}
 	if err := k.conn.Write(ctx, websocket.MessageText, b); err != nil {
 		return "", err
 	}

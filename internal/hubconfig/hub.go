@@ -126,6 +126,8 @@ _jhub = _load(` + pyStr(hubClassesName) + `)
 		set("LocalAuthenticator.create_system_users", pyBool(s.Auth.CreateSystemUsers))
 	case AuthSharedPassword, AuthDummy:
 		b.WriteString("# Students log in with the class password, admins only with their own.\n")
+		set("ThrottledLogin.failures_per_minute", pyInt(LoginFailuresPerName))
+		set("ThrottledLogin.address_failures_per_minute", pyInt(LoginFailuresPerAddress))
 		if s.Auth.Password != "" {
 			set("PasswordCheck.class_password", "_secret('hub_password', strip=False)")
 		}

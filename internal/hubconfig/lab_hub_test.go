@@ -139,9 +139,12 @@ func TestLabRosterAccountsAndLimits(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(host, "driver.py"), driver, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	adminPW, _ := json.Marshal(s1.Auth.AdminPasswords)
+	adminPW, err := json.Marshal(s1.Auth.AdminPasswords)
+	if err != nil {
+		t.Fatal(err)
+	}
 	script := "set -eu\n" + install + `
-export HUB_PORT=` + strconv.Itoa(HubPort) + ` CLASS_PW=` + shellQuote(s1.Auth.Password) + ` ADMIN_PW=` + shellQuote(string(adminPW)) + `
+export HUB_PORT=` + strconv.Itoa(HubPort) + ` ADDR_FAILURES=` + strconv.Itoa(LoginFailuresPerAddress) + ` CLASS_PW=` + shellQuote(s1.Auth.Password) + ` ADMIN_PW=` + shellQuote(string(adminPW)) + `
 trap 'echo "--- journal"; journalctl -u jupyterhub -u jhub-edge -u "jupyter-*" --no-pager | tail -n 150' EXIT
 echo "127.0.0.1 hub.example.edu" >>/etc/hosts
 touch /tmp/jhub-host-marker
@@ -206,7 +209,7 @@ echo "alice's unit: $(systemctl is-active jupyter-alice.service || true)"
 		"ok: bob is gone from the hub's users; prof is still admin",
 		"ok: alice's server survived the hub restart",
 		"ok: five failures for one name: the next login answers 429",
-		"ok: five failures from one address through the edge: the next login answers 429",
+		"ok: the address limit of failures from one client through the edge: the next login answers 429",
 		"bob's unit: inactive",
 		"bob's files: kept",
 		"alice's unit: active",

@@ -244,7 +244,7 @@ func TestLabJupyterHubAcceptsConfig(t *testing.T) {
 func TestLabJupyterHubCheckRejects(t *testing.T) {
 	img := labImage(t)
 	for name, tc := range map[string]struct{ line, want string }{
-		"misspelt trait":  {"c.Spawner.notebok_dir = 'x'", "c.Spawner.notebok_dir"},
+		"misspelt trait":  {"c.Spawner.notebok_dir = 'x'", "c.Spawner.notebok_dir"}, //nolint:misspell // the misspelt trait is what this case checks
 		"unknown section": {"c.KubeSpawner.image = 'x'", "c.KubeSpawner"},
 		"unknown class":   {"c.JupyterHub.authenticator_class = 'pamm'", "pamm"},
 		"wrong type":      {"c.JupyterHub.allow_named_servers = 'yes'", "allow_named_servers"},

@@ -108,6 +108,14 @@ type Auth struct {
 	ClientSecret string
 }
 
+// Failed password logins allowed per minute before the hub answers 429:
+// few per name (guessing one account), many per client address, because a
+// whole lecture hall may share one NAT address.
+const (
+	LoginFailuresPerName    = 5
+	LoginFailuresPerAddress = 60
+)
+
 // Password lengths, checked by Validate.
 const (
 	MinClassPasswordLen = 12
@@ -455,7 +463,7 @@ func checkLoopbackURL(s string) error {
 		return fmt.Errorf("%q: the port must be a number", s)
 	}
 	if err := checkHubPort(port); err != nil {
-		return fmt.Errorf("%q: %v", s, err)
+		return fmt.Errorf("%q: %w", s, err)
 	}
 	return nil
 }

@@ -45,7 +45,7 @@ func (p *connPool) get(ctx context.Context, m *edgeModel) (*installer.Client, fu
 		_, _, err := pc.c.Run(alive, "true", nil)
 		cancel()
 		if err != nil {
-			pc.c.Close()
+			_ = pc.c.Close() // already dead; closing only frees it
 			pc.c = nil
 		}
 	}
@@ -59,7 +59,7 @@ func (p *connPool) get(ctx context.Context, m *edgeModel) (*installer.Client, fu
 	}
 	return pc.c, func(broken bool) {
 		if broken {
-			pc.c.Close()
+			_ = pc.c.Close() // dropped for a fresh one; nothing to report
 			pc.c = nil
 		}
 		pc.mu.Unlock()

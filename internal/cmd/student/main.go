@@ -78,11 +78,11 @@ func run(hub, user, pwFile, caFile, dns, code string) error {
 	if err != nil {
 		return err
 	}
-	defer k.Close()
 	out, err := k.Execute(ctx, code)
 	if err != nil {
+		_ = k.Close()
 		return err
 	}
 	fmt.Printf(">>> %s\n%s\n", code, out)
-	return nil
+	return k.Close()
 }

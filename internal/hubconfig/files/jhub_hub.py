@@ -225,21 +225,26 @@ class ThrottledLogin(Configurable):
     name or from one client address answer 429 for a while. The address
     is what JupyterHub sees (X-Real-IP, which the edge overwrites)."""
 
-    failures_per_minute = Integer(5, config=True, help="failed logins per name and per address per minute")
+    failures_per_minute = Integer(5, config=True, help="failed logins per name per minute")
+    address_failures_per_minute = Integer(
+        60, config=True,
+        help="failed logins per client address per minute; a whole lecture hall can share one NAT address",
+    )
 
     async def authenticate(self, handler, data):
-        if not hasattr(self, "_throttle"):
-            self._throttle = Throttle(self.failures_per_minute)
+        if not hasattr(self, "_throttles"):
+            self._throttles = (Throttle(self.failures_per_minute), Throttle(self.address_failures_per_minute))
+        by_name, by_addr = self._throttles
         name = self.normalize_username((data or {}).get("username") or "")
-        keys = [("user", name)]
-        if handler is not None and handler.request.remote_ip:
-            keys.append(("ip", handler.request.remote_ip))
-        if self._throttle.blocked(*keys):
-            self.log.warning("Throttled login for %r from %s", name, keys[-1][1])
+        addr = handler.request.remote_ip if handler is not None else ""
+        if by_name.blocked(name) or (addr and by_addr.blocked(addr)):
+            self.log.warning("Throttled login for %r from %s", name, addr)
             raise web.HTTPError(429, "Too many failed logins. Wait a minute and try again.")
         result = await maybe_future(super().authenticate(handler, data))
         if not result:
-            self._throttle.failed(*keys)
+            by_name.failed(name)
+            if addr:
+                by_addr.failed(addr)
         return result
 
 

@@ -25,6 +25,7 @@ HUB = ("127.0.0.1", int(os.environ["HUB_PORT"]))
 EDGE_HOST = "hub.example.edu"
 CLASS_PW = os.environ["CLASS_PW"]
 ADMIN_PW = json.loads(os.environ["ADMIN_PW"])
+ADDR_FAILURES = int(os.environ["ADDR_FAILURES"])
 STATE = "/jhub-test/driver-state.json"
 
 
@@ -349,14 +350,15 @@ def phase2():
         fail("sixth login for prof after five failures was not throttled")
     ok("five failures for one name: the next login answers 429")
     # Per address, through the edge: whatever the client claims, the edge
-    # sets X-Real-IP, so five failures from one client block it.
-    for i in range(5):
-        c = Client("10.9.9.%d" % i, edge=True)
+    # sets X-Real-IP, so the address limit of failures from one client
+    # blocks it (each with another name, so no name's own limit is hit).
+    for i in range(ADDR_FAILURES):
+        c = Client("10.9.%d.%d" % (9 + i // 250, i % 250), edge=True)
         c.login("nobody%d" % i, "wrong")
     c = Client("10.9.8.1", edge=True)
     if c.login("alice", CLASS_PW) != 429:
-        fail("sixth login from one client through the edge was not throttled")
-    ok("five failures from one address through the edge: the next login answers 429")
+        fail("login from one client through the edge after %d failures was not throttled" % ADDR_FAILURES)
+    ok("the address limit of failures from one client through the edge: the next login answers 429")
 
 
 if __name__ == "__main__":
