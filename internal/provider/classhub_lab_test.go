@@ -120,6 +120,8 @@ resource "jhub_edge" "hub" {
   auth          = { kind = "shared-password", password = "class-password", admin_passwords = { teacher = "teacher-password-1234" } }
   allowed_users = [%[9]s]
   admin_users   = ["teacher"]
+  droplet_memory = jhub_droplet.hub.memory
+  droplet_vcpus  = jhub_droplet.hub.vcpus
 
   tls = {
     mode               = "acme"
