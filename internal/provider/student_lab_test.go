@@ -2,6 +2,9 @@ package provider
 
 import (
 	"context"
+	"crypto/tls"
+	"encoding/hex"
+	"io"
 	"fmt"
 	"net"
 	"net/http"
@@ -15,6 +18,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
 	"golang.org/x/crypto/ssh"
 
+	"github.com/classhub/terraform-provider-jhub/internal/edge"
 	"github.com/classhub/terraform-provider-jhub/internal/hubclient"
 	"github.com/classhub/terraform-provider-jhub/internal/hubconfig"
 	"github.com/classhub/terraform-provider-jhub/internal/testkit"
@@ -141,9 +145,14 @@ func TestLabHostileStudent(t *testing.T) {
 		},
 		// The notebook directory of the example exists, and homes are private.
 		func(*terraform.State) error {
-			out, err := run("alice", "import os, stat\nh=os.path.expanduser('~')\nprint(oct(stat.S_IMODE(os.stat(h).st_mode)), os.path.isdir(h+'/assignments'), os.getcwd().endswith('/assignments'))")
-			if err != nil || out != "0o700 True True" {
-				return fmt.Errorf("alice's home mode, ~/assignments, cwd: %q, %v", out, err)
+			out, err := run("alice", "import os, stat\nh=os.path.expanduser('~')\nopen(h+'/assignments/mine.txt','w').write('x')\nprint(oct(stat.S_IMODE(os.stat(h).st_mode)))")
+			if err != nil || out != "0o700" {
+				return fmt.Errorf("alice's home mode and ~/assignments: %q, %v", out, err)
+			}
+			// JupyterLab opens in the example's notebook_dir.
+			code, body, err := clients["alice"].Do(ctx, http.MethodGet, "user/alice/api/contents", nil)
+			if err != nil || code != http.StatusOK || !strings.Contains(string(body), `"mine.txt"`) {
+				return fmt.Errorf("alice's contents root is not ~/assignments: %d %.300s %v", code, body, err)
 			}
 			out, err = run("alice", "import os\ntry:\n    os.listdir('/home/bob'); print('READ')\nexcept PermissionError:\n    print('denied')")
 			if err != nil || out != "denied" {
@@ -171,9 +180,11 @@ func TestLabHostileStudent(t *testing.T) {
 		},
 		// No secret value in any file a student can read. Package files under
 		// /usr are not searched: nothing the provider installs goes there.
+		// The values travel hex-encoded, so the kernel's own input history
+		// does not hold them.
 		func(*terraform.State) error {
 			code := fmt.Sprintf(`import os
-needles=[s.encode() for s in %s]
+needles=[bytes.fromhex(h) for h in %s]
 hits=set(); n=0
 for top in ['/etc','/opt','/var','/home','/tmp','/run','/srv','/root','/boot','/mnt','/media']:
     for d, dirs, files in os.walk(top, onerror=lambda e: None):
@@ -187,7 +198,7 @@ for top in ['/etc','/opt','/var','/home','/tmp','/run','/srv','/root','/boot','/
             n+=1
             for i, s in enumerate(needles):
                 if s and s in data: hits.add('%%s:%%d' %% (p, i))
-print('files', n, 'hits', sorted(hits))`, pyList(secrets))
+print('files', n, 'hits', sorted(hits))`, pyList(hexAll(secrets)))
 			out, err := run("alice", code)
 			if err != nil || !strings.HasSuffix(out, "hits []") {
 				return fmt.Errorf("searching alice's readable files for secrets: %q, %v", out, err)
@@ -217,6 +228,33 @@ print('files', n, 'hits', sorted(hits))`, pyList(secrets))
 				return fmt.Errorf("SSH as alice failed, but not at authentication: %w", err)
 			}
 			return nil
+		},
+		// The edge cuts a client that trickles a request body (holding a
+		// connection open for free), while a 200 MiB upload at network speed
+		// goes through.
+		func(*terraform.State) error {
+			start := time.Now()
+			cut, err := h.trickleBody(ctx, time.Duration(edge.DefaultBodyTimeout)+30*time.Second)
+			if err != nil {
+				return err
+			}
+			if !cut {
+				return fmt.Errorf("a body sent at 1 byte/s was not cut off within %s", time.Duration(edge.DefaultBodyTimeout)+30*time.Second)
+			}
+			t.Logf("slow body cut off after %s", time.Since(start).Round(time.Second))
+			big := strings.Repeat("0123456789abcdef", 200<<20/16)
+			start = time.Now()
+			code, body, err := clients["alice"].Do(ctx, http.MethodPut, "user/alice/api/contents/big.txt", map[string]string{"type": "file", "format": "text", "content": big})
+			if err != nil || (code != http.StatusCreated && code != http.StatusOK) {
+				return fmt.Errorf("a 200 MiB upload through the edge: %d %.300s %v", code, body, err)
+			}
+			out, err := run("alice", "import os\nprint(os.path.getsize(os.path.expanduser('~/assignments/big.txt')))")
+			if err != nil || out != fmt.Sprint(len(big)) {
+				return fmt.Errorf("the uploaded file has %q bytes (%v), want %d", out, err, len(big))
+			}
+			t.Logf("200 MiB upload through the edge: %s", time.Since(start).Round(100*time.Millisecond))
+			_, err = run("alice", "os.remove(os.path.expanduser('~/assignments/big.txt'))")
+			return err
 		},
 		// A fork bomb stops at the student's process limit; the class goes on.
 		func(*terraform.State) error {
@@ -278,6 +316,38 @@ print('files', n, 'hits', sorted(hits))`, pyList(secrets))
 	resource.Test(t, resource.TestCase{PreCheck: func() { preCheck(t) }, Steps: []resource.TestStep{step1, step2}})
 }
 
+// trickleBody sends the hub a login form one byte a second and reports
+// whether the edge cut the connection within limit.
+func (h *classHub) trickleBody(ctx context.Context, limit time.Duration) (bool, error) {
+	dialer := &tls.Dialer{NetDialer: &net.Dialer{Timeout: 5 * time.Second, Resolver: h.lab.Resolver()}, Config: &tls.Config{RootCAs: h.roots, ServerName: h.hubFQN, NextProtos: []string{"http/1.1"}}}
+	conn, err := dialer.DialContext(ctx, "tcp", net.JoinHostPort(h.hubFQN, "443"))
+	if err != nil {
+		return false, err
+	}
+	defer conn.Close()
+	if _, err := fmt.Fprintf(conn, "POST /hub/login HTTP/1.1\r\nHost: %s\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100000\r\n\r\n", h.hubFQN); err != nil {
+		return false, err
+	}
+	closed := make(chan struct{})
+	go func() {
+		_, _ = io.Copy(io.Discard, conn) // returns when the edge closes the connection
+		close(closed)
+	}()
+	deadline := time.After(limit)
+	for {
+		select {
+		case <-closed:
+			return true, nil
+		case <-deadline:
+			return false, nil
+		case <-time.After(time.Second):
+			if _, err := conn.Write([]byte("a")); err != nil {
+				return true, nil
+			}
+		}
+	}
+}
+
 // classStillWorks: another student's kernel runs code and the hub answers.
 func (h *classHub) classStillWorks(ctx context.Context, k *hubclient.Kernel, c *hubclient.Client) error {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
@@ -289,6 +359,14 @@ func (h *classHub) classStillWorks(ctx context.Context, k *hubclient.Kernel, c *
 		return fmt.Errorf("the hub after alice's bomb: %v, %v", code, err)
 	}
 	return nil
+}
+
+func hexAll(strs []string) []string {
+	out := make([]string, len(strs))
+	for i, s := range strs {
+		out[i] = hex.EncodeToString([]byte(s))
+	}
+	return out
 }
 
 // pyList is a Python list literal of strs.
