@@ -285,6 +285,14 @@ func TestDroplet(t *testing.T) {
 		// apt-get update went through the lab mirror, and the install step
 		// changed nothing: every package was already in the image.
 		mustRun(t, cli, "ls /var/lib/apt/lists/ | grep -F '"+l.Env().Gateway+":8080_debian_dists_"+ImageSuite+"_InRelease'")
+		// The payload's sources replaced the image's: apt asks the lab mirror
+		// only.
+		uris := mustRun(t, cli, "cat /etc/apt/sources.list /etc/apt/sources.list.d/* 2>/dev/null | grep -E '^(URIs:|deb )' || true")
+		for _, u := range strings.Split(strings.TrimSpace(uris), "\n") {
+			if !strings.Contains(u, "http://"+l.Env().Gateway+":8080/") {
+				t.Errorf("apt source %q in the droplet is not the lab mirror; all sources:\n%s", u, uris)
+			}
+		}
 		if out, _ := sshRun(cli, "test /var/log/dpkg.log -nt /etc/jhub-lab-recipe && tail -n 20 /var/log/dpkg.log"); out != "" {
 			t.Fatalf("cloud-init installed packages the image lacks; add them to scripts/setup-lab.sh:\n%s", out)
 		}
