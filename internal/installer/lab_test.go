@@ -163,7 +163,7 @@ func bootDroplet(t *testing.T, ctx context.Context, api *godo.Client, env lab.En
 	}
 	d, _, err := api.Droplets.Create(ctx, &godo.DropletCreateRequest{
 		Name: name, Region: "fra1", Size: "s-1vcpu-2gb",
-		Image: godo.DropletCreateImage{Slug: "debian-12-x64"}, UserData: string(ud),
+		Image: godo.DropletCreateImage{Slug: lab.ImageSlug}, UserData: string(ud),
 	})
 	if err != nil {
 		t.Fatal(err)

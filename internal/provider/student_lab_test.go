@@ -4,8 +4,8 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/hex"
-	"io"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"strings"
@@ -258,7 +258,7 @@ print('files', n, 'hits', sorted(hits))`, pyList(hexAll(secrets)))
 		},
 		// A fork bomb stops at the student's process limit; the class goes on.
 		func(*terraform.State) error {
-			out, err := run("alice", "import os, time\nn=0\ntry:\n    while n < 5000:\n        pid=os.fork()\n        if pid == 0:\n            time.sleep(20); os._exit(0)\n        n+=1\nexcept OSError as e:\n    print('stopped at', n)\nelse:\n    print('unbounded', n)")
+			out, err := run("alice", "import os, time, warnings\nwarnings.simplefilter('ignore')\nn=0\ntry:\n    while n < 5000:\n        pid=os.fork()\n        if pid == 0:\n            time.sleep(20); os._exit(0)\n        n+=1\nexcept OSError as e:\n    print('stopped at', n)\nelse:\n    print('unbounded', n)")
 			if err != nil || !strings.HasPrefix(out, "stopped at") {
 				return fmt.Errorf("fork bomb in alice's kernel: %q, %v", out, err)
 			}
