@@ -62,7 +62,11 @@ func aptSources(glob string) (map[string]string, error) {
 			}
 		}
 		flush()
-		fh.Close()
+		err = sc.Err()
+		_ = fh.Close() // read only
+		if err != nil {
+			return nil, fmt.Errorf("lab: reading apt sources %s: %w", f, err)
+		}
 	}
 	return out, nil
 }
@@ -145,7 +149,7 @@ func (c archiveCache) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	path := filepath.Join(c.dir, name)
 	if f, err := os.Open(path); err == nil {
-		defer f.Close()
+		defer func() { _ = f.Close() }() // read only
 		http.ServeContent(w, r, "", time.Time{}, f)
 		return
 	}
@@ -154,14 +158,19 @@ func (c archiveCache) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		c.next.ServeHTTP(w, r)
 		return
 	}
-	defer os.Remove(tmp.Name())
-	defer tmp.Close()
+	// After the rename there is nothing to remove; a .fetch-* file left
+	// behind is never served.
+	defer func() { _ = os.Remove(tmp.Name()) }()
 	tw := &teeWriter{ResponseWriter: w, h: sha256.New(), f: tmp}
 	c.next.ServeHTTP(tw, r)
-	// Kept only if complete and really the content its name promises.
+	// Kept only if complete, on disk, and really the content its name promises.
 	complete := tw.status == http.StatusOK && tw.err == nil && tw.Header().Get("Content-Length") == strconv.FormatInt(tw.n, 10)
+	if err := tmp.Close(); err != nil {
+		complete = false
+	}
 	if complete && (sum == "" || hex.EncodeToString(tw.h.Sum(nil)) == sum) {
-		os.Rename(tmp.Name(), path)
+		// The response is sent; uncached, the next request fetches it again.
+		_ = os.Rename(tmp.Name(), path)
 	}
 }
 

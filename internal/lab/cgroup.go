@@ -77,7 +77,8 @@ func labCgroups(s slot) []string {
 			if !e.IsDir() || !ok || (s >= 0 && sl != s) {
 				continue
 			}
-			filepath.WalkDir(cgroupDir(c, e.Name()), func(p string, d fs.DirEntry, err error) error {
+			// The walk never fails: what cannot be read is skipped.
+			_ = filepath.WalkDir(cgroupDir(c, e.Name()), func(p string, d fs.DirEntry, err error) error {
 				if err == nil && d.IsDir() {
 					out = append(out, p)
 				}
@@ -108,8 +109,9 @@ func removeCgroups(dirs []string) error {
 	for _, dir := range dirs {
 		var err error
 		for range 100 {
+			// A process that survives keeps Rmdir failing, which is reported.
 			for _, p := range cgroupPIDs(dir) {
-				syscall.Kill(p, syscall.SIGKILL)
+				_ = kill(p, syscall.SIGKILL)
 			}
 			if err = syscall.Rmdir(dir); err == nil || errors.Is(err, syscall.ENOENT) {
 				err = nil

@@ -56,10 +56,17 @@ func FindImage() (string, error) {
 	// When a lab last used the image: setup-lab.sh removes images of other
 	// recipes only once no lab has used them for a week. The stamp lies
 	// beside the image, which must not change under the droplets' overlays.
-	if f, err := os.OpenFile(img+".used", os.O_CREATE|os.O_WRONLY, 0o644); err == nil {
-		f.Close()
+	stamp := img + ".used"
+	f, err := os.OpenFile(stamp, os.O_CREATE|os.O_WRONLY, 0o644)
+	if err == nil {
+		err = f.Close()
+	}
+	if err == nil {
 		now := time.Now()
-		os.Chtimes(img+".used", now, now)
+		err = os.Chtimes(stamp, now, now)
+	}
+	if err != nil {
+		return "", fmt.Errorf("lab: marking the image used (without the mark, setup-lab.sh of another recipe may remove it): %w", err)
 	}
 	return img, nil
 }

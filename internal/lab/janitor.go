@@ -64,7 +64,9 @@ func Down(ctx context.Context, opts DownOptions) error {
 		if err := s.clean(ctx, logf); err != nil {
 			errs = append(errs, err)
 		}
-		lk.Close()
+		if err := s.unlock(lk); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	return errors.Join(errs...)
 }
@@ -73,11 +75,11 @@ func Down(ctx context.Context, opts DownOptions) error {
 func stopLive(ctx context.Context, s slot, logf func(string, ...any)) (*os.File, error) {
 	pid, err := readPID(filepath.Join(s.stateDir(), "owner.pid"))
 	if err != nil {
-		return nil, fmt.Errorf("lab %d is locked but has no readable owner.pid (%v); stop its process by hand", s, err)
+		return nil, fmt.Errorf("lab %d is locked but has no readable owner.pid (%w); stop its process by hand", s, err)
 	}
 	logf("stopping lab %d (pid %d)", s, pid)
-	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil && !errors.Is(err, syscall.ESRCH) {
-		return nil, fmt.Errorf("lab %d: signalling owner pid %d: %w", s, pid, err)
+	if err := kill(pid, syscall.SIGTERM); err != nil {
+		return nil, fmt.Errorf("lab %d: stopping its owner: %w", s, err)
 	}
 	deadline := time.Now().Add(2 * time.Minute)
 	for time.Now().Before(deadline) {
@@ -105,13 +107,21 @@ func tryLock(s slot) (*os.File, error) {
 		return nil, fmt.Errorf("lab: %w", err)
 	}
 	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
-		f.Close()
+		_ = f.Close() // never locked nor written: nothing to report beside err
 		if errors.Is(err, unix.EWOULDBLOCK) {
 			return nil, nil
 		}
 		return nil, fmt.Errorf("lab: locking %s: %w", s.lockFile(), err)
 	}
 	return f, nil
+}
+
+// unlock releases a lock taken by tryLock.
+func (s slot) unlock(lk *os.File) error {
+	if err := lk.Close(); err != nil {
+		return fmt.Errorf("lab %d: releasing its lock %s: %w", s, s.lockFile(), err)
+	}
+	return nil
 }
 
 // findSlots lists every slot with a trace on the host.
@@ -202,7 +212,9 @@ func (s slot) clean(ctx context.Context, logf func(string, ...any)) error {
 	}
 	if len(pids) > 0 {
 		logf("lab %d: stopping %d container(s)", s, len(pids))
-		stopPIDs(pids, 20*time.Second)
+		if err := stopPIDs(pids, 20*time.Second); err != nil {
+			errs = append(errs, fmt.Errorf("lab %d: stopping its containers: %w", s, err))
+		}
 	}
 	names, err := hostNames(ctx)
 	if err != nil {
@@ -212,10 +224,14 @@ func (s slot) clean(ctx context.Context, logf func(string, ...any)) error {
 		if sl, _ := slotOf(n); sl != s || !exists(filepath.Join("/run/netns", n)) {
 			continue
 		}
-		killNetnsProcs(n)
+		if err := killNetnsProcs(n); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if p, err := readPID(filepath.Join(s.stateDir(), "pebble.pid")); err == nil && cmdlineHas(p, s.stateDir()) {
-		stopPIDs([]int{p}, 5*time.Second)
+		if err := stopPIDs([]int{p}, 5*time.Second); err != nil {
+			errs = append(errs, fmt.Errorf("lab %d: stopping its pebble: %w", s, err))
+		}
 	}
 	if err := removeCgroups(labCgroups(s)); err != nil {
 		errs = append(errs, err)
@@ -357,10 +373,21 @@ func cmdlineHas(pid int, s string) bool {
 	return false
 }
 
+// kill sends sig to pid; a process that is gone already is no error.
+func kill(pid int, sig syscall.Signal) error {
+	if err := syscall.Kill(pid, sig); err != nil && !errors.Is(err, syscall.ESRCH) {
+		return fmt.Errorf("lab: sending %v to pid %d: %w", sig, pid, err)
+	}
+	return nil
+}
+
 // stopPIDs sends SIGTERM, waits up to grace, then SIGKILLs the survivors.
-func stopPIDs(pids []int, grace time.Duration) {
+func stopPIDs(pids []int, grace time.Duration) error {
+	var errs []error
 	for _, p := range pids {
-		syscall.Kill(p, syscall.SIGTERM)
+		if err := kill(p, syscall.SIGTERM); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	deadline := time.Now().Add(grace)
 	for time.Now().Before(deadline) {
@@ -371,13 +398,16 @@ func stopPIDs(pids []int, grace time.Duration) {
 			}
 		}
 		if !alive {
-			return
+			return nil
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
 	for _, p := range pids {
-		syscall.Kill(p, syscall.SIGKILL)
+		if err := kill(p, syscall.SIGKILL); err != nil {
+			errs = append(errs, err)
+		}
 	}
+	return errors.Join(errs...)
 }
 
 // processAlive is false for gone and zombie processes.
@@ -414,17 +444,22 @@ func netnsPIDs(ns string) []int {
 
 // killNetnsProcs kills every process living in the lab namespace ns: all of
 // them belong to the container the lab booted there.
-func killNetnsProcs(ns string) {
+func killNetnsProcs(ns string) error {
+	var errs []error
 	for range 50 {
 		pids := netnsPIDs(ns)
 		if len(pids) == 0 {
-			return
+			return nil
 		}
+		errs = errs[:0]
 		for _, p := range pids {
-			syscall.Kill(p, syscall.SIGKILL)
+			if err := kill(p, syscall.SIGKILL); err != nil {
+				errs = append(errs, err)
+			}
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+	return errors.Join(append(errs, fmt.Errorf("lab: processes %v still run in namespace %s after SIGKILL", netnsPIDs(ns), ns))...)
 }
 
 // mountsUnder lists mount points below dir, deepest first.
@@ -433,7 +468,7 @@ func mountsUnder(dir string) []string {
 	if err != nil {
 		return nil
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }() // read only
 	var out []string
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
@@ -480,7 +515,9 @@ func Status(ctx context.Context) ([]SlotStatus, error) {
 			return nil, err
 		}
 		if lk != nil {
-			lk.Close()
+			if err := s.unlock(lk); err != nil {
+				return nil, err
+			}
 		} else {
 			st.Live = true
 		}
@@ -497,11 +534,13 @@ func Status(ctx context.Context) ([]SlotStatus, error) {
 	return out, nil
 }
 
-// readEnv reads a lab's state.json; the zero Env if there is none (yet).
+// readEnv reads a lab's state.json; the zero Env if there is none (yet) or
+// it is being written.
 func readEnv(s slot) Env {
 	var e Env
-	if b, err := os.ReadFile(filepath.Join(s.stateDir(), "state.json")); err == nil {
-		json.Unmarshal(b, &e)
+	b, err := os.ReadFile(filepath.Join(s.stateDir(), "state.json"))
+	if err != nil || json.Unmarshal(b, &e) != nil {
+		return Env{}
 	}
 	return e
 }

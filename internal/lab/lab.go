@@ -140,7 +140,7 @@ func Start(ctx context.Context, opts Options) (l *Lab, err error) {
 	}
 	defer func() {
 		if err != nil {
-			l.Close()
+			err = errors.Join(err, l.Close())
 			l = nil
 		}
 	}()
@@ -191,9 +191,13 @@ func Start(ctx context.Context, opts Options) (l *Lab, err error) {
 		if err != nil {
 			return nil, fmt.Errorf("lab: listening on %s:%s: %w", gw, port, err)
 		}
-		srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+		srv := &http.Server{Addr: ln.Addr().String(), Handler: h, ReadHeaderTimeout: 10 * time.Second}
 		l.http = append(l.http, srv)
-		go srv.Serve(ln)
+		go func() {
+			if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+				opts.Logf("lab %d: server on %s stopped: %v", l.slot, ln.Addr(), err)
+			}
+		}()
 	}
 	if err := l.startPebble(ctx); err != nil {
 		return nil, err
@@ -214,7 +218,10 @@ func Start(ctx context.Context, opts Options) (l *Lab, err error) {
 		Gateway:           gw,
 		Subnet:            l.slot.subnet4().String(),
 	}
-	js, _ := json.MarshalIndent(l.env, "", "  ")
+	js, err := json.MarshalIndent(l.env, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("lab: state.json: %w", err)
+	}
 	if err := os.WriteFile(filepath.Join(dir, "state.json"), js, 0o600); err != nil {
 		return nil, fmt.Errorf("lab: %w", err)
 	}
@@ -282,20 +289,28 @@ func (l *Lab) Close() error {
 	}
 	wg.Wait()
 	for _, s := range l.http {
-		s.Close()
+		if err := s.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("lab: stopping the server on %s: %w", s.Addr, err))
+		}
 	}
 	if l.dns != nil {
-		l.dns.Close()
+		if err := l.dns.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("lab: stopping the DNS server: %w", err))
+		}
 	}
 	if l.pebble != nil {
-		l.pebble.Kill()
+		if err := l.pebble.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
+			errs = append(errs, fmt.Errorf("lab: stopping pebble: %w", err))
+		}
 		<-l.pebbleDone
 	}
 	if l.lock != nil {
 		if err := l.slot.clean(ctx, l.opts.Logf); err != nil {
 			errs = append(errs, err)
 		}
-		l.lock.Close()
+		if err := l.slot.unlock(l.lock); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	return errors.Join(errs...)
 }

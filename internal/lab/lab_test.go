@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -153,8 +154,21 @@ func createDroplet(t testing.TB, l *Lab, c *godo.Client, name, size string, ipv6
 		t.Fatal(err)
 	}
 	m.id = d.ID
-	t.Cleanup(func() { c.Droplets.Delete(context.Background(), m.id) })
+	t.Cleanup(func() {
+		if err := unlessGone(c.Droplets.Delete(context.Background(), m.id)); err != nil {
+			t.Errorf("cleanup: deleting droplet %d: %v", m.id, err)
+		}
+	})
 	return m
+}
+
+// unlessGone is the error of a cleanup's delete, nil when the test deleted
+// the object itself.
+func unlessGone(resp *godo.Response, err error) error {
+	if err != nil && (resp == nil || resp.StatusCode != http.StatusNotFound) {
+		return err
+	}
+	return nil
 }
 
 // waitActive polls the API until the droplet is active and returns its IPv4.
@@ -256,7 +270,11 @@ func TestDroplet(t *testing.T) {
 	if _, _, err := c.Domains.Create(ctx, &godo.DomainCreateRequest{Name: zone}); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { c.Domains.Delete(ctx, zone) })
+	t.Cleanup(func() {
+		if err := unlessGone(c.Domains.Delete(ctx, zone)); err != nil {
+			t.Errorf("cleanup: deleting domain %s: %v", zone, err)
+		}
+	})
 	m := createDroplet(t, l, c, "hub", hubSize, false)
 	waitActive(t, c, m)
 	// On trixie sshd starts alongside cloud-init's config stage, which then
@@ -650,15 +668,19 @@ func TestJanitor(t *testing.T) {
 			break
 		}
 	}
+	crash := func() {
+		if err := cmd.Process.Kill(); err != nil {
+			t.Fatalf("killing the child lab: %v", err)
+		}
+		_ = cmd.Wait() // "signal: killed", as meant
+	}
 	var s slot
 	var ns string
 	if _, err := fmt.Sscanf(line, "READY %d %s", &s, &ns); err != nil {
-		cmd.Process.Kill()
-		cmd.Wait()
+		crash()
 		t.Fatalf("child lab: %q", line)
 	}
-	cmd.Process.Kill()
-	cmd.Wait()
+	crash()
 	// The crash leaves the container, namespace, bridge, chains and mounts.
 	if !exists("/run/netns/"+ns) || len(nspawnProcs(ns)) == 0 || len(mountsUnder(s.diskDir())) == 0 || len(labCgroups(s)) < len(cgroupControllers) {
 		t.Fatalf("the killed lab left less than expected (netns %v, nspawn %d, mounts %v, cgroups %v): the test proves nothing",
@@ -727,7 +749,9 @@ func BenchmarkBoot(b *testing.B) {
 		cloudInitDone(b, cli)
 		toDone = append(toDone, time.Since(m.created).Seconds())
 		cli.Close()
-		c.Droplets.Delete(context.Background(), m.id)
+		if _, err := c.Droplets.Delete(context.Background(), m.id); err != nil {
+			b.Fatal(err)
+		}
 	}
 	b.ReportMetric(median(toSSH), "s-to-ssh")
 	b.ReportMetric(median(toDone), "s-to-cloudinit-done")

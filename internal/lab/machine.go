@@ -101,7 +101,8 @@ func (l *Lab) boot(ctx context.Context, d *droplet) error {
 	if err != nil {
 		return fmt.Errorf("lab: droplet %d: %w", d.spec.ID, err)
 	}
-	defer console.Close()
+	// nspawn writes to its own copy of the descriptor; this one is never written.
+	defer func() { _ = console.Close() }()
 	args := []string{
 		"-q", "-D", d.root(), "-b",
 		// No system bus on these machines: without these nspawn fails.
@@ -132,8 +133,8 @@ func (l *Lab) boot(ctx context.Context, d *droplet) error {
 		return fmt.Errorf("lab: droplet %d: starting systemd-nspawn: %w", d.spec.ID, err)
 	}
 	d.cmd, d.done = cmd, make(chan struct{})
-	go func(done chan struct{}) { cmd.Wait(); close(done) }(d.done)
-	os.WriteFile(filepath.Join(d.dir, "nspawn.pid"), []byte(strconv.Itoa(cmd.Process.Pid)), 0o644)
+	// Its exit status says nothing the console does not.
+	go func(done chan struct{}) { _ = cmd.Wait(); close(done) }(d.done)
 
 	ctx, cancel := context.WithTimeout(ctx, l.opts.BootTimeout)
 	defer cancel()
@@ -186,28 +187,34 @@ func (l *Lab) consoleTail(d *droplet) string {
 
 // halt shuts the container down: SIGTERM makes nspawn power the container
 // off cleanly; what still runs after the grace period is killed. d.mu is held.
-func (l *Lab) halt(d *droplet) {
+func (l *Lab) halt(d *droplet) error {
 	if d.cmd == nil {
-		return
+		return nil
 	}
-	d.cmd.Process.Signal(syscall.SIGTERM)
+	// Signal and Kill fail only once nspawn has exited, which done reports.
+	_ = d.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-d.done:
 	case <-time.After(30 * time.Second):
-		d.cmd.Process.Kill()
+		_ = d.cmd.Process.Kill()
 		<-d.done
 	}
-	killNetnsProcs(d.ns)
 	d.cmd = nil
-	os.Remove(filepath.Join(d.dir, "nspawn.pid"))
+	if err := killNetnsProcs(d.ns); err != nil {
+		return fmt.Errorf("lab: droplet %d: %w", d.spec.ID, err)
+	}
+	return nil
 }
+
+// errNoDroplet is the error for a droplet the lab does not have (any more).
+var errNoDroplet = errors.New("no such droplet")
 
 func (l *Lab) lookup(id int) (*droplet, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	d := l.droplets[id]
 	if d == nil {
-		return nil, fmt.Errorf("lab: no droplet %d", id)
+		return nil, fmt.Errorf("lab: droplet %d: %w", id, errNoDroplet)
 	}
 	return d, nil
 }
@@ -220,12 +227,17 @@ func (l *Lab) withDroplet(id int, f func(d *droplet) error) error {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	// A Destroy may have removed it while this waited for its lock; acting
+	// on it now would boot a deleted disk or tear it down twice.
+	if cur, err := l.lookup(id); err != nil || cur != d {
+		return fmt.Errorf("lab: droplet %d: %w", id, errNoDroplet)
+	}
 	return f(d)
 }
 
 // PowerOff stops the droplet's container; its disk and address stay.
 func (l *Lab) PowerOff(ctx context.Context, id int) error {
-	return l.withDroplet(id, func(d *droplet) error { l.halt(d); return nil })
+	return l.withDroplet(id, l.halt)
 }
 
 // PowerOn boots a powered-off droplet from its disk.
@@ -240,18 +252,22 @@ func (l *Lab) PowerOn(ctx context.Context, id int) error {
 
 // Reboot is a power cycle.
 func (l *Lab) Reboot(ctx context.Context, id int) error {
-	return l.withDroplet(id, func(d *droplet) error { l.halt(d); return l.boot(ctx, d) })
+	return l.withDroplet(id, func(d *droplet) error {
+		if err := l.halt(d); err != nil {
+			return err
+		}
+		return l.boot(ctx, d)
+	})
 }
 
 // Destroy stops the droplet and removes its container, disk and namespace.
 // Destroying a droplet that is already gone succeeds.
 func (l *Lab) Destroy(ctx context.Context, id int) error {
-	if _, err := l.lookup(id); err != nil {
-		return nil
-	}
-	return l.withDroplet(id, func(d *droplet) error {
-		l.halt(d)
+	err := l.withDroplet(id, func(d *droplet) error {
 		var errs []error
+		if err := l.halt(d); err != nil {
+			errs = append(errs, err)
+		}
 		if err := unix.Unmount(d.root(), unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
 			errs = append(errs, fmt.Errorf("lab: droplet %d: unmounting its disk: %w", id, err))
 		}
@@ -278,15 +294,21 @@ func (l *Lab) Destroy(ctx context.Context, id int) error {
 		l.mu.Unlock()
 		return errors.Join(errs...)
 	})
+	if errors.Is(err, errNoDroplet) {
+		return nil
+	}
+	return err
 }
 
 // Running reports whether the droplet's container is up, and its namespace.
 func (l *Lab) Running(id int) (netns string, running bool) {
-	l.withDroplet(id, func(d *droplet) error {
-		netns, running = d.ns, d.cmd != nil
-		return nil
-	})
-	return netns, running
+	d, err := l.lookup(id)
+	if err != nil {
+		return "", false
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.ns, d.cmd != nil
 }
 
 // dropletByIP finds the droplet that owns a lab address.

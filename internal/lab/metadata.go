@@ -53,8 +53,9 @@ func (l *Lab) metadataHandler() http.Handler {
 			"interfaces/public/0/ipv6/address": v6,
 			"dns/nameservers":                  l.slot.gateway4().String(),
 		}
-		switch p := r.URL.Path; {
-		case p == "/metadata/v1.json":
+		// A write fails only when the droplet has hung up: nobody to tell.
+		switch p := r.URL.Path; p {
+		case "/metadata/v1.json":
 			doc := map[string]any{
 				"droplet_id":  dr.ID,
 				"hostname":    dr.Name,
@@ -70,10 +71,15 @@ func (l *Lab) metadataHandler() http.Handler {
 				}}},
 				"dns": map[string]any{"nameservers": []string{l.slot.gateway4().String()}},
 			}
+			b, err := json.Marshal(doc)
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusInternalServerError)
+				return
+			}
 			w.Header().Set("Content-Type", "application/json")
-			json.NewEncoder(w).Encode(doc)
-		case p == "/metadata/v1/" || p == "/metadata/v1":
-			w.Write([]byte("id\nhostname\nuser-data\nvendor-data\npublic-keys\nregion\ntags\ninterfaces/\ndns/\n"))
+			_, _ = w.Write(append(b, '\n'))
+		case "/metadata/v1/", "/metadata/v1":
+			_, _ = w.Write([]byte("id\nhostname\nuser-data\nvendor-data\npublic-keys\nregion\ntags\ninterfaces/\ndns/\n"))
 		default:
 			v, ok := text[strings.TrimPrefix(p, "/metadata/v1/")]
 			if !ok || !strings.HasPrefix(p, "/metadata/v1/") {
@@ -81,7 +87,7 @@ func (l *Lab) metadataHandler() http.Handler {
 				return
 			}
 			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-			w.Write([]byte(v))
+			_, _ = w.Write([]byte(v))
 		}
 	})
 }

@@ -61,18 +61,24 @@ func (l *Lab) startPebble(ctx context.Context) error {
 			"default": map[string]any{"description": "lab default", "validityPeriod": 7776000},
 		},
 	}}
-	files["pebble.json"], _ = json.MarshalIndent(cfg, "", "  ")
+	if files["pebble.json"], err = json.MarshalIndent(cfg, "", "  "); err != nil {
+		return fmt.Errorf("lab: pebble config: %w", err)
+	}
 	for name, b := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), b, 0o600); err != nil {
 			return fmt.Errorf("lab: pebble: %w", err)
 		}
 	}
-	os.Chmod(filepath.Join(dir, "acme-ca.pem"), 0o644)
+	// Clients that are not root read the trust for the ACME endpoint.
+	if err := os.Chmod(filepath.Join(dir, "acme-ca.pem"), 0o644); err != nil {
+		return fmt.Errorf("lab: pebble: %w", err)
+	}
 	log, err := os.Create(filepath.Join(dir, "pebble.log"))
 	if err != nil {
 		return fmt.Errorf("lab: pebble: %w", err)
 	}
-	defer log.Close()
+	// Pebble writes to its own copy of the descriptor; this one is never written.
+	defer func() { _ = log.Close() }()
 	cmd := exec.Command(bin, "-config", filepath.Join(dir, "pebble.json"), "-dnsserver", l.dns.Addr())
 	cmd.Env = append(os.Environ(),
 		"PEBBLE_VA_NOSLEEP=1",      // no random validation delays
@@ -85,8 +91,12 @@ func (l *Lab) startPebble(ctx context.Context) error {
 	}
 	l.pebble = cmd.Process
 	l.pebbleDone = make(chan struct{})
-	go func() { cmd.Wait(); close(l.pebbleDone) }()
-	os.WriteFile(filepath.Join(dir, "pebble.pid"), []byte(strconv.Itoa(cmd.Process.Pid)), 0o644)
+	// How it ended is in pebble.log.
+	go func() { _ = cmd.Wait(); close(l.pebbleDone) }()
+	// The janitor stops a crashed lab's Pebble by this file.
+	if err := os.WriteFile(filepath.Join(dir, "pebble.pid"), []byte(strconv.Itoa(cmd.Process.Pid)), 0o644); err != nil {
+		return fmt.Errorf("lab: pebble: %w", err)
+	}
 
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(caPEM)
@@ -97,7 +107,7 @@ func (l *Lab) startPebble(ctx context.Context) error {
 		resp, err := hc.Get(url)
 		if err == nil {
 			roots, rerr := io.ReadAll(resp.Body)
-			resp.Body.Close()
+			_ = resp.Body.Close() // read to the end already
 			if rerr == nil && resp.StatusCode == http.StatusOK {
 				return os.WriteFile(filepath.Join(dir, "roots.pem"), roots, 0o644)
 			}

@@ -58,7 +58,7 @@ func TestNames(t *testing.T) {
 
 func TestAptSources(t *testing.T) {
 	dir := t.TempDir()
-	os.WriteFile(filepath.Join(dir, "debian.sources"), []byte(`Types: deb
+	if err := os.WriteFile(filepath.Join(dir, "debian.sources"), []byte(`Types: deb
 # a comment: with a colon
 URIs: http://mirror.invalid/debian
 Suites: bookworm bookworm-updates
@@ -68,7 +68,9 @@ Types: deb
 URIs: http://security.invalid/debian-security http://second.invalid/
 Suites: bookworm-security
 Components: main
-`), 0o644)
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	got, err := aptSources(filepath.Join(dir, "*.sources"))
 	if err != nil {
 		t.Fatal(err)
@@ -98,7 +100,7 @@ func TestAptMirror(t *testing.T) {
 	var seen []string
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		seen = append(seen, r.Host+" "+r.URL.Path)
-		io.WriteString(w, "index")
+		_, _ = io.WriteString(w, "index") // a failed write fails the client's checks
 	}))
 	defer up.Close()
 	h, err := aptMirror(map[string]string{
@@ -208,7 +210,7 @@ func TestArchiveCache(t *testing.T) {
 			// Announces more than it sends: the connection breaks.
 			w.Header().Set("Content-Length", strconv.Itoa(len(good)+10))
 		}
-		io.WriteString(w, good)
+		_, _ = io.WriteString(w, good) // a failed write fails the client's checks
 	}))
 	defer up.Close()
 	h, err := aptMirror(map[string]string{"bookworm": up.URL + "/debian", "bookworm-security": up.URL + "/debian-security"}, "bookworm", t.TempDir())
