@@ -237,7 +237,9 @@ func randomID() string {
 	return hex.EncodeToString(b)
 }
 
-// Execute runs code and returns the text/plain result (or stream output).
+// Execute runs code and returns its text/plain result, or else what it
+// printed on stdout, once the kernel is idle again; code that prints
+// nothing returns "".
 func (k *Kernel) Execute(ctx context.Context, code string) (string, error) {
 	id := randomID()
 	msg := map[string]any{
@@ -254,6 +256,9 @@ func (k *Kernel) Execute(ctx context.Context, code string) (string, error) {
 	if err := k.conn.Write(ctx, websocket.MessageText, b); err != nil {
 		return "", err
 	}
+	var stream strings.Builder
+	var result string
+	var failed error
 	for {
 		_, data, err := k.conn.Read(ctx)
 		if err != nil {
@@ -269,6 +274,8 @@ func (k *Kernel) Execute(ctx context.Context, code string) (string, error) {
 				Text  string         `json:"text"`
 				EName string         `json:"ename"`
 				EVal  string         `json:"evalue"`
+				State string         `json:"execution_state"`
+				Name  string         `json:"name"`
 			} `json:"content"`
 		}
 		if json.Unmarshal(data, &m) != nil || m.Parent.MsgID != id {
@@ -276,11 +283,25 @@ func (k *Kernel) Execute(ctx context.Context, code string) (string, error) {
 		}
 		switch m.MsgType {
 		case "execute_result":
-			return fmt.Sprint(m.Content.Data["text/plain"]), nil
+			result = fmt.Sprint(m.Content.Data["text/plain"])
 		case "stream":
-			return strings.TrimSpace(m.Content.Text), nil
+			if m.Content.Name == "stdout" { // warnings on stderr are not the answer
+				stream.WriteString(m.Content.Text)
+			}
 		case "error":
-			return "", fmt.Errorf("kernel error %s: %s", m.Content.EName, m.Content.EVal)
+			failed = fmt.Errorf("kernel error %s: %s", m.Content.EName, m.Content.EVal)
+		case "status":
+			// Idle comes after every output of the request.
+			if m.Content.State != "idle" {
+				continue
+			}
+			if failed != nil {
+				return "", failed
+			}
+			if result != "" {
+				return result, nil
+			}
+			return strings.TrimSpace(stream.String()), nil
 		}
 	}
 }
