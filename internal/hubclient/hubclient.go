@@ -199,6 +199,58 @@ func (h *Client) StartServer(ctx context.Context, user string) error {
 type Kernel struct {
 	conn    *websocket.Conn
 	session string
+
+	// A browser reads its kernel websocket all the time, which also
+	// answers the server's pings (jupyter-server closes a socket whose
+	// pings go unanswered). read does the same; Execute takes what it
+	// queued.
+	mu      sync.Mutex
+	queue   [][]byte
+	readErr error
+	ready   chan struct{} // signalled when queue or readErr changes
+}
+
+func (k *Kernel) read() {
+	for {
+		_, data, err := k.conn.Read(context.Background())
+		k.mu.Lock()
+		if err != nil {
+			k.readErr = err
+		} else {
+			k.queue = append(k.queue, data)
+		}
+		k.mu.Unlock()
+		select {
+		case k.ready <- struct{}{}:
+		default:
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// next is the next message from the kernel.
+func (k *Kernel) next(ctx context.Context) ([]byte, error) {
+	for {
+		k.mu.Lock()
+		if len(k.queue) > 0 {
+			m := k.queue[0]
+			k.queue = k.queue[1:]
+			k.mu.Unlock()
+			return m, nil
+		}
+		err := k.readErr
+		k.mu.Unlock()
+		if err != nil {
+			return nil, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-k.ready:
+		}
+	}
 }
 
 // OpenKernel starts a Python kernel on user's server and opens its websocket.
@@ -228,7 +280,9 @@ func (h *Client) OpenKernel(ctx context.Context, user string) (*Kernel, error) {
 		return nil, fmt.Errorf("kernel websocket: %w", err)
 	}
 	conn.SetReadLimit(16 << 20)
-	return &Kernel{conn: conn, session: randomID()}, nil
+	kern := &Kernel{conn: conn, session: randomID(), ready: make(chan struct{}, 1)}
+	go kern.read()
+	return kern, nil
 }
 
 func randomID() string {
@@ -260,7 +314,7 @@ func (k *Kernel) Execute(ctx context.Context, code string) (string, error) {
 	var result string
 	var failed error
 	for {
-		_, data, err := k.conn.Read(ctx)
+		data, err := k.next(ctx)
 		if err != nil {
 			return "", err
 		}
