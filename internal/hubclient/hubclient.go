@@ -195,6 +195,34 @@ func (h *Client) StartServer(ctx context.Context, user string) error {
 	}
 }
 
+// StopServer stops the user's server and waits until the hub has let it go.
+func (h *Client) StopServer(ctx context.Context, user string) error {
+	code, body, err := h.Do(ctx, http.MethodDelete, "hub/api/users/"+user+"/server", nil)
+	if err != nil {
+		return err
+	}
+	if code != http.StatusNoContent && code != http.StatusAccepted {
+		return fmt.Errorf("stop server: %d %s: %.300s", code, http.StatusText(code), body)
+	}
+	for {
+		code, body, err := h.Do(ctx, http.MethodGet, "hub/api/users/"+user, nil)
+		if err != nil {
+			return err
+		}
+		var u struct {
+			Servers map[string]json.RawMessage `json:"servers"`
+		}
+		if code == http.StatusOK && json.Unmarshal(body, &u) == nil && u.Servers[""] == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("server of %s not stopped: %d: %.300s", user, code, body)
+		case <-time.After(time.Second):
+		}
+	}
+}
+
 // Kernel is an open kernel websocket.
 type Kernel struct {
 	conn    *websocket.Conn
