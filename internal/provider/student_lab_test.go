@@ -260,7 +260,7 @@ print('files', n, 'hits', sorted(hits))`, pyList(hexAll(secrets)))
 		// Bounded at 12 GiB so a lab without memory limits fails the test
 		// instead of exhausting this machine.
 		func(*terraform.State) error {
-			bctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
+			bctx, cancel := context.WithTimeout(ctx, 90*time.Second)
 			defer cancel()
 			out, err := kernels["alice"].Execute(bctx, "import os\na=[]\nfor i in range(12*1024//64):\n    a.append(bytearray(64<<20))\nopen(os.path.expanduser('~/memory-bomb.txt'),'w').write('allocated 12 GiB')\nprint('allocated 12 GiB')")
 			t.Logf("memory bomb: %q, %v", out, err)
