@@ -175,10 +175,16 @@ func (h *Client) StartServer(ctx context.Context, user string) error {
 		}
 		var u struct {
 			Servers map[string]struct {
-				Ready bool `json:"ready"`
+				Ready   bool    `json:"ready"`
+				Pending *string `json:"pending"`
 			} `json:"servers"`
 		}
-		if code == http.StatusOK && json.Unmarshal(body, &u) == nil && u.Servers[""].Ready {
+		if code == http.StatusOK && json.Unmarshal(body, &u) == nil {
+			if srv, ok := u.Servers[""]; !ok || (!srv.Ready && srv.Pending == nil) {
+				return fmt.Errorf("the server of %s failed to start (the hub's log says why)", user)
+			}
+		}
+		if code == http.StatusOK && u.Servers[""].Ready {
 			// The first page visit does the hub's OAuth dance and sets the
 			// server's cookies, its _xsrf token among them.
 			code, body, err := h.Do(ctx, http.MethodGet, "user/"+user+"/lab", nil)
