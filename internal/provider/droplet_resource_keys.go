@@ -3,6 +3,7 @@ package provider
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/digitalocean/godo"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
@@ -34,7 +35,7 @@ func (r *dropletResource) resolveKeys(ctx context.Context, plan *dropletModel, r
 			if comment != "" {
 				name += " " + comment
 			}
-			key, _, err = r.client.do.Keys.Create(ctx, &godo.KeyCreateRequest{Name: name, PublicKey: pub})
+			key, _, err = r.client.do.Keys.Create(ctx, &godo.KeyCreateRequest{Name: name, PublicKey: strings.TrimSpace(pub)})
 			if err == nil {
 				*registered = append(*registered, int64(key.ID))
 			}

@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/digitalocean/godo"
 	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
@@ -90,6 +91,10 @@ func (m *dropletModel) bootstrapChanges(state *dropletModel) []path.Path {
 func (m *dropletModel) bootstrapConfig(ctx context.Context, extraKeys []string) (cloudinit.Config, diag.Diagnostics) {
 	var keys []string
 	diags := m.SSHPublicKeys.ElementsAs(ctx, &keys, true)
+	for i, k := range keys {
+		// file("id_ed25519.pub") ends in a newline; the key is the line.
+		keys[i] = strings.TrimSpace(k)
+	}
 	return cloudinit.Config{
 		Hostname:          m.Name.ValueString(),
 		AdminUser:         m.AdminUser.ValueString(),

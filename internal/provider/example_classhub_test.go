@@ -8,6 +8,9 @@ import (
 
 	"github.com/hashicorp/terraform-plugin-testing/config"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
+	"github.com/hashicorp/terraform-plugin-testing/plancheck"
+	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
 
 	"github.com/classhub/terraform-provider-jhub/internal/dosim"
 	"github.com/classhub/terraform-provider-jhub/internal/testkit"
@@ -85,4 +88,32 @@ func countDroplets(t *testing.T, sim *dosim.Server) int {
 		t.Fatal(err)
 	}
 	return len(body.Droplets)
+}
+
+// examples/class-hub as a class admin fills it in plans cleanly, with the
+// public key as file() reads it (a trailing newline) and the per-student
+// limits known before anything exists.
+func TestAccExampleClassHub_plans(t *testing.T) {
+	t.Setenv("TF_ACC_PROVIDER_NAMESPACE", "classhub")
+	sim := testSim(t, dosim.Options{})
+	t.Setenv("DIGITALOCEAN_TOKEN", testToken)
+	t.Setenv("DIGITALOCEAN_API_URL", sim.URL())
+	vars := classHubVars(t)
+	key := testkit.NewSSHKey(t, "teacher@laptop")
+	vars["admin_ssh_public_key"] = config.StringVariable(key.AuthorizedKey + "\n")
+	vars["admin_ssh_private_key"] = config.StringVariable(key.PrivatePEM)
+	resource.Test(t, resource.TestCase{PreCheck: func() { preCheck(t) }, Steps: []resource.TestStep{{
+		ProtoV6ProviderFactories: protoV6ProviderFactories,
+		ConfigDirectory:          classHubExample,
+		ConfigVariables:          vars,
+		PlanOnly:                 true,
+		ExpectNonEmptyPlan:       true,
+		ConfigPlanChecks: resource.ConfigPlanChecks{PostApplyPostRefresh: []plancheck.PlanCheck{
+			plancheck.ExpectKnownValue("jhub_edge.hub", tfjsonpath.New("limits").AtMapKey("memory_max_mib"), knownvalue.Int64Exact(1792)),
+			plancheck.ExpectKnownValue("jhub_edge.hub", tfjsonpath.New("hub_url"), knownvalue.StringExact("https://hub.cs101.example.edu/")),
+		}},
+	}}})
+	if n := countDroplets(t, sim); n != 0 {
+		t.Fatalf("a plan created %d droplets", n)
+	}
 }
