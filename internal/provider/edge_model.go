@@ -88,14 +88,16 @@ func (m *edgeModel) plannedLimits(ctx context.Context) (types.Object, diag.Diagn
 		if m.DropletMemory.IsUnknown() || m.DropletVCPUs.IsUnknown() {
 			return types.ObjectUnknown(limitsAttrTypes), diags
 		}
-		d := hubconfig.DefaultLimits(int(m.DropletMemory.ValueInt64()), int(m.DropletVCPUs.ValueInt64()))
+		// The smallest droplet's limits stand in when the size is missing,
+		// so that the rest of the settings are still checked in this plan.
+		memory, vcpus := 512, 1
 		if m.DropletMemory.IsNull() || m.DropletVCPUs.IsNull() {
 			diags.AddAttributeError(path.Root("droplet_memory"), "The droplet's size is needed",
 				"Set droplet_memory = jhub_droplet.<name>.memory and droplet_vcpus = jhub_droplet.<name>.vcpus, so each student's limits are derived from the droplet's size, or set every field of limits.")
-			// The smallest droplet's limits stand in, so that the rest of
-			// the settings are still checked in this plan.
-			d = hubconfig.DefaultLimits(512, 1)
+		} else {
+			memory, vcpus = int(m.DropletMemory.ValueInt64()), int(m.DropletVCPUs.ValueInt64())
 		}
+		d := hubconfig.DefaultLimits(memory, vcpus)
 		for i, v := range []int{d.MemoryMaxMiB, d.TasksMax, d.CPUQuotaPercent, d.NProc} {
 			if fields[i].IsNull() || fields[i].IsUnknown() {
 				*fields[i] = types.Int64Value(int64(v))
