@@ -358,7 +358,7 @@ func TestSeedDomain(t *testing.T) {
 
 func TestUnknownRoute(t *testing.T) {
 	s := newLooseSim(t, Options{})
-	resp, body := raw(t, s, http.MethodGet, "/v2/volumes", "")
+	resp, body := raw(t, s, http.MethodGet, "/v2/load_balancers", "")
 	if resp.StatusCode != http.StatusNotFound || body["id"] != "not_found" || body["message"] == "" || body["request_id"] == "" {
 		t.Errorf("unknown route: %d %v", resp.StatusCode, body)
 	}
@@ -369,7 +369,7 @@ func TestUnknownRoute(t *testing.T) {
 	if resp.StatusCode != http.StatusNotFound || body["id"] != "not_found" {
 		t.Errorf("unknown method: %d %v", resp.StatusCode, body)
 	}
-	if s.Conformance() && !hasViolation(s, "GET /v2/volumes", "no such operation") {
+	if s.Conformance() && !hasViolation(s, "GET /v2/load_balancers", "no such operation") {
 		t.Errorf("a request outside the checked operations was not reported: %q", s.Violations())
 	}
 }

@@ -28,6 +28,28 @@ type Backend interface {
 	Destroy(ctx context.Context, id int) error
 }
 
+// VolumeSpec is what a backend needs to create a volume's storage.
+type VolumeSpec struct {
+	ID, Name                        string
+	SizeGB                          int
+	FilesystemType, FilesystemLabel string // "" = unformatted
+	FromSnapshot                    string // snapshot ID to copy, "" = blank
+}
+
+// VolumeBackend gives volumes real storage; a Backend may implement it.
+// Volumes outlive droplets: Destroy of a droplet releases its attachments'
+// devices but never the volumes' data. Attach and Detach name the volume
+// (its device appears as /dev/disk/by-id/scsi-0DO_Volume_<name>).
+type VolumeBackend interface {
+	CreateVolume(ctx context.Context, v VolumeSpec) error
+	AttachVolume(ctx context.Context, volumeID, name string, dropletID int) error
+	DetachVolume(ctx context.Context, volumeID, name string, dropletID int) error
+	ResizeVolume(ctx context.Context, volumeID string, sizeGB int) error
+	SnapshotVolume(ctx context.Context, volumeID, snapshotID string) error
+	DeleteVolume(ctx context.Context, volumeID string) error
+	DeleteSnapshot(ctx context.Context, snapshotID string) error
+}
+
 // sleepBackend is the default: every operation but Destroy takes d.
 type sleepBackend struct{ d time.Duration }
 

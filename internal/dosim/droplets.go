@@ -42,7 +42,8 @@ type action struct {
 	typ        string
 	started    time.Time
 	completed  time.Time
-	resourceID int
+	resourceID int    // the droplet, for droplet actions
+	volume     string // the volume, for volume actions
 	region     string
 }
 
@@ -100,7 +101,7 @@ type wireAction struct {
 	Type         string     `json:"type"`
 	StartedAt    string     `json:"started_at"`
 	CompletedAt  *string    `json:"completed_at"`
-	ResourceID   int        `json:"resource_id"`
+	ResourceID   *int       `json:"resource_id"`
 	ResourceType string     `json:"resource_type"`
 	Region       wireRegion `json:"region"`
 	RegionSlug   string     `json:"region_slug"`
@@ -110,7 +111,11 @@ func (a *action) wire() wireAction {
 	reg, _ := findRegion(a.region)
 	w := wireAction{
 		ID: a.id, Status: a.status, Type: a.typ, StartedAt: a.started.UTC().Format(time.RFC3339),
-		ResourceID: a.resourceID, ResourceType: "droplet", Region: reg, RegionSlug: a.region,
+		ResourceID: &a.resourceID, ResourceType: "droplet", Region: reg, RegionSlug: a.region,
+	}
+	// A volume action names no numeric resource (volume IDs are UUIDs).
+	if a.volume != "" {
+		w.ResourceID, w.ResourceType = nil, "volume"
 	}
 	if !a.completed.IsZero() {
 		c := a.completed.UTC().Format(time.RFC3339)
@@ -142,7 +147,7 @@ func (s *Server) wire(d *droplet) wireDroplet {
 		ID: d.id, Name: d.name, Memory: size.Memory, Vcpus: size.Vcpus, Disk: d.disk,
 		Locked: d.busy != nil, Status: d.status, CreatedAt: d.created.UTC().Format(time.RFC3339),
 		Features: s.features(d), BackupIDs: []int{}, SnapshotIDs: []int{}, Image: d.image,
-		VolumeIDs: []string{}, Size: size, SizeSlug: d.size, Region: reg,
+		VolumeIDs: s.volumeIDsLocked(d.id), Size: size, SizeSlug: d.size, Region: reg,
 		Tags: append([]string{}, d.tags...), VPCUUID: d.vpc,
 		Networks: wireNetworks{V4: []wireNetworkV4{}, V6: []wireNetworkV6{}},
 	}
@@ -319,7 +324,7 @@ func (s *Server) startLocked(d *droplet, typ string, op func(context.Context) er
 	s.work.Add(1)
 	go func() {
 		defer s.work.Done()
-		fail, slow := s.faults.actionFault()
+		fail, slow := s.faults.actionFaultOf(typ)
 		d.op.Lock()
 		err := sleepBackend{d: slow}.wait(d.ctx)
 		if err == nil && fail {
@@ -404,6 +409,7 @@ func (s *Server) deleteDroplet(r *http.Request) (int, any, error) {
 		return 0, nil, err
 	}
 	delete(s.droplets, d.id)
+	s.detachAllLocked(d.id)
 	d.cancel()
 	s.work.Add(1)
 	go func() {
@@ -510,7 +516,7 @@ func (s *Server) postDropletAction(r *http.Request) (int, any, error) {
 func (s *Server) sortedActions(resourceID int) []wireAction {
 	out := []wireAction{}
 	for _, a := range s.actions {
-		if resourceID == 0 || a.resourceID == resourceID {
+		if resourceID == 0 || (a.volume == "" && a.resourceID == resourceID) {
 			out = append(out, a.wire())
 		}
 	}
@@ -549,7 +555,7 @@ func (s *Server) actionLocked(r *http.Request, droplet int) (*action, error) {
 		return nil, err
 	}
 	a, ok := s.actions[id]
-	if !ok || (droplet != 0 && a.resourceID != droplet) {
+	if !ok || (droplet != 0 && (a.volume != "" || a.resourceID != droplet)) {
 		return nil, notFound()
 	}
 	return a, nil
@@ -587,7 +593,9 @@ func (s *Server) Droplet(id int) (godo.Droplet, string, bool) {
 	if !ok {
 		return godo.Droplet{}, "", false
 	}
-	return toGodo(s.wire(d)), d.userData, true
+	var out godo.Droplet
+	convert(s.wire(d), &out)
+	return out, d.userData, true
 }
 
 // Droplets lists the droplets by ID.
@@ -596,18 +604,18 @@ func (s *Server) Droplets() []godo.Droplet {
 	defer s.mu.Unlock()
 	var out []godo.Droplet
 	for _, d := range s.sortedDroplets() {
-		out = append(out, toGodo(s.wire(d)))
+		var g godo.Droplet
+		convert(s.wire(d), &g)
+		out = append(out, g)
 	}
 	return out
 }
 
-// toGodo converts through JSON: the wire form is what godo decodes. The
-// wire form is plain data, so encoding cannot fail.
-func toGodo(w wireDroplet) godo.Droplet {
+// convert turns a wire form into godo's type through JSON: the wire form
+// is what godo decodes. Wire forms are plain data, so encoding cannot fail.
+func convert(w, out any) {
 	b, _ := json.Marshal(w) //nolint:errchkjson // plain structs of our own, see above
-	var d godo.Droplet
-	_ = json.Unmarshal(b, &d)
-	return d
+	_ = json.Unmarshal(b, out)
 }
 
 // Action returns an action's type and status ("" if unknown).

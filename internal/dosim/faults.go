@@ -18,6 +18,8 @@ type Faults struct {
 	notFoundAfter int
 	failActions   int
 	slowActions   time.Duration
+	failOf        map[string]int           // action type -> forced failures left
+	slowOf        map[string]time.Duration // action type -> extra time
 }
 
 // scope selects requests by method ("" = any) and path prefix ("" = any).
@@ -80,12 +82,37 @@ func (f *Faults) SlowActions(d time.Duration) *Faults {
 	return f
 }
 
+// FailActionsOf makes the next n actions of one type ("attach_volume",
+// "detach_volume", "resize_volume", or a droplet action such as
+// "power_off") end "errored" without effect; the backend is not called.
+func (f *Faults) FailActionsOf(typ string, n int) *Faults {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.failOf == nil {
+		f.failOf = map[string]int{}
+	}
+	f.failOf[typ] = n
+	return f
+}
+
+// SlowActionsOf makes each action of one type take d more.
+func (f *Faults) SlowActionsOf(typ string, d time.Duration) *Faults {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.slowOf == nil {
+		f.slowOf = map[string]time.Duration{}
+	}
+	f.slowOf[typ] = d
+	return f
+}
+
 // Clear removes every fault.
 func (f *Faults) Clear() *Faults {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.rules, f.latency = nil, nil
 	f.notFoundAfter, f.failActions, f.slowActions = 0, 0, 0
+	f.failOf, f.slowOf = nil, nil
 	return f
 }
 
@@ -172,13 +199,18 @@ func (f *Faults) notFoundCount() int {
 	return f.notFoundAfter
 }
 
-// actionFault consumes one forced failure and reports the extra delay.
-func (f *Faults) actionFault() (fail bool, slow time.Duration) {
+// actionFaultOf consumes one forced failure for an action of type typ
+// (its own first, then any type's) and reports the extra delay.
+func (f *Faults) actionFaultOf(typ string) (fail bool, slow time.Duration) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.failActions > 0 {
+	switch {
+	case f.failOf[typ] > 0:
+		f.failOf[typ]--
+		fail = true
+	case f.failActions > 0:
 		f.failActions--
 		fail = true
 	}
-	return fail, f.slowActions
+	return fail, f.slowActions + f.slowOf[typ]
 }

@@ -1,6 +1,6 @@
 // Package dosim is an in-memory DigitalOcean API v2: account, SSH keys,
-// domains and records, droplets, droplet actions and actions, sizes and
-// tags, with the real API's semantics (pagination, rate-limit headers, error
+// domains and records, droplets, droplet actions and actions, sizes, tags,
+// block storage volumes with their actions and snapshots, with the real API's semantics (pagination, rate-limit headers, error
 // bodies, 401, 422), faults on demand, and every request and response
 // checked against DigitalOcean's published OpenAPI spec.
 //
@@ -12,7 +12,8 @@
 //
 // NewTest fails the test at cleanup if any exchange broke the spec. A
 // Backend turns droplets into real machines (the lab); the default one only
-// waits ActiveAfter. Snapshots (Droplet, Droplets, Domains, Records, SSHKeys)
+// waits ActiveAfter; a Backend that is also a VolumeBackend gives volumes
+// real storage. Snapshots (Droplet, Droplets, Domains, Records, SSHKeys)
 // serve assertions, the lab's DNS server and its metadata service.
 package dosim
 
@@ -81,6 +82,8 @@ type Server struct {
 	droplets   map[int]*droplet
 	tags       map[string]*tag
 	actions    map[int]*action
+	volumes    map[string]*volume
+	snapshots  map[string]*volumeSnapshot // volume snapshots by ID
 	ipv4Next   netip.Addr
 	ipv6Next   netip.Addr
 	violations []string
@@ -113,15 +116,17 @@ func New(opts Options) (*Server, error) {
 		opts.Logf = func(string, ...any) {}
 	}
 	s := &Server{
-		opts:     opts,
-		backend:  opts.Backend,
-		faults:   &Faults{},
-		seq:      map[string]int{},
-		keys:     map[int]*sshKey{},
-		domains:  map[string]*domain{},
-		droplets: map[int]*droplet{},
-		tags:     map[string]*tag{},
-		actions:  map[int]*action{},
+		opts:      opts,
+		backend:   opts.Backend,
+		faults:    &Faults{},
+		seq:       map[string]int{},
+		keys:      map[int]*sshKey{},
+		domains:   map[string]*domain{},
+		droplets:  map[int]*droplet{},
+		tags:      map[string]*tag{},
+		actions:   map[int]*action{},
+		volumes:   map[string]*volume{},
+		snapshots: map[string]*volumeSnapshot{},
 	}
 	if s.backend == nil {
 		s.backend = sleepBackend{d: opts.ActiveAfter}
@@ -206,6 +211,7 @@ func (s *Server) Close() {
 		}
 		cancel()
 	}
+	s.closeVolumes()
 }
 
 // Faults are the faults to inject into this server's responses.
@@ -432,6 +438,23 @@ func (s *Server) routes() {
 	s.handle("GET /v2/tags/{tag}", s.getTag)
 	s.handle("DELETE /v2/tags/{tag}", s.deleteTag)
 	s.handle("POST /v2/tags/{tag}/resources", s.tagResources)
+	s.handle("GET /v2/volumes", s.listVolumes)
+	s.handle("POST /v2/volumes", s.createVolume)
+	s.handle("DELETE /v2/volumes", s.deleteVolumeByName)
+	s.handle("POST /v2/volumes/actions", s.postVolumeActionByName)
+	// /v2/volumes/snapshots/{snapshot}: written with a wildcard, as a
+	// literal "snapshots" would clash with /v2/volumes/{volume}/actions.
+	s.handle("GET /v2/volumes/{volume}/{snapshot}", volumeSnapshotsOnly(s.getSnapshot))
+	s.handle("DELETE /v2/volumes/{volume}/{snapshot}", volumeSnapshotsOnly(s.deleteSnapshot))
+	s.handle("GET /v2/volumes/{volume}", s.getVolume)
+	s.handle("DELETE /v2/volumes/{volume}", s.deleteVolume)
+	s.handle("GET /v2/volumes/{volume}/actions", s.listVolumeActions)
+	s.handle("POST /v2/volumes/{volume}/actions", s.postVolumeAction)
+	s.handle("GET /v2/volumes/{volume}/actions/{action}", s.getVolumeAction)
+	s.handle("GET /v2/volumes/{volume}/snapshots", s.listVolumeSnapshots)
+	s.handle("POST /v2/volumes/{volume}/snapshots", s.createVolumeSnapshot)
+	s.handle("GET /v2/snapshots/{snapshot}", s.getSnapshot)
+	s.handle("DELETE /v2/snapshots/{snapshot}", s.deleteSnapshot)
 	s.handle("DELETE /v2/tags/{tag}/resources", s.tagResources)
 }
 

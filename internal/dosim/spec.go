@@ -199,7 +199,7 @@ func readSpecFile(p string, root bool) ([]byte, error) {
 // operations are loaded: the whole spec (445 paths) takes several seconds
 // to load, these take well under one, and a request elsewhere is answered
 // 404 by the simulator and reported as outside the checked operations.
-var servedPrefixes = []string{"/v2/account", "/v2/actions", "/v2/domains", "/v2/droplets", "/v2/sizes", "/v2/tags"}
+var servedPrefixes = []string{"/v2/account", "/v2/actions", "/v2/domains", "/v2/droplets", "/v2/sizes", "/v2/snapshots", "/v2/tags", "/v2/volumes"}
 
 func servedPaths(kv []*yaml.Node) []*yaml.Node {
 	var out []*yaml.Node

@@ -7,7 +7,7 @@ import (
 	"strings"
 )
 
-// Tags: an account's tags, and droplets tagged through /v2/tags/{tag}/resources
+// Tags: an account's tags, and droplets and volumes tagged through /v2/tags/{tag}/resources
 // or at create. A droplet keeps its own tag list (the order it was tagged
 // in); a tag records only which droplet was tagged last.
 type tag struct {
@@ -120,6 +120,9 @@ func (s *Server) deleteTag(r *http.Request) (int, any, error) {
 	for _, d := range s.droplets {
 		d.tags = slices.DeleteFunc(d.tags, func(n string) bool { return n == t.name })
 	}
+	for _, v := range s.volumes {
+		v.tags = slices.DeleteFunc(v.tags, func(n string) bool { return n == t.name })
+	}
 	delete(s.tags, t.name)
 	return http.StatusNoContent, nil, nil
 }
@@ -143,9 +146,18 @@ func (s *Server) tagResources(r *http.Request) (int, any, error) {
 	}
 	// Check every resource before changing any: the request is all or nothing.
 	var ds []*droplet
+	var vs []*volume
 	for _, res := range req.Resources {
+		if res.Type == "volume" {
+			v, ok := s.volumes[res.ID]
+			if !ok {
+				return 0, nil, unprocessable("resource_id %q: no such volume", res.ID)
+			}
+			vs = append(vs, v)
+			continue
+		}
 		if res.Type != "droplet" {
-			return 0, nil, unprocessable("Tagging resources of type %q is not simulated (droplet only)", res.Type)
+			return 0, nil, unprocessable("Tagging resources of type %q is not simulated (droplet, volume)", res.Type)
 		}
 		id, err := strconv.Atoi(strings.TrimSpace(res.ID))
 		d, ok := s.droplets[id]
@@ -153,6 +165,12 @@ func (s *Server) tagResources(r *http.Request) (int, any, error) {
 			return 0, nil, unprocessable("resource_id %q: no such droplet", res.ID)
 		}
 		ds = append(ds, d)
+	}
+	for _, v := range vs {
+		v.tags = slices.DeleteFunc(v.tags, func(n string) bool { return n == t.name })
+		if r.Method != http.MethodDelete {
+			v.tags = append(v.tags, t.name)
+		}
 	}
 	for _, d := range ds {
 		if r.Method == http.MethodDelete {

@@ -241,6 +241,12 @@ func (s slot) clean(ctx context.Context, logf func(string, ...any)) error {
 			errs = append(errs, fmt.Errorf("lab %d: unmount %s: %w", s, m, err))
 		}
 	}
+	// Volumes' loop devices hold their images open.
+	for _, loop := range loopsUnder(s.diskDir()) {
+		if _, err := run(ctx, "losetup", "-d", loop); err != nil {
+			errs = append(errs, fmt.Errorf("lab %d: %w", s, err))
+		}
+	}
 	if err := os.RemoveAll(s.diskDir()); err != nil {
 		errs = append(errs, fmt.Errorf("lab %d: %w", s, err))
 	}

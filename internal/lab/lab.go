@@ -95,6 +95,7 @@ type Lab struct {
 	droplets map[int]*droplet
 	byIP     map[netip.Addr]int
 	nextVeth int
+	attached map[string]*attachment // by volume ID
 	closed   bool
 }
 

@@ -268,6 +268,9 @@ func (l *Lab) Destroy(ctx context.Context, id int) error {
 		if err := l.halt(d); err != nil {
 			errs = append(errs, err)
 		}
+		if err := l.releaseVolumes(ctx, id); err != nil {
+			errs = append(errs, err)
+		}
 		if err := unix.Unmount(d.root(), unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
 			errs = append(errs, fmt.Errorf("lab: droplet %d: unmounting its disk: %w", id, err))
 		}

@@ -3,7 +3,6 @@ package provider
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strconv"
 	"time"
 
@@ -32,33 +31,10 @@ func (r *dropletResource) resize(ctx context.Context, id int, size string, disk 
 	return onErr
 }
 
-// setTags moves the droplet from the tags it has to the tags it should have
-// through the tag endpoints, as DigitalOcean's own provider does: a tag is
-// created (creating an existing one is harmless) before the droplet is
-// tagged with it. Untagged tags stay in the account; other resources may carry them.
+// setTags moves the droplet from the tags it has to the tags it should have,
+// as DigitalOcean's own provider does (setResourceTags).
 func (r *dropletResource) setTags(ctx context.Context, id int, have, want []string) error {
-	res := []godo.Resource{{ID: strconv.Itoa(id), Type: godo.DropletResourceType}}
-	for _, t := range have {
-		if slices.Contains(want, t) {
-			continue
-		}
-		if _, err := r.client.do.Tags.UntagResources(ctx, t, &godo.UntagResourcesRequest{Resources: res}); err != nil && !isNotFound(err) {
-			return fmt.Errorf("untagging droplet %d from %q: %w", id, t, err)
-		}
-	}
-	for _, t := range want {
-		if slices.Contains(have, t) {
-			continue
-		}
-		tag, _, err := r.client.do.Tags.Create(ctx, &godo.TagCreateRequest{Name: t})
-		if err != nil {
-			return fmt.Errorf("creating tag %q: %w", t, err)
-		}
-		if _, err := r.client.do.Tags.TagResources(ctx, tag.Name, &godo.TagResourcesRequest{Resources: res}); err != nil {
-			return fmt.Errorf("tagging droplet %d with %q: %w", id, t, err)
-		}
-	}
-	return nil
+	return setResourceTags(ctx, r.client.do, godo.Resource{ID: strconv.Itoa(id), Type: godo.DropletResourceType}, have, want)
 }
 
 // waitCreated waits for the droplet's create action, or its status where the
@@ -107,8 +83,15 @@ func (r *dropletResource) act(ctx context.Context, id int, kind string, start fu
 }
 
 func (r *dropletResource) waitAction(ctx context.Context, actionID int) error {
+	return waitAction(ctx, func() (*godo.Action, *godo.Response, error) { return r.client.do.Actions.Get(ctx, actionID) })
+}
+
+// waitAction polls an action (droplet or volume) until it completes; an
+// action that ends otherwise is an error naming it. A 404 right after the
+// start is the API catching up.
+func waitAction(ctx context.Context, get func() (*godo.Action, *godo.Response, error)) error {
 	return poll(ctx, func() (bool, error) {
-		a, _, err := r.client.do.Actions.Get(ctx, actionID)
+		a, _, err := get()
 		if isNotFound(err) {
 			return false, nil
 		}
@@ -121,7 +104,7 @@ func (r *dropletResource) waitAction(ctx context.Context, actionID int) error {
 		case godo.ActionInProgress:
 			return false, nil
 		default:
-			return false, fmt.Errorf("action %d (%s) ended %q", actionID, a.Type, a.Status)
+			return false, fmt.Errorf("action %d (%s) ended %q", a.ID, a.Type, a.Status)
 		}
 	})
 }

@@ -45,6 +45,7 @@ type dropletModel struct {
 	IPv4AddressPrivate types.String   `tfsdk:"ipv4_address_private"`
 	IPv6Address        types.String   `tfsdk:"ipv6_address"`
 	Status             types.String   `tfsdk:"status"`
+	VolumeIDs          types.Set      `tfsdk:"volume_ids"`
 	Timeouts           timeouts.Value `tfsdk:"timeouts"`
 }
 
@@ -171,6 +172,7 @@ func (m *dropletModel) setComputed(d *godo.Droplet) {
 	m.Memory = types.Int64Value(int64(d.Memory))
 	m.VCPUs = types.Int64Value(int64(d.Vcpus))
 	m.Disk = types.Int64Value(int64(d.Disk))
+	m.VolumeIDs, _ = types.SetValueFrom(context.Background(), types.StringType, append([]string{}, d.VolumeIDs...)) // strings always convert
 	if m.SwapMiB.IsUnknown() {
 		m.SwapMiB = types.Int64Value(defaultSwapMiB(m.Size.ValueString()))
 	}
@@ -196,5 +198,8 @@ func (m *dropletModel) fillComputed(d *godo.Droplet) {
 		if f.dst.IsUnknown() {
 			*f.dst = *f.src
 		}
+	}
+	if m.VolumeIDs.IsUnknown() {
+		m.VolumeIDs = fresh.VolumeIDs
 	}
 }

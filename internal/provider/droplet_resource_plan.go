@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
@@ -64,15 +65,26 @@ func (r *dropletResource) ModifyPlan(ctx context.Context, req resource.ModifyPla
 		return
 	}
 
-	var changed []path.Path
+	var changed, replacedBy []path.Path
 	if state != nil {
 		changed = plan.bootstrapChanges(state)
+		replacedBy = replacedInAPI(&plan, state)
+		if !imported {
+			replacedBy = append(changed, replacedBy...)
+		}
 	}
-	replacing := state != nil && (len(changed) > 0 && !imported || replacedInAPI(&plan, state))
-	if state != nil && len(changed) > 0 && !imported {
+	replacing := len(replacedBy) > 0
+	switch {
+	case replacing && len(state.VolumeIDs.Elements()) == 0:
+		// Taints and -replace never reach ModifyPlan with a prior state;
+		// every replacement the configuration causes does.
+		resp.Diagnostics.AddAttributeWarning(replacedBy[0], "The droplet will be replaced: students' files on it are lost",
+			fmt.Sprintf("Changing %s replaces droplet %s, and it has no volume attached (volume_ids is empty): students' home directories and the hub's database live on the droplet's own disk and are deleted with it. "+
+				"Keep them on a jhub_volume attached with jhub_volume_attachment, or back them up before applying.", pathList(replacedBy), state.ID.ValueString()))
+	case len(changed) > 0 && !imported:
 		resp.Diagnostics.AddAttributeWarning(changed[0], "The droplet will be replaced",
 			fmt.Sprintf("Changed: %s, input to the bootstrap payload, which cloud-init applies only on a droplet's first boot; so the change takes a new droplet: "+
-				"what is stored on the current one (students' home directories) is lost unless it is backed up.", pathList(changed)))
+				"what is stored on the current one outside its volumes is lost unless it is backed up.", pathList(changed)))
 	}
 	if plan.SwapMiB.IsUnknown() && !plan.Size.IsUnknown() {
 		plan.SwapMiB = types.Int64Value(defaultSwapMiB(plan.Size.ValueString()))
@@ -94,13 +106,24 @@ func (r *dropletResource) ModifyPlan(ctx context.Context, req resource.ModifyPla
 	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
 }
 
-// replacedInAPI reports whether an attribute the API cannot change on a
-// droplet changes, which the schema's RequiresReplace modifiers turn into a
+// replacedInAPI lists the attributes the API cannot change on a droplet
+// that change, which the schema's RequiresReplace modifiers turn into a
 // replacement; ModifyPlan does not see their verdict, and an in-place check
 // must not fail a plan that replaces the droplet anyway.
-func replacedInAPI(plan, state *dropletModel) bool {
-	return !plan.Region.Equal(state.Region) || !plan.Image.Equal(state.Image) || !plan.Monitoring.Equal(state.Monitoring) ||
-		!plan.VPCUUID.Equal(state.VPCUUID) || state.IPv6.ValueBool() && !plan.IPv6.ValueBool()
+func replacedInAPI(plan, state *dropletModel) []path.Path {
+	var out []path.Path
+	for _, a := range []struct {
+		name      string
+		now, then attr.Value
+	}{{"region", plan.Region, state.Region}, {"image", plan.Image, state.Image}, {"monitoring", plan.Monitoring, state.Monitoring}, {"vpc_uuid", plan.VPCUUID, state.VPCUUID}} {
+		if !a.now.Equal(a.then) {
+			out = append(out, path.Root(a.name))
+		}
+	}
+	if state.IPv6.ValueBool() && !plan.IPv6.ValueBool() {
+		out = append(out, path.Root("ipv6"))
+	}
+	return out
 }
 
 func pathList(ps []path.Path) string {

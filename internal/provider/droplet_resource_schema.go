@@ -183,6 +183,13 @@ func (r *dropletResource) Schema(ctx context.Context, _ resource.SchemaRequest, 
 			"ipv4_address_private": computedString("The private (VPC) IPv4 address."),
 			"ipv6_address":         computedString("The public IPv6 address, when `ipv6` is on; empty otherwise."),
 			"status":               computedString("The droplet's status as DigitalOcean reports it (`active` once created)."),
+			"volume_ids": schema.SetAttribute{
+				MarkdownDescription: "The block storage volumes attached to the droplet, as DigitalOcean reports them; attach one with `jhub_volume_attachment`. " +
+					"A plan that replaces a droplet without a volume warns that students' files on its own disk are lost.",
+				Computed:      true,
+				ElementType:   types.StringType,
+				PlanModifiers: []planmodifier.Set{setplanmodifier.UseStateForUnknown()},
+			},
 		},
 		Blocks: map[string]schema.Block{
 			"timeouts": timeouts.Block(ctx, timeouts.Opts{Create: true, Update: true, Delete: true}),

@@ -164,7 +164,7 @@ func setBaseURL(do *godo.Client, endpoint string) error {
 }
 
 func (p *jhubProvider) Resources(context.Context) []func() resource.Resource {
-	return []func() resource.Resource{NewDomainResource, NewDropletResource, NewEdgeResource}
+	return []func() resource.Resource{NewDomainResource, NewDropletResource, NewEdgeResource, NewVolumeResource, NewVolumeAttachmentResource, NewVolumeSnapshotResource}
 }
 
 func (p *jhubProvider) DataSources(context.Context) []func() datasource.DataSource {
