@@ -111,15 +111,20 @@ func (c *Client) installScript(pc packageChange) string {
 	return b.String()
 }
 
-// removeScript lets apt remove pc.remove, with the dependencies only they
-// needed, unless something else installed by hand still needs them; ""
-// when there is nothing to remove.
+// removeScript removes each of pc.remove that no installed package depends
+// on (apt-get would remove those with it), then lets apt-get autoremove take
+// the dependencies only they needed; the ones still needed stay, marked as
+// automatically installed, until their last user goes. Not autoremove
+// alone: it keeps what an installed package merely recommends (pandas
+// recommends scipy). "" when there is nothing to remove.
 func (c *Client) removeScript(pc packageChange) string {
 	if len(pc.remove) == 0 {
 		return ""
 	}
 	return "apt-mark auto -- " + strings.Join(pc.remove, " ") + " >/dev/null\n" +
-		aptGet("autoremove") + " >/dev/null\n" + c.recordScript(pc.final)
+		"for p in " + strings.Join(pc.remove, " ") + "; do\n" +
+		"\tif [ \"$(apt-get -s remove -- \"$p\" 2>/dev/null | grep -c '^Remv ')\" = 1 ]; then " + aptGet("remove", "--", `"$p"`) + " >/dev/null; fi\n" +
+		"done\n" + aptGet("autoremove") + " >/dev/null\n" + c.recordScript(pc.final)
 }
 
 func (c *Client) recordScript(names []string) string {
