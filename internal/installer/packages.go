@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+
+	"github.com/classhub/terraform-provider-jhub/internal/cloudinit"
 )
 
 // Debian packages for the students (jhub_edge's student_packages). apt is
@@ -49,12 +51,8 @@ func CheckPackageName(name string) string {
 	return fmt.Sprintf("%q is not a Debian package name: at least two lower-case letters, digits, '+', '-' or '.', starting with a letter or digit (Debian policy §5.6.1), such as \"python3-numpy\".", name)
 }
 
-// aptGet is apt-get as the installer runs it: never a question, and a wait
-// for the dpkg lock (apt-daily and unattended-upgrades take it at times)
-// instead of failing at once.
-func aptGet(args ...string) string {
-	return "DEBIAN_FRONTEND=noninteractive apt-get -q -y -o DPkg::Lock::Timeout=600 " + strings.Join(args, " ")
-}
+// aptGet is apt-get with args as a shell command, as the payload runs it.
+func aptGet(args ...string) string { return Command(cloudinit.AptGet(args...)...) }
 
 // packageChange is what one Install does to the students' packages.
 type packageChange struct {
@@ -123,7 +121,7 @@ func (c *Client) removeScript(pc packageChange) string {
 	}
 	return "apt-mark auto -- " + strings.Join(pc.remove, " ") + " >/dev/null\n" +
 		"for p in " + strings.Join(pc.remove, " ") + "; do\n" +
-		"\tif [ \"$(apt-get -s remove -- \"$p\" 2>/dev/null | grep -c '^Remv ')\" = 1 ]; then " + aptGet("remove", "--", `"$p"`) + " >/dev/null; fi\n" +
+		"\tif [ \"$(apt-get -s remove -- \"$p\" 2>/dev/null | grep -c '^Remv ')\" = 1 ]; then " + aptGet("remove", "--") + " \"$p\" >/dev/null; fi\n" +
 		"done\n" + aptGet("autoremove") + " >/dev/null\n" + c.recordScript(pc.final)
 }
 

@@ -72,8 +72,8 @@ func TestPackageScripts(t *testing.T) {
 		record: []string{"python3-old", "python3-pandas"}, final: []string{"python3-pandas"}}
 	in := c.installScript(pc)
 	for _, want := range []string{
-		"DEBIAN_FRONTEND=noninteractive apt-get -q -y -o DPkg::Lock::Timeout=600 update",
-		"apt-get -q -y -o DPkg::Lock::Timeout=600 --no-remove --no-install-recommends install -- python3-pandas",
+		"'env' 'DEBIAN_FRONTEND=noninteractive' 'apt-get' '-q' '-y' '-o' 'DPkg::Lock::Timeout=600' 'update'",
+		"'apt-get' '-q' '-y' '-o' 'DPkg::Lock::Timeout=600' '--no-remove' '--no-install-recommends' 'install' '--' 'python3-pandas'",
 		"printf '%s\\n' python3-old python3-pandas | grep . > '/r/opt/jhub/student-packages.new'",
 	} {
 		if !strings.Contains(in, want) {
@@ -81,22 +81,27 @@ func TestPackageScripts(t *testing.T) {
 		}
 	}
 	// The record is written only once apt succeeded (sh -e).
-	if strings.Index(in, "student-packages.new") < strings.Index(in, " install ") {
+	if strings.Index(in, "student-packages.new") < strings.Index(in, "'install'") {
 		t.Errorf("record written before the install:\n%s", in)
 	}
 	rm := c.removeScript(pc)
 	for _, want := range []string{
 		"apt-mark auto -- python3-old",
-		`if [ "$(apt-get -s remove -- "$p" 2>/dev/null | grep -c '^Remv ')" = 1 ]; then DEBIAN_FRONTEND=noninteractive apt-get -q -y -o DPkg::Lock::Timeout=600 remove -- "$p"`,
-		"apt-get -q -y -o DPkg::Lock::Timeout=600 autoremove",
+		`if [ "$(apt-get -s remove -- "$p" 2>/dev/null | grep -c '^Remv ')" = 1 ]; then 'env' 'DEBIAN_FRONTEND=noninteractive' 'apt-get' '-q' '-y' '-o' 'DPkg::Lock::Timeout=600' 'remove' '--' "$p"`,
+		"'apt-get' '-q' '-y' '-o' 'DPkg::Lock::Timeout=600' 'autoremove'",
 		"printf '%s\\n' python3-pandas |",
 	} {
 		if !strings.Contains(rm, want) {
 			t.Errorf("remove script lacks %q:\n%s", want, rm)
 		}
 	}
+	for _, script := range []string{in, rm} {
+		if out, err := exec.Command("sh", "-n", "-c", script).CombinedOutput(); err != nil {
+			t.Errorf("sh -n: %v: %s\n%s", err, out, script)
+		}
+	}
 	pc.update = false
-	if strings.Contains(c.installScript(pc), " update") {
+	if strings.Contains(c.installScript(pc), "'update'") {
 		t.Error("updated the lists with every package installed")
 	}
 }

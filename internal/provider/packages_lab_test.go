@@ -71,14 +71,7 @@ func TestLabStudentPackages(t *testing.T) {
 		func(s *terraform.State) error {
 			ip = dropletIP(s)
 			h.hostKey = s.RootModule().Resources["jhub_droplet.hub"].Primary.Attributes["host_public_key"]
-			c := h.client(t, "/")
-			if err := c.Login(ctx, "alice", labClassPassword); err != nil {
-				return err
-			}
-			if err := c.StartServer(ctx, "alice"); err != nil {
-				return err
-			}
-			k, err := c.OpenKernel(ctx, "alice")
+			_, k, err := h.studentKernel(ctx, t, "alice", labClassPassword)
 			if err != nil {
 				return err
 			}
@@ -115,7 +108,7 @@ func TestLabStudentPackages(t *testing.T) {
 
 	// An unknown package fails the apply with apt's own words...
 	bad := step(append(slices.Clone(example), unknown))
-	bad.ExpectError = regexp.MustCompile(`(?s)Install failed at step "packages".*E: Unable\s+to\s+locate\s+package\s+` + unknown)
+	bad.ExpectError = regexp.MustCompile(`(?s)Install failed at step "packages".*E:\s+Unable\s+to\s+locate\s+package\s+` + unknown)
 
 	// ...the hub keeps serving alice, the record on the droplet is the
 	// one before, and the plan still wants to add the package.
