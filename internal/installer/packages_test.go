@@ -139,7 +139,7 @@ func TestAptError(t *testing.T) {
 		t.Errorf("got %q", err)
 	}
 	other := errors.New("ssh: broken")
-	if aptError(other) != other {
+	if !errors.Is(aptError(other), other) || aptError(other).Error() != other.Error() {
 		t.Error("a non-exit error was changed")
 	}
 }
