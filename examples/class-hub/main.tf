@@ -81,4 +81,8 @@ resource "jhub_edge" "hub" {
     host         = jhub_domain.class.fqdns["www"]
     static_files = { "index.html" = "<!doctype html><title>${var.domain}</title><h1>Welcome to ${var.domain}</h1><p><a href=\"https://${jhub_domain.class.fqdns["hub"]}/\">Open the hub</a></p>" }
   }]
+
+  # What the students' notebooks import, from Debian: installed in place at
+  # each apply, never by rebuilding the droplet.
+  student_packages = var.student_packages
 }

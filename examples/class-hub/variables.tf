@@ -66,6 +66,12 @@ variable "trusted_ca_pem" {
   default     = null
 }
 
+variable "student_packages" {
+  description = "Debian packages for the students' notebooks (python3-*, r-cran-*, ...). A package dropped from the list is removed again, unless the hub itself needs it."
+  type        = list(string)
+  default     = ["python3-numpy", "python3-pandas", "python3-matplotlib", "python3-scipy"]
+}
+
 variable "region" {
   description = "DigitalOcean region."
   type        = string

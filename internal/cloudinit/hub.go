@@ -44,8 +44,13 @@ func (h hubInstaller) commands() [][]string {
 	if len(h.aptPackages) == 0 {
 		return nil
 	}
-	// The lock timeout rides out apt-daily / unattended-upgrades runs that
-	// start on first boot and would otherwise fail the install outright.
-	cmd := []string{"env", "DEBIAN_FRONTEND=noninteractive", "apt-get", "-q", "-y", "-o", "DPkg::Lock::Timeout=600", "install", "--no-install-recommends"}
-	return [][]string{append(cmd, h.aptPackages...)}
+	return [][]string{AptGet(append([]string{"install", "--no-install-recommends"}, h.aptPackages...)...)}
+}
+
+// AptGet is the argv of apt-get with args as it runs on the droplet, from
+// the payload and from the installer (student packages): never a question,
+// and a wait for the dpkg lock, which apt-daily and unattended-upgrades
+// take on first boot and at times later, instead of failing outright.
+func AptGet(args ...string) []string {
+	return append([]string{"env", "DEBIAN_FRONTEND=noninteractive", "apt-get", "-q", "-y", "-o", "DPkg::Lock::Timeout=600"}, args...)
 }

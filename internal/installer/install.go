@@ -46,6 +46,8 @@ type Release struct {
 	Services []Service
 	// Health proves the switched release from the provider side; nil = none.
 	Health func(ctx context.Context) error
+	// Packages are the Debian packages the students need (see PackagesFile).
+	Packages []string
 }
 
 // Result says what Install did.
@@ -55,6 +57,8 @@ type Result struct {
 	Restarted []string // units restarted (or started)
 	Reloaded  []string // units reloaded
 	SentBytes int64    // file content sent; files already on the host are copied there
+	Installed []string // packages apt-get installed (or marked as installed by hand)
+	Removed   []string // packages dropped from Release.Packages, left to apt's autoremove
 }
 
 // StepError is a failed Install step, with what rollback did.
@@ -86,14 +90,49 @@ type account struct {
 	user, group string
 }
 
-// Install makes r the current release: stage it in releases/, validate it,
+// Install installs r's packages that are missing, makes r the current
+// release (installRelease), then removes the packages Install installed
+// before that r no longer lists. A failed package install fails step
+// "packages" before anything is staged: the current release keeps serving.
+func (c *Client) Install(ctx context.Context, r Release) (Result, error) {
+	if _, err := normalize(r.Files); err != nil {
+		return Result{}, err
+	}
+	if err := checkPackages(r.Packages); err != nil {
+		return Result{}, err
+	}
+	pc, err := c.planPackageChange(ctx, r.Packages)
+	if err != nil {
+		return Result{}, &StepError{Step: "packages", Err: err}
+	}
+	if script := c.installScript(pc); script != "" {
+		if _, err := c.sh(ctx, script, nil); err != nil {
+			return Result{}, &StepError{Step: "packages", Err: fmt.Errorf("installing %s: %w", strings.Join(pc.install, " "), aptError(err))}
+		}
+	}
+	res, err := c.installRelease(ctx, r)
+	res.Installed = pc.install
+	if err != nil {
+		return res, err
+	}
+	if script := c.removeScript(pc); script != "" {
+		if _, err := c.sh(ctx, script, nil); err != nil {
+			return res, fmt.Errorf("install: release %s is live, but removing the packages dropped from the list (%s) failed: %w", res.ReleaseID, strings.Join(pc.remove, " "), aptError(err))
+		}
+		res.Removed = pc.remove
+	}
+	res.Changed = res.Changed || len(pc.install) > 0 || len(pc.remove) > 0
+	return res, nil
+}
+
+// installRelease makes r the current release: stage it in releases/, validate it,
 // switch the current symlink atomically, install the files outside the
 // release, daemon-reload when units changed, restart or reload what the
 // change concerns, start what is not running, and run Health. Any failure
 // after the switch switches back to the previous release and restores its
 // services. An install whose files already match the host and whose
 // services run does nothing (Changed=false).
-func (c *Client) Install(ctx context.Context, r Release) (Result, error) {
+func (c *Client) installRelease(ctx context.Context, r Release) (Result, error) {
 	files, err := normalize(r.Files)
 	if err != nil {
 		return Result{}, err

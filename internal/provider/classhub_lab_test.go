@@ -152,6 +152,20 @@ func (h *classHub) client(t *testing.T, baseURL string) *hubclient.Client {
 	return c
 }
 
+// studentKernel logs user in at the hub's root, starts their server and
+// opens a kernel.
+func (h *classHub) studentKernel(ctx context.Context, t *testing.T, user, password string) (*hubclient.Client, *hubclient.Kernel, error) {
+	c := h.client(t, "/")
+	if err := c.Login(ctx, user, password); err != nil {
+		return nil, nil, err
+	}
+	if err := c.StartServer(ctx, user); err != nil {
+		return nil, nil, err
+	}
+	k, err := c.OpenKernel(ctx, user)
+	return c, k, err
+}
+
 func dropletIP(s *terraform.State) string {
 	return s.RootModule().Resources["jhub_droplet.hub"].Primary.Attributes["ipv4_address"]
 }
@@ -179,14 +193,7 @@ func TestLabClassHub(t *testing.T) {
 					func(*terraform.State) error { return h.checkEdge(ctx, ip) },
 					func(*terraform.State) error {
 						// A student logs in, starts a server and runs code over the kernel websocket.
-						c := h.client(t, "/")
-						if err := c.Login(ctx, "alice", "class-password"); err != nil {
-							return err
-						}
-						if err := c.StartServer(ctx, "alice"); err != nil {
-							return err
-						}
-						k, err := c.OpenKernel(ctx, "alice")
+						c, k, err := h.studentKernel(ctx, t, "alice", "class-password")
 						if err != nil {
 							return err
 						}

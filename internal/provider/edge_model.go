@@ -41,6 +41,7 @@ type edgeModel struct {
 	HubBasicAuth     *basicAuthMd `tfsdk:"hub_basic_auth"`
 	ProxyMode        types.String `tfsdk:"proxy_mode"`
 	ExtraUFWRules    types.List   `tfsdk:"extra_ufw_rules"`
+	StudentPackages  types.Set    `tfsdk:"student_packages"`
 	RotateSecrets    types.String `tfsdk:"rotate_secrets"`
 	HubURL           types.String `tfsdk:"hub_url"`
 	ReleaseID        types.String `tfsdk:"release_id"`

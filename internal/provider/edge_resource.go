@@ -208,6 +208,10 @@ func (r *edgeResource) install(ctx context.Context, m *edgeModel, secrets hubcon
 		diags.AddAttributeError(path.Root("trusted_ca_pem"), "Cannot build the trust for the health check", err.Error())
 		return diags
 	}
+	diags.Append(m.StudentPackages.ElementsAs(ctx, &rel.Packages, true)...)
+	if diags.HasError() {
+		return diags
+	}
 	base, _ := hubconfig.NormalizeBaseURL(s.BaseURL)
 	rel.Health = func(ctx context.Context) error {
 		return waitHealthy(ctx, m.Host.ValueString(), s.HubHosts[0], base, trust(ctx))
@@ -223,7 +227,8 @@ func (r *edgeResource) install(ctx context.Context, m *edgeModel, secrets hubcon
 		diags.AddError(summary, err.Error()+"\n\nThe previous release, if any, keeps serving. Fix the cause and apply again.")
 		return diags
 	}
-	tflog.Info(ctx, "hub installed", map[string]any{"release": res.ReleaseID, "changed": res.Changed, "restarted": res.Restarted, "reloaded": res.Reloaded})
+	tflog.Info(ctx, "hub installed", map[string]any{"release": res.ReleaseID, "changed": res.Changed, "restarted": res.Restarted, "reloaded": res.Reloaded,
+		"packages_installed": res.Installed, "packages_removed": res.Removed})
 	var rules []string
 	diags.Append(m.ExtraUFWRules.ElementsAs(ctx, &rules, true)...)
 	if err := applyUFW(ctx, c, oldRules, rules); err != nil {

@@ -225,6 +225,18 @@ func (r *edgeResource) Schema(ctx context.Context, _ resource.SchemaRequest, res
 				ElementType: types.StringType,
 				Validators:  []validator.List{listvalidator.ValueStringsAre(ufwRuleValidator{})},
 			},
+			"student_packages": schema.SetAttribute{
+				MarkdownDescription: "Debian packages for the students' notebooks, for example `python3-numpy`, `python3-pandas`, `python3-matplotlib`, `python3-scipy`: " +
+					"names only (no `=version`: the droplet's Debian release keeps one version of each, with security fixes). Each apply installs the missing ones in place over SSH, " +
+					"with apt-get (no recommends; it may not remove a package, so nothing that conflicts with the hub gets in), before the new release is staged: " +
+					"a failed install (an unknown name) fails the apply with apt's message, and the hub keeps serving as before. " +
+					"A package removed from the set is removed from the droplet if this resource installed it and no installed package depends on it " +
+					"(one that does keeps it, marked as automatically installed, until it goes too); then `apt-get autoremove` removes the dependencies nothing needs any more. " +
+					"Packages that were installed by hand before (JupyterHub's own, such as `jupyterlab`) are never removed. Destroying the hub leaves the packages installed.",
+				Optional:    true,
+				ElementType: types.StringType,
+				Validators:  []validator.Set{packageNamesValidator{}},
+			},
 			"rotate_secrets": schema.StringAttribute{
 				Description: "Any change to this value generates a new cookie secret and proxy token (logging every user out).",
 				Optional:    true,

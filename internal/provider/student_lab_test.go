@@ -33,13 +33,7 @@ const (
 // exampleVars are examples/class-hub's variables for the lab, as make demo sets them.
 func (h *classHub) exampleVars(students, admins []string) config.Variables {
 	env := h.lab.Env()
-	list := func(names []string) config.Variable {
-		vs := make([]config.Variable, len(names))
-		for i, n := range names {
-			vs[i] = config.StringVariable(n)
-		}
-		return config.ListVariable(vs...)
-	}
+	list := stringsVariable
 	passwords := map[string]config.Variable{}
 	for _, a := range admins {
 		passwords[a] = config.StringVariable(map[string]string{"teacher": labTeacherPassword, "ta": labTAPassword}[a])
@@ -59,6 +53,15 @@ func (h *classHub) exampleVars(students, admins []string) config.Variables {
 		"admin_ssh_public_key":  config.StringVariable(h.adminPub),
 		"admin_ssh_private_key": config.StringVariable(h.adminPEM),
 	}
+}
+
+// stringsVariable is a list(string) variable.
+func stringsVariable(names []string) config.Variable {
+	vs := make([]config.Variable, len(names))
+	for i, n := range names {
+		vs[i] = config.StringVariable(n)
+	}
+	return config.ListVariable(vs...)
 }
 
 // exampleStep applies examples/class-hub as shipped; the example has its

@@ -51,6 +51,9 @@ resource "jhub_edge" "hub" {
     basic_auth   = { paths = ["/private/"] }
   }]
   basic_auth_users = { ta = "correct horse battery staple" }
+
+  # Debian packages for the students' notebooks, installed in place.
+  student_packages = ["python3-numpy", "python3-pandas", "python3-matplotlib", "python3-scipy"]
 }
 
 # On another droplet: the hub on a sub-path, behind a real configurable-http-proxy.
