@@ -529,3 +529,22 @@ func TestGitHubLogin(t *testing.T) {
 		})
 	}
 }
+
+// TestLogoutEndsTheEdgeSession: the hub's logout also drops the edge's
+// login cookie, and reaches the hub (which ends its own session).
+func TestLogoutEndsTheEdgeSession(t *testing.T) {
+	env := startLoginEdge(t, oidcLogin+"    username_claim: preferred_username\n")
+	c := env.browser()
+	env.authorize(c, "alice") // a login in flight holds the edge's cookie
+	hub, _ := url.Parse("https://hub.test/hub/")
+	if len(c.Jar.Cookies(hub)) == 0 {
+		t.Fatal("no edge login cookie after starting a login")
+	}
+	resp, body := env.get(c, "https://hub.test/hub/logout")
+	if resp.StatusCode != http.StatusOK || body != "hub /hub/logout" {
+		t.Fatalf("logout: %d %s", resp.StatusCode, body)
+	}
+	if got := c.Jar.Cookies(hub); len(got) != 0 {
+		t.Fatalf("cookies after logout: %v", got)
+	}
+}
