@@ -315,7 +315,7 @@ class EdgeIdentity(Configurable):
         want = hmac.new(self.key.encode(), ":".join(parts[:4]).encode(), hashlib.sha256).hexdigest()
         if not hmac.compare_digest(want, mac) or not ts.isdigit() or abs(now - int(ts)) > self.max_age:
             return None
-        seen = self.__dict__.setdefault("_seen", OrderedDict())
+        seen = self.__dict__.setdefault("_identity_nonces", OrderedDict())
         while seen and next(iter(seen.values())) < now - 2 * self.max_age:
             seen.popitem(last=False)
         if nonce in seen:
@@ -335,24 +335,23 @@ class IdentityLoginHandler(BaseHandler):
         self.redirect(self.get_next_url(user))
 
 
-class EdgeAuthenticator(Authenticator):
+class EdgeAuthenticator(EdgeIdentity, Authenticator):
     """Trusts only EdgeIdentity, whatever else a request carries; admin
-    rights come from the roster (Roster.is_admin), never the provider."""
+    rights come from the roster (Roster.is_admin), never the provider.
+    EdgeIdentity is a base so check_hub.py knows its settings."""
 
     @default("auto_login")
     def _auto_login(self):
         return True
 
     def login_url(self, base_url):
-        return url_path_join(base_url, EdgeIdentity(parent=self).login_path)
+        return url_path_join(base_url, self.login_path)
 
     def get_handlers(self, app):
-        return super().get_handlers(app) + [("/" + EdgeIdentity(parent=self).identity_path, IdentityLoginHandler)]
+        return super().get_handlers(app) + [("/" + self.identity_path, IdentityLoginHandler)]
 
     async def authenticate(self, handler, data):
-        if not hasattr(self, "_identity"):
-            self._identity = EdgeIdentity(parent=self)
-        name = self._identity.verify(handler.request.headers.get(self._identity.header, ""))
+        name = self.verify(handler.request.headers.get(self.header, ""))
         if name is None:
             self.log.warning("Refused a login without a valid edge identity from %s", handler.request.remote_ip)
             return None
