@@ -85,9 +85,10 @@ func (s *Server) logAccess(lw *logWriter, r *http.Request, start time.Time) {
 }
 
 // redactQuery hides the value of every parameter whose name mentions
-// "token" (token=, access_token=, auth_token=...), keeping the rest intact.
+// "token" (token=, access_token=, auth_token=...) and of OAuth's code and
+// state (a code is a login until redeemed), keeping the rest intact.
 func redactQuery(q string) string {
-	if q == "" || !strings.Contains(strings.ToLower(q), "token") && !strings.Contains(q, "%") {
+	if q == "" {
 		return q
 	}
 	parts := strings.Split(q, "&")
@@ -97,7 +98,8 @@ func redactQuery(q string) string {
 		if err != nil {
 			name = k
 		}
-		if hasValue && strings.Contains(strings.ToLower(name), "token") {
+		name = strings.ToLower(name)
+		if hasValue && (strings.Contains(name, "token") || name == "code" || name == "state") {
 			parts[i] = k + "=REDACTED"
 		}
 	}

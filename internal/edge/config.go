@@ -155,6 +155,8 @@ type HubConfig struct {
 	APITokenFile  string           `yaml:"api_token_file"`
 	HostRouting   bool             `yaml:"host_routing"`
 	BasicAuth     *BasicAuthConfig `yaml:"basic_auth"`
+	// Login, when set, makes the edge run the hub's logins (login.go).
+	Login *LoginConfig `yaml:"login,omitempty"`
 }
 
 // SiteConfig is another virtual host on the same listeners: exactly one of
@@ -427,6 +429,9 @@ func (h *HubConfig) validate(errs *fieldErrs, claimHost func(field, h string)) {
 	}
 	if h.BasicAuth != nil {
 		h.BasicAuth.validate(errs, "hub.basic_auth")
+	}
+	if h.Login != nil {
+		h.Login.validate(errs, "hub.login")
 	}
 }
 

@@ -414,6 +414,9 @@ func TestRedactQuery(t *testing.T) {
 		"q=token":              "q=token",
 		"%74oken=a&b=%20":      "%74oken=REDACTED&b=%20",
 		"_xsrf=abc&tokenx=123": "_xsrf=abc&tokenx=REDACTED",
+		"code=c1&state=s1&x=1": "code=REDACTED&state=REDACTED&x=1",
+		"Code=c1&%73tate=s1":   "Code=REDACTED&%73tate=REDACTED",
+		"codes=1&statement=2":  "codes=1&statement=2",
 	} {
 		if got := redactQuery(in); got != want {
 			t.Errorf("redactQuery(%q) = %q, want %q", in, got, want)

@@ -59,6 +59,7 @@ type Server struct {
 	limits                    LimitsConfig // from the first config: limits change on restart
 	conns                     *connCap
 	logins                    *basicauth.Limiter // failed logins per client, across reloads
+	pending                   *pendingLogins     // OAuth logins in flight, across reloads
 	lnHTTP, lnHTTPS, lnAPI    net.Listener
 	srvHTTP, srvHTTPS, srvAPI *http.Server
 }
@@ -96,6 +97,7 @@ func New(cfg *Config, opts Options) (*Server, error) {
 		limits:    cfg.Limits,
 		conns:     newConnCap(cfg.Limits.MaxConnsPerClient, opts.Logger),
 		logins:    basicauth.NewLimiter(cfg.Limits.AuthMaxFailures, cfg.Limits.AuthFailureWindow),
+		pending:   &pendingLogins{m: map[string]pending{}},
 	}
 	rand.Read(s.cookieKey)
 	s.challenge = opts.TLS.HTTPChallengeHandler(http.NotFoundHandler())
@@ -131,7 +133,15 @@ func (s *Server) build(cfg *Config) (*state, error) {
 		u, _ := parseHTTPURL(cfg.Hub.Upstream)
 		hub.fixed = s.up.newProxy(u, new(atomic.Int64))
 	}
-	hubH, err := s.withBasicAuth(hub, cfg.Hub.BasicAuth, "hub.basic_auth")
+	var hubInner http.Handler = hub
+	if cfg.Hub.Login != nil {
+		l, err := newLoginHandler(*cfg.Hub.Login, cfg.Hub.BaseURL, hub, s.pending, s.log)
+		if err != nil {
+			return nil, err
+		}
+		hubInner = l
+	}
+	hubH, err := s.withBasicAuth(hubInner, cfg.Hub.BasicAuth, "hub.basic_auth")
 	if err != nil {
 		return nil, err
 	}
@@ -268,6 +278,9 @@ func (s *Server) withState(serve func(*state, http.ResponseWriter, *http.Request
 		if !normalizeRequest(w, r) {
 			return
 		}
+		// Only the edge's login handler signs identities; a client's copy
+		// never reaches an upstream.
+		r.Header.Del(IdentityHeader)
 		r, finish := limitBody(w, r, &s.limits)
 		defer finish()
 		serve(st, w, r)

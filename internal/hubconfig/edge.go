@@ -64,6 +64,19 @@ func renderEdge(s Settings, r *release) ([]byte, error) {
 		return &edge.BasicAuthConfig{Htpasswd: htpasswd, Paths: b.Paths, Realm: b.Realm}
 	}
 	cfg.Hub.BasicAuth = guard(s.Edge.HubBasicAuth)
+	if a := s.Auth; a.Kind == AuthGitHub || a.Kind == AuthOIDC {
+		kind := edge.LoginGitHub
+		if a.Kind == AuthOIDC {
+			kind = edge.LoginOIDC
+		}
+		cfg.Hub.Login = &edge.LoginConfig{
+			Kind: kind, ClientID: a.ClientID, Scopes: a.Scopes,
+			ClientSecretFile: r.path(oauthClientSecretFile), IdentityKeyFile: r.path(IdentityKeyFile),
+			UsernamePattern: UserNamePattern,
+			IssuerURL:       a.IssuerURL, UsernameClaim: a.UsernameClaim, AllowedDomains: a.AllowedDomains,
+			GitHubURL: a.GitHubURL, GitHubOrg: a.GitHubOrg,
+		}
+	}
 	for _, site := range s.Edge.Sites {
 		sc := edge.SiteConfig{Host: site.Host, Upstream: site.Upstream, BasicAuth: guard(site.BasicAuth)}
 		switch {

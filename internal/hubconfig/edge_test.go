@@ -125,6 +125,23 @@ func TestEdgeConfigVariantsAccepted(t *testing.T) {
 			t.Errorf("acme = %+v", a)
 		}
 	})
+	t.Run("oidc and github logins", func(t *testing.T) {
+		for _, a := range []Auth{
+			{Kind: AuthOIDC, ClientID: "jhub", ClientSecret: "oidc-secret", IssuerURL: "https://sso.example.edu/realms/cs",
+				Scopes: []string{"profile", "email"}, UsernameClaim: ClaimEmail, AllowedDomains: []string{"example.edu"}},
+			{Kind: AuthGitHub, ClientID: "Iv1.x", ClientSecret: "gh-secret", GitHubOrg: "cs101", GitHubURL: "https://git.example.edu"},
+		} {
+			s := classHub(t)
+			s.Auth = a
+			cfg, dir := loadEdge(t, s)
+			l := cfg.Hub.Login
+			if l == nil || l.Kind != a.Kind || l.ClientID != a.ClientID || l.ClientSecretFile != dir+"/secrets/oauth_client_secret" ||
+				l.IdentityKeyFile != dir+"/"+IdentityKeyFile || l.UsernamePattern != UserNamePattern || l.IssuerURL != a.IssuerURL ||
+				l.UsernameClaim != a.UsernameClaim || l.GitHubOrg != a.GitHubOrg || l.GitHubURL != a.GitHubURL {
+				t.Errorf("%s: login = %+v", a.Kind, l)
+			}
+		}
+	})
 	t.Run("chp mode", func(t *testing.T) {
 		s := classHub(t)
 		s.Edge.ProxyMode = ProxyCHP

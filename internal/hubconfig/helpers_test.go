@@ -131,13 +131,12 @@ def trait(*a, **k):
     return None
 fake("jupyterhub")
 fake("jupyterhub.auth", Authenticator=type("Authenticator", (Base,), {}), PAMAuthenticator=type("PAMAuthenticator", (Base,), {}))
+fake("jupyterhub.handlers", BaseHandler=type("BaseHandler", (Base,), {}))
 fake("jupyterhub.spawner", Spawner=type("Spawner", (Base,), {}))
-fake("jupyterhub.utils", maybe_future=None, random_port=None)
+fake("jupyterhub.utils", maybe_future=None, random_port=None, url_path_join=None)
 fake("tornado", web=None)
-fake("traitlets", Dict=trait, Integer=trait, List=trait, Set=trait, Unicode=trait)
+fake("traitlets", Dict=trait, Integer=trait, List=trait, Set=trait, Unicode=trait, default=lambda name: lambda f: f)
 fake("traitlets.config", Configurable=type("Configurable", (Base,), {}))
-fake("oauthenticator")
-fake("oauthenticator.github", GitHubOAuthenticator=type("GitHubOAuthenticator", (Base,), {}))
 rec = {}
 class Section:
     def __init__(self, name):

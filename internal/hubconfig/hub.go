@@ -6,16 +6,19 @@ import (
 	"path"
 	"slices"
 	"strings"
+
+	"github.com/classhub/terraform-provider-jhub/internal/edge"
 )
 
 // Authenticator classes by kind: jhub_hub.py's (see its docstring), so the
-// roster rules hold for every kind. GitHub's needs oauthenticator, which
-// Debian does not package; it is imported only for that kind.
+// roster rules hold for every kind. For github and oidc the edge runs the
+// OAuth flow and the hub trusts only the identity it signs.
 var authenticatorClass = map[string]pyValue{
 	AuthPAM:            "_jhub.JhubPAMAuthenticator",
 	AuthSharedPassword: "_jhub.JhubPasswordAuthenticator",
 	AuthDummy:          "_jhub.JhubPasswordAuthenticator",
-	AuthGitHub:         "_jhub.github_authenticator()",
+	AuthGitHub:         "_jhub.JhubEdgeAuthenticator",
+	AuthOIDC:           "_jhub.JhubEdgeAuthenticator",
 }
 
 // cullerService is the name of the idle culler's JupyterHub service and role.
@@ -134,10 +137,15 @@ _jhub = _load(` + pyStr(hubClassesName) + `)
 		if len(s.AdminUsers) > 0 {
 			set("PasswordCheck.admin_passwords", "_json.loads(_secret('admin_passwords'))")
 		}
-	case AuthGitHub:
-		set("GitHubOAuthenticator.client_id", pyString(s.Auth.ClientID))
-		set("GitHubOAuthenticator.client_secret", "_secret('github_client_secret')")
-		set("GitHubOAuthenticator.oauth_callback_url", pyString(public+"hub/oauth_callback"))
+	case AuthGitHub, AuthOIDC:
+		b.WriteString("# The edge runs the " + s.Auth.Kind + " login (callback " + public + edge.CallbackPath + ") and hands the\n" +
+			"# hub a fresh, single-use identity signed with this key; nothing else logs in.\n")
+		set("EdgeIdentity.key", pyValue("_secret("+pyStr(path.Base(IdentityKeyFile))+")"))
+		set("EdgeIdentity.header", pyString(edge.IdentityHeader))
+		set("EdgeIdentity.max_age", pyInt(int(edge.IdentityMaxAge.Seconds())))
+		// Paths below the hub's own prefix (base_url + "hub/").
+		set("EdgeIdentity.login_path", pyString(strings.TrimPrefix(edge.LoginPath, "hub/")))
+		set("EdgeIdentity.identity_path", pyString(strings.TrimPrefix(edge.HubIdentPath, "hub/")))
 	}
 
 	b.WriteString("\n# Each server runs in its own systemd unit, with limits, as the user's account.\n")

@@ -9,6 +9,10 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/classhub/terraform-provider-jhub/internal/edge"
 )
 
 // Hostile strings: each must arrive in Python exactly as given and nothing
@@ -34,7 +38,7 @@ var hostile = []string{
 func TestHostileStringsStayData(t *testing.T) {
 	s := classHub(t)
 	s.Spawner = Spawner{NotebookDir: "~/" + hostile[2], DefaultURL: "/lab/tree/" + hostile[0], Cmd: append([]string{"jupyterhub-singleuser"}, hostile...)}
-	s.Auth = Auth{Kind: AuthGitHub, ClientID: hostile[1], ClientSecret: "x"}
+	s.Auth = Auth{Kind: AuthOIDC, ClientID: hostile[1], ClientSecret: "x", IssuerURL: "https://sso.example.edu", UsernameClaim: ClaimPreferredUsername}
 	_, files := renderTo(t, s)
 	cfg := fileNamed(t, files, "jupyterhub_config.py")
 	for _, line := range strings.Split(string(cfg.Content), "\n") {
@@ -50,13 +54,17 @@ func TestHostileStringsStayData(t *testing.T) {
 	if !reflect.DeepEqual(got["Spawner"], wantSpawner) {
 		t.Errorf("Spawner = %#v\nwant %#v", got["Spawner"], wantSpawner)
 	}
-	if got["GitHubOAuthenticator"]["client_id"] != hostile[1] {
-		t.Errorf("client_id = %q", got["GitHubOAuthenticator"]["client_id"])
+	var ecfg edge.Config
+	if err := yaml.Unmarshal(fileNamed(t, files, "edge.yaml").Content, &ecfg); err != nil {
+		t.Fatal(err)
+	}
+	if ecfg.Hub.Login == nil || ecfg.Hub.Login.ClientID != hostile[1] {
+		t.Errorf("edge.yaml hub.login = %+v", ecfg.Hub.Login)
 	}
 	// Only the sections this package writes exist: no injected statement ran.
 	for section := range got {
 		switch section {
-		case "JupyterHub", "ConfigurableHTTPProxy", "Authenticator", "Roster", "AccountRules", "GitHubOAuthenticator", "JhubSpawner", "Spawner":
+		case "JupyterHub", "ConfigurableHTTPProxy", "Authenticator", "Roster", "AccountRules", "EdgeIdentity", "JhubSpawner", "Spawner":
 		default:
 			t.Errorf("unexpected section c.%s", section)
 		}

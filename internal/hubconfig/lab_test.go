@@ -168,6 +168,9 @@ func TestLabJupyterHubAcceptsConfig(t *testing.T) {
 	dummy.Auth = Auth{Kind: AuthDummy, AdminPasswords: sharedAuth().AdminPasswords}
 	dummy.Edge.ProxyMode = ProxyCHP
 	dummy.Spawner = Spawner{Cmd: []string{"jupyterhub-singleuser", "--debug"}}
+	oidc := classHub(t)
+	oidc.Auth = Auth{Kind: AuthOIDC, ClientID: "jhub", ClientSecret: "oidc-secret", IssuerURL: "https://sso.example.edu",
+		UsernameClaim: ClaimPreferredUsername}
 	adminRole := map[string]any{"name": "admin", "users": []any{"prof"}}
 	cullerRole := map[string]any{"name": "jhub-idle-culler", "description": "Stop idle single-user servers",
 		"scopes": []any{"list:users", "read:users:activity", "read:servers", "delete:servers"}, "services": []any{"jhub-idle-culler"}}
@@ -188,6 +191,12 @@ func TestLabJupyterHubAcceptsConfig(t *testing.T) {
 			w.AdminsWithPassword = []string{"prof"}
 			w.BaseURL, w.BindURL = "/jhub/", "http://127.0.0.1:880/jhub/"
 			w.AllowedUsers = []string{"alice", "bob", "o-brien", "prof", "zoe_2"}
+		}},
+		{"oidc through the edge", oidc, func(w *hubSummary) {
+			w.AuthenticatorClass = "jhub_hub.JhubEdgeAuthenticator"
+			w.AllowNamedServers, w.NamedServerLimit = true, 2
+			w.Services = []string{"jhub-idle-culler"}
+			w.Roles = append(w.Roles, cullerRole)
 		}},
 		{"dummy behind a real CHP", dummy, func(w *hubSummary) {
 			w.AdminsWithPassword = []string{"prof"}

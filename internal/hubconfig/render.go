@@ -116,7 +116,11 @@ const (
 	hubClassesName = "jhub_hub.py"
 	checkHubName   = "check_hub.py"
 	secretsDir     = "secrets"
-	sitesDir       = "sites"
+	// IdentityKeyFile is the HMAC key of the identity the edge hands the
+	// hub after an OAuth login (edge.IdentityHeader), 0600 jhub-edge.
+	IdentityKeyFile       = secretsDir + "/identity_key"
+	oauthClientSecretFile = secretsDir + "/oauth_client_secret"
+	sitesDir              = "sites"
 )
 
 func build(s Settings, l layout) ([]File, error) {
@@ -136,8 +140,11 @@ func build(s Settings, l layout) ([]File, error) {
 			}
 			r.secret(secretsDir+"/admin_passwords", "root", pw).Restart = HubUnit
 		}
-	case AuthGitHub:
-		r.secret(secretsDir+"/github_client_secret", "root", []byte(s.Auth.ClientSecret)).Restart = HubUnit
+	case AuthGitHub, AuthOIDC:
+		// The edge runs the login; the hub trusts only identities signed
+		// with the shared key (root reads the edge's file).
+		r.secret(oauthClientSecretFile, EdgeUser, []byte(s.Auth.ClientSecret+"\n"))
+		r.secret(IdentityKeyFile, EdgeUser, []byte(s.Secrets.identityKey()+"\n")).Restart = HubUnit
 	}
 	if len(s.Secrets.BasicAuthHashes) > 0 {
 		var b bytes.Buffer

@@ -105,7 +105,7 @@ func TestRenderVariantsFiles(t *testing.T) {
 		{"shared password", func(s *Settings) { s.Auth = sharedAuth() },
 			map[string]string{"secrets/hub_password": "root", "secrets/admin_passwords": "root"}, nil},
 		{"github", func(s *Settings) { s.Auth = Auth{Kind: AuthGitHub, ClientID: "Iv1.abc", ClientSecret: "gh-secret"} },
-			map[string]string{"secrets/github_client_secret": "root"}, nil},
+			map[string]string{"secrets/oauth_client_secret": EdgeUser, "secrets/identity_key": EdgeUser}, nil},
 		{"pem", func(s *Settings) { s.Edge.TLS = TLS{Mode: TLSPEM, CertPEM: cert, KeyPEM: key} },
 			map[string]string{"secrets/tls_key.pem": EdgeUser}, nil},
 		{"dns-01", func(s *Settings) {
@@ -326,7 +326,14 @@ func TestHubConfigAuthVariants(t *testing.T) {
 			"PasswordCheck": {"admin_passwords": map[string]any{"prof": "prof's own long password"}},
 		}},
 		{"github", Auth{Kind: AuthGitHub, ClientID: "Iv1.abc", ClientSecret: "s3cr3t"}, "/jhub", map[string]map[string]any{
-			"GitHubOAuthenticator": {"client_id": "Iv1.abc", "client_secret": "s3cr3t", "oauth_callback_url": "https://hub.example.edu/jhub/hub/oauth_callback"},
+			// The key is the edge's; the client secret never reaches the hub.
+			"EdgeIdentity": {"key": Secrets{CookieSecret: testSecrets.CookieSecret}.identityKey(), "header": "X-Jhub-Identity",
+				"max_age": float64(60), "login_path": "oauth_login", "identity_path": "jhub-identity"},
+		}},
+		{"oidc", Auth{Kind: AuthOIDC, ClientID: "jhub", ClientSecret: "s3cr3t", IssuerURL: "https://sso.example.edu/realms/cs",
+			UsernameClaim: ClaimEmail, AllowedDomains: []string{"example.edu"}}, "/", map[string]map[string]any{
+			"EdgeIdentity": {"key": Secrets{CookieSecret: testSecrets.CookieSecret}.identityKey(), "header": "X-Jhub-Identity",
+				"max_age": float64(60), "login_path": "oauth_login", "identity_path": "jhub-identity"},
 		}},
 	}
 	for _, tc := range cases {
@@ -352,7 +359,7 @@ func TestHubConfigAuthVariants(t *testing.T) {
 			if got["JupyterHub"]["bind_url"] != "http://127.0.0.1:880"+base {
 				t.Errorf("urls: %v", got["JupyterHub"])
 			}
-			wantClass := map[string]any{"__class__": map[string]string{AuthSharedPassword: "JhubPasswordAuthenticator", AuthDummy: "JhubPasswordAuthenticator", AuthGitHub: "JhubGitHubAuthenticator"}[tc.auth.Kind]}
+			wantClass := map[string]any{"__class__": map[string]string{AuthSharedPassword: "JhubPasswordAuthenticator", AuthDummy: "JhubPasswordAuthenticator", AuthGitHub: "JhubEdgeAuthenticator", AuthOIDC: "JhubEdgeAuthenticator"}[tc.auth.Kind]}
 			if !reflect.DeepEqual(got["JupyterHub"]["authenticator_class"], wantClass) {
 				t.Errorf("authenticator_class = %v, want %s", got["JupyterHub"]["authenticator_class"], wantClass)
 			}

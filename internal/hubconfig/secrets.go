@@ -1,7 +1,9 @@
 package hubconfig
 
 import (
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"maps"
@@ -36,6 +38,15 @@ func GenerateSecrets() (Secrets, error) {
 		return Secrets{}, err
 	}
 	return Secrets{CookieSecret: cookie, ProxyToken: token}, nil
+}
+
+// identityKey signs the identities the edge hands the hub after an OAuth
+// login. It is derived from the cookie secret, so it needs no state of
+// its own and rotates with it; knowing it does not reveal the secret.
+func (s Secrets) identityKey() string {
+	m := hmac.New(sha256.New, []byte(s.CookieSecret))
+	m.Write([]byte("jhub edge identity key v1"))
+	return hex.EncodeToString(m.Sum(nil))
 }
 
 func randomHex(n int) (string, error) {

@@ -78,13 +78,14 @@ type Settings struct {
 const (
 	AuthPAM            = "pam"             // system accounts (PAMAuthenticator)
 	AuthSharedPassword = "shared-password" // any allowed name, one class password
-	AuthGitHub         = "github"          // GitHub OAuth (oauthenticator must be installed)
+	AuthGitHub         = "github"          // GitHub's OAuth web flow, run by the edge
+	AuthOIDC           = "oidc"            // any OpenID Connect provider, run by the edge
 	AuthDummy          = "dummy"           // labs and tests: any password, or Password if set
 )
 
 // Auth selects and configures the authenticator.
 type Auth struct {
-	Kind string // AuthPAM, AuthSharedPassword, AuthGitHub or AuthDummy [auth.kind]
+	Kind string // AuthPAM, AuthSharedPassword, AuthGitHub, AuthOIDC or AuthDummy [auth.kind]
 	// CreateSystemUsers creates the Linux account (in StudentsGroup, home
 	// 0700) of each allowed or admin user when the hub learns about them,
 	// not at their first spawn (pam only; they still need a password set
@@ -101,11 +102,23 @@ type Auth struct {
 	// at least MinAdminPasswordLen characters) [auth.admin_passwords].
 	// Secret, like Password.
 	AdminPasswords map[string]string
-	// ClientID and ClientSecret are the GitHub OAuth app's credentials
-	// [auth.client_id, auth.client_secret]; ClientSecret is secret. The
-	// callback URL is derived: https://{HubHosts[0]}{BaseURL}hub/oauth_callback.
+	// ClientID and ClientSecret are the OAuth client's credentials (github,
+	// oidc) [auth.client_id, auth.client_secret]; ClientSecret is secret
+	// and reaches only a 0600 file the edge reads. The callback URL to
+	// register is derived: https://{HubHosts[0]}{BaseURL}hub/oauth_callback.
 	ClientID     string
 	ClientSecret string
+	// OIDC: the issuer (discovery), extra scopes, the claim that becomes
+	// the user name, and with "email" the domains allowed
+	// [auth.issuer_url, auth.scopes, auth.username_claim, auth.allowed_domains].
+	IssuerURL      string
+	Scopes         []string
+	UsernameClaim  string
+	AllowedDomains []string
+	// GitHub: an organisation every user must be an active member of, and
+	// a GitHub Enterprise Server base URL [auth.github_org, auth.github_url].
+	GitHubOrg string
+	GitHubURL string
 }
 
 // Failed password logins allowed per minute before the hub answers 429:
@@ -416,20 +429,93 @@ func (a Auth) validate(add adder, admins []string) {
 		needNot("create_system_users", a.CreateSystemUsers)
 		needNot("client_id", a.ClientID != "")
 		needNot("client_secret", a.ClientSecret != "")
-	case AuthGitHub:
+	case AuthGitHub, AuthOIDC:
 		if a.ClientID == "" || !validText(a.ClientID) {
-			add("auth.client_id", "required with auth.kind github (the OAuth app's client ID)")
+			add("auth.client_id", "required with auth.kind %q (the OAuth client ID registered with the provider)", a.Kind)
 		}
-		if a.ClientSecret == "" || !validText(a.ClientSecret) {
-			add("auth.client_secret", "required with auth.kind github (the OAuth app's client secret)")
+		if a.ClientSecret == "" || !validText(a.ClientSecret) || strings.ContainsAny(a.ClientSecret, "\r\n") {
+			add("auth.client_secret", "required with auth.kind %q (the OAuth client secret), one line", a.Kind)
 		}
 		needNot("password", a.Password != "")
 		needNot("admin_passwords", len(a.AdminPasswords) > 0)
 		needNot("create_system_users", a.CreateSystemUsers)
+		a.validateOAuth(add, needNot)
 	case "":
-		add("auth.kind", "required: one of %s, %s, %s, %s", AuthPAM, AuthSharedPassword, AuthGitHub, AuthDummy)
+		add("auth.kind", "required: one of %s", strings.Join(authKinds, ", "))
 	default:
-		add("auth.kind", "%q is not one of %s, %s, %s, %s", a.Kind, AuthPAM, AuthSharedPassword, AuthGitHub, AuthDummy)
+		add("auth.kind", "%q is not one of %s", a.Kind, strings.Join(authKinds, ", "))
+	}
+	if a.Kind != AuthGitHub && a.Kind != AuthOIDC {
+		needNot("issuer_url", a.IssuerURL != "")
+		needNot("scopes", len(a.Scopes) > 0)
+		needNot("username_claim", a.UsernameClaim != "")
+		needNot("allowed_domains", len(a.AllowedDomains) > 0)
+		needNot("github_org", a.GitHubOrg != "")
+		needNot("github_url", a.GitHubURL != "")
+	}
+}
+
+var authKinds = []string{AuthPAM, AuthSharedPassword, AuthGitHub, AuthOIDC, AuthDummy}
+
+// OIDC username claims [auth.username_claim].
+const (
+	ClaimPreferredUsername = "preferred_username"
+	ClaimEmail             = "email"
+)
+
+var (
+	scopeRE     = regexp.MustCompile(`^[\x21\x23-\x5b\x5d-\x7e]{1,128}$`) // RFC 6749 scope-token
+	githubOrgRE = regexp.MustCompile(`^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$`)
+)
+
+// validateOAuth checks the logins the edge runs: everything it needs to
+// start, refused at plan time rather than on the droplet.
+func (a Auth) validateOAuth(add adder, needNot func(string, bool)) {
+	for i, sc := range a.Scopes {
+		if !scopeRE.MatchString(sc) {
+			add(fmt.Sprintf("auth.scopes[%d]", i), "%q is not an OAuth scope (printable ASCII, no spaces or quotes)", sc)
+		}
+	}
+	checkURL := func(field, v string) {
+		u, err := url.Parse(v)
+		if err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+			add(field, "%q must be an https:// URL with a host and no query, user info or fragment", v)
+		}
+	}
+	switch a.Kind {
+	case AuthOIDC:
+		if a.IssuerURL == "" {
+			add("auth.issuer_url", "required with auth.kind oidc: the provider's issuer, for example https://accounts.google.com (discovery reads ISSUER/.well-known/openid-configuration)")
+		} else {
+			checkURL("auth.issuer_url", a.IssuerURL)
+		}
+		switch a.UsernameClaim {
+		case ClaimPreferredUsername:
+			needNot("allowed_domains", len(a.AllowedDomains) > 0)
+		case ClaimEmail:
+			if len(a.AllowedDomains) == 0 {
+				add("auth.allowed_domains", "required with username_claim email: the domains whose addresses may log in (the part before @ becomes the user name), for example [\"uni.edu\"]")
+			}
+			for i, d := range a.AllowedDomains {
+				if !validHost(d) {
+					add(fmt.Sprintf("auth.allowed_domains[%d]", i), "%q is not a lower-case domain name", d)
+				}
+			}
+		default:
+			add("auth.username_claim", "%q is not one of %s, %s", a.UsernameClaim, ClaimPreferredUsername, ClaimEmail)
+		}
+		needNot("github_org", a.GitHubOrg != "")
+		needNot("github_url", a.GitHubURL != "")
+	case AuthGitHub:
+		if a.GitHubURL != "" {
+			checkURL("auth.github_url", a.GitHubURL)
+		}
+		if a.GitHubOrg != "" && !githubOrgRE.MatchString(a.GitHubOrg) {
+			add("auth.github_org", "%q is not a GitHub organisation name (letters, digits, '-', up to 39)", a.GitHubOrg)
+		}
+		needNot("issuer_url", a.IssuerURL != "")
+		needNot("username_claim", a.UsernameClaim != "")
+		needNot("allowed_domains", len(a.AllowedDomains) > 0)
 	}
 }
 

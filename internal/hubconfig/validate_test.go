@@ -63,6 +63,37 @@ func TestValidateNamesTheAttribute(t *testing.T) {
 		{"github with create_system_users", func(s *Settings) {
 			s.Auth = Auth{Kind: AuthGitHub, ClientID: "id", ClientSecret: "x", CreateSystemUsers: true}
 		}, "auth.create_system_users"},
+		{"oidc without issuer", func(s *Settings) {
+			s.Auth = Auth{Kind: AuthOIDC, ClientID: "id", ClientSecret: "x", UsernameClaim: ClaimPreferredUsername}
+		}, "auth.issuer_url"},
+		{"oidc issuer over http", func(s *Settings) {
+			s.Auth = Auth{Kind: AuthOIDC, ClientID: "id", ClientSecret: "x", IssuerURL: "http://sso.example.edu", UsernameClaim: ClaimPreferredUsername}
+		}, "auth.issuer_url"},
+		{"oidc email without domains", func(s *Settings) {
+			s.Auth = Auth{Kind: AuthOIDC, ClientID: "id", ClientSecret: "x", IssuerURL: "https://sso.example.edu", UsernameClaim: ClaimEmail}
+		}, "auth.allowed_domains"},
+		{"oidc bad domain", func(s *Settings) {
+			s.Auth = Auth{Kind: AuthOIDC, ClientID: "id", ClientSecret: "x", IssuerURL: "https://sso.example.edu", UsernameClaim: ClaimEmail, AllowedDomains: []string{"uni.edu", "@x"}}
+		}, "auth.allowed_domains[1]"},
+		{"oidc claim sub", func(s *Settings) {
+			s.Auth = Auth{Kind: AuthOIDC, ClientID: "id", ClientSecret: "x", IssuerURL: "https://sso.example.edu", UsernameClaim: "sub"}
+		}, "auth.username_claim"},
+		{"oidc scope with space", func(s *Settings) {
+			s.Auth = Auth{Kind: AuthOIDC, ClientID: "id", ClientSecret: "x", IssuerURL: "https://sso.example.edu", UsernameClaim: ClaimPreferredUsername, Scopes: []string{"openid", "a b"}}
+		}, "auth.scopes[1]"},
+		{"oidc with github_org", func(s *Settings) {
+			s.Auth = Auth{Kind: AuthOIDC, ClientID: "id", ClientSecret: "x", IssuerURL: "https://sso.example.edu", UsernameClaim: ClaimPreferredUsername, GitHubOrg: "cs"}
+		}, "auth.github_org"},
+		{"github enterprise over http", func(s *Settings) {
+			s.Auth = Auth{Kind: AuthGitHub, ClientID: "id", ClientSecret: "x", GitHubURL: "http://git.example.edu"}
+		}, "auth.github_url"},
+		{"github bad org", func(s *Settings) {
+			s.Auth = Auth{Kind: AuthGitHub, ClientID: "id", ClientSecret: "x", GitHubOrg: "a/b"}
+		}, "auth.github_org"},
+		{"github with issuer", func(s *Settings) {
+			s.Auth = Auth{Kind: AuthGitHub, ClientID: "id", ClientSecret: "x", IssuerURL: "https://sso.example.edu"}
+		}, "auth.issuer_url"},
+		{"pam with allowed_domains", func(s *Settings) { s.Auth.AllowedDomains = []string{"uni.edu"} }, "auth.allowed_domains"},
 		{"empty user", func(s *Settings) { s.AllowedUsers = []string{"a", ""} }, `allowed_users[""]`},
 		{"padded admin", func(s *Settings) { s.AdminUsers = []string{" prof"} }, `admin_users[" prof"]`},
 		{"duplicate user", func(s *Settings) { s.AllowedUsers = []string{"a", "a"} }, `allowed_users["a"]`},

@@ -58,6 +58,12 @@ type authModel struct {
 	AdminPasswords    types.Map    `tfsdk:"admin_passwords"`
 	ClientID          types.String `tfsdk:"client_id"`
 	ClientSecret      types.String `tfsdk:"client_secret"`
+	IssuerURL         types.String `tfsdk:"issuer_url"`
+	Scopes            types.List   `tfsdk:"scopes"`
+	UsernameClaim     types.String `tfsdk:"username_claim"`
+	AllowedDomains    types.List   `tfsdk:"allowed_domains"`
+	GitHubOrg         types.String `tfsdk:"github_org"`
+	GitHubURL         types.String `tfsdk:"github_url"`
 }
 
 // limitsModel is jhub_edge's limits.
@@ -224,6 +230,8 @@ func (m *edgeModel) settings(ctx context.Context) (hubconfig.Settings, diag.Diag
 		s.Auth = hubconfig.Auth{
 			Kind: a.Kind.ValueString(), CreateSystemUsers: a.CreateSystemUsers.ValueBool(),
 			Password: a.Password.ValueString(), ClientID: a.ClientID.ValueString(), ClientSecret: a.ClientSecret.ValueString(),
+			IssuerURL: a.IssuerURL.ValueString(), Scopes: list(a.Scopes), UsernameClaim: a.UsernameClaim.ValueString(),
+			AllowedDomains: list(a.AllowedDomains), GitHubOrg: a.GitHubOrg.ValueString(), GitHubURL: a.GitHubURL.ValueString(),
 		}
 		if pw := strMap(a.AdminPasswords); len(pw) > 0 {
 			s.Auth.AdminPasswords = pw

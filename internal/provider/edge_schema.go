@@ -90,9 +90,10 @@ func (r *edgeResource) Schema(ctx context.Context, _ resource.SchemaRequest, res
 				Required:    true,
 				Attributes: map[string]schema.Attribute{
 					"kind": schema.StringAttribute{
-						Description: "`pam` (system accounts), `shared-password` (any allowed name with one class password), `github` (GitHub OAuth; needs oauthenticator on the droplet) or `dummy` (labs and tests).",
-						Required:    true,
-						Validators:  []validator.String{stringvalidator.OneOf(hubconfig.AuthPAM, hubconfig.AuthSharedPassword, hubconfig.AuthGitHub, hubconfig.AuthDummy)},
+						Description: "`pam` (system accounts), `shared-password` (any allowed name with one class password), `github` (GitHub's OAuth web flow), `oidc` (any OpenID Connect provider) or `dummy` (labs and tests). " +
+							"With `github` and `oidc` the edge runs the login and hands JupyterHub a signed identity; register the callback URL https://HUB_HOST/BASE_URLhub/oauth_callback with the provider.",
+						Required:   true,
+						Validators: []validator.String{stringvalidator.OneOf(hubconfig.AuthPAM, hubconfig.AuthSharedPassword, hubconfig.AuthGitHub, hubconfig.AuthOIDC, hubconfig.AuthDummy)},
 					},
 					"create_system_users": schema.BoolAttribute{Description: "With `pam`: create a system account for each allowed or admin user.", Optional: true},
 					"password":            secret("The class password for `shared-password`; optional for `dummy`."),
@@ -101,8 +102,14 @@ func (r *edgeResource) Schema(ctx context.Context, _ resource.SchemaRequest, res
 							"and it may not be the class password. Admins never log in with the class password. Sensitive: kept in state, installed as a 0600 file, never logged.", hubconfig.MinAdminPasswordLen),
 						Optional: true, Sensitive: true, ElementType: types.StringType,
 					},
-					"client_id":     str("The GitHub OAuth app's client ID, for `github`."),
-					"client_secret": secret("The GitHub OAuth app's client secret, for `github`."),
+					"client_id":       str("The OAuth client ID, for `github` and `oidc`."),
+					"client_secret":   secret("The OAuth client secret, for `github` and `oidc`."),
+					"issuer_url":      str("For `oidc`: the provider's issuer (https), read by discovery, for example https://accounts.google.com."),
+					"scopes":          strings("For `oidc`: scopes besides `openid`, for example `[\"profile\", \"email\"]`; for `github`, extra scopes (`read:org` is added with `github_org`)."),
+					"username_claim":  str("For `oidc`: the claim that becomes the hub user name, `preferred_username` or `email` (the part before @, with `allowed_domains`). It is lower-cased and must be a valid hub user name."),
+					"allowed_domains": strings("For `oidc` with `username_claim = \"email\"`: the e-mail domains that may log in (verified addresses only)."),
+					"github_org":      str("For `github`: only active members of this organisation log in (besides the roster)."),
+					"github_url":      str("For `github`: a GitHub Enterprise Server base URL (https); default github.com."),
 				},
 			},
 			"allowed_users": schema.SetAttribute{

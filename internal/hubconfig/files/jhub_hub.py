@@ -17,6 +17,8 @@ machine, so:
 - JhubPasswordAuthenticator: students log in with the class password,
   admins only with their own; failed logins are throttled per name and
   per client address.
+- JhubEdgeAuthenticator: github and oidc; the edge runs the OAuth flow
+  and the hub accepts only its fresh, single-use, HMAC-signed identity.
 - JhubSpawner: each server in its own transient systemd unit with limits;
   the API token reaches it through a 0600 root EnvironmentFile under /run,
   never argv or unit properties.
@@ -36,10 +38,11 @@ import time
 from collections import OrderedDict, deque
 
 from jupyterhub.auth import Authenticator, PAMAuthenticator
+from jupyterhub.handlers import BaseHandler
 from jupyterhub.spawner import Spawner
-from jupyterhub.utils import maybe_future, random_port
+from jupyterhub.utils import maybe_future, random_port, url_path_join
 from tornado import web
-from traitlets import Dict, Integer, List, Set, Unicode
+from traitlets import Dict, Integer, List, Set, Unicode, default
 from traitlets.config import Configurable
 
 # Membership in any of these makes an account an administrator's.
@@ -286,11 +289,77 @@ class JhubPAMAuthenticator(ThrottledLogin, Roster, PAMAuthenticator):
         await self.ensure_account(user.name)
 
 
-def github_authenticator():
-    """github: imported only when used (oauthenticator is not packaged by Debian)."""
-    from oauthenticator.github import GitHubOAuthenticator
+class EdgeIdentity(Configurable):
+    """The identity the edge hands over after an OAuth login (github,
+    oidc): header "v1:NAME:UNIX:NONCE:HMAC", HMAC-SHA256 over the first
+    four fields with a key only root and the edge can read. A student's
+    process can reach the hub's loopback port, but cannot sign: an
+    identity counts only if its signature is valid, it is fresh, and its
+    nonce was never seen (the nonces of the last max_age seconds are
+    kept; the header only crosses loopback, which students cannot sniff,
+    so a hub restart forgetting them is no window)."""
 
-    return type("JhubGitHubAuthenticator", (Roster, GitHubOAuthenticator), {})
+    key = Unicode(config=True, help="the shared HMAC key (hex)")
+    header = Unicode(config=True, help="the request header the edge sets")
+    max_age = Integer(60, config=True, help="seconds an identity stays valid")
+    login_path = Unicode(config=True, help="the edge's login start, below the hub prefix")
+    identity_path = Unicode(config=True, help="this handler's path, below the hub prefix")
+
+    def verify(self, value, now=None):
+        """The user name value vouches for, once; None otherwise."""
+        now = time.time() if now is None else now
+        parts = (value or "").split(":")
+        if len(parts) != 5 or parts[0] != "v1" or not self.key:
+            return None
+        _, name, ts, nonce, mac = parts
+        want = hmac.new(self.key.encode(), ":".join(parts[:4]).encode(), hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(want, mac) or not ts.isdigit() or abs(now - int(ts)) > self.max_age:
+            return None
+        seen = self.__dict__.setdefault("_identity_nonces", OrderedDict())
+        while seen and next(iter(seen.values())) < now - 2 * self.max_age:
+            seen.popitem(last=False)
+        if nonce in seen:
+            return None
+        seen[nonce] = now
+        return name
+
+
+class IdentityLoginHandler(BaseHandler):
+    """The edge's callback lands here with the signed identity; the
+    answer (session cookie, redirect to next) goes back to the browser."""
+
+    async def get(self):
+        user = await self.login_user({})
+        if user is None:
+            raise web.HTTPError(403, "Login refused.")
+        self.redirect(self.get_next_url(user))
+
+
+class EdgeAuthenticator(EdgeIdentity, Authenticator):
+    """Trusts only EdgeIdentity, whatever else a request carries; admin
+    rights come from the roster (Roster.is_admin), never the provider.
+    EdgeIdentity is a base so check_hub.py knows its settings."""
+
+    @default("auto_login")
+    def _auto_login(self):
+        return True
+
+    def login_url(self, base_url):
+        return url_path_join(base_url, self.login_path)
+
+    def get_handlers(self, app):
+        return super().get_handlers(app) + [("/" + self.identity_path, IdentityLoginHandler)]
+
+    async def authenticate(self, handler, data):
+        name = self.verify(handler.request.headers.get(self.header, ""))
+        if name is None:
+            self.log.warning("Refused a login without a valid edge identity from %s", handler.request.remote_ip)
+            return None
+        return {"name": name}
+
+
+class JhubEdgeAuthenticator(Roster, EdgeAuthenticator):
+    """github and oidc: the edge runs the OAuth flow."""
 
 
 def env_file_line(key, value):

@@ -6,11 +6,14 @@ what needs systemd runs in the booted tests.
 
 import asyncio
 import grp
+import hashlib
+import hmac
 import importlib.util
 import os
 import stat
 import subprocess
 import sys
+import time
 import unittest
 
 from tornado import web
@@ -22,13 +25,14 @@ spec.loader.exec_module(jhub)
 
 
 class FakeRequest:
-    def __init__(self, ip):
+    def __init__(self, ip, headers=None):
         self.remote_ip = ip
+        self.headers = headers or {}
 
 
 class FakeHandler:
-    def __init__(self, ip):
-        self.request = FakeRequest(ip)
+    def __init__(self, ip, headers=None):
+        self.request = FakeRequest(ip, headers)
 
 
 def authenticator(**extra):
@@ -172,6 +176,80 @@ class Names(unittest.TestCase):
 
     def test_env_file_quoting(self):
         self.assertEqual(jhub.env_file_line("K", 'a"b\\c$d`e'), 'K="a\\"b\\\\c\\$d\\`e"\n')
+
+
+EDGE_KEY = "5e" * 32
+
+
+def edge_identity(name, at=None, nonce="n0", key=EDGE_KEY):
+    """The edge's header, built here from its documented format."""
+    msg = "v1:%s:%d:%s" % (name, int(time.time() if at is None else at), nonce)
+    return msg + ":" + hmac.new(key.encode(), msg.encode(), hashlib.sha256).hexdigest()
+
+
+def edge_authenticator():
+    c = Config()
+    c.Authenticator.allowed_users = {"alice", "prof"}
+    c.Authenticator.username_pattern = r"^[a-z][a-z0-9_-]{0,31}$"
+    c.Roster.admins = {"prof"}
+    c.EdgeIdentity.key = EDGE_KEY
+    c.EdgeIdentity.header = "X-Jhub-Identity"
+    c.EdgeIdentity.max_age = 60
+    c.EdgeIdentity.login_path = "oauth_login"
+    c.EdgeIdentity.identity_path = "jhub-identity"
+    return jhub.JhubEdgeAuthenticator(config=c)
+
+
+def edge_login(a, header, data=None):
+    """(name, admin) of the user the request logs in, or None."""
+    headers = {"X-Jhub-Identity": header} if header is not None else {}
+    got = asyncio.run(a.get_authenticated_user(FakeHandler("127.0.0.1", headers), data or {}))
+    return None if got is None else (got["name"], got["admin"])
+
+
+class EdgeLogin(unittest.TestCase):
+    """github and oidc: only the edge's fresh, single-use signature logs in."""
+
+    def test_signed_identity_logs_in_once(self):
+        a = edge_authenticator()
+        h = edge_identity("alice", nonce="once")
+        self.assertEqual(edge_login(a, h), ("alice", False))
+        self.assertIsNone(edge_login(a, h), "a replayed identity logged in")
+
+    def test_admin_only_from_the_roster(self):
+        a = edge_authenticator()
+        self.assertEqual(edge_login(a, edge_identity("prof", nonce="p")), ("prof", True))
+        # Whatever the request claims beside the identity, alice is no admin.
+        got = edge_login(a, edge_identity("alice", nonce="q"), {"admin": True, "name": "prof"})
+        self.assertEqual(got, ("alice", False))
+
+    def test_forgeries_get_nothing(self):
+        a = edge_authenticator()
+        now = time.time()
+        for why, header in {
+            "no header": None,
+            "empty": "",
+            "unsigned": "v1:alice:%d:n1:" % now,
+            "wrong key": edge_identity("alice", nonce="n2", key="guess"),
+            "stale": edge_identity("alice", at=now - 120, nonce="n3"),
+            "from the future": edge_identity("alice", at=now + 120, nonce="n4"),
+            "name swapped": edge_identity("alice", nonce="n5").replace("v1:alice:", "v1:prof:"),
+            "not on the roster": edge_identity("mallory", nonce="n6"),
+            "system account": edge_identity("root", nonce="n7"),
+            "extra field": edge_identity("alice", nonce="n8:x"),
+        }.items():
+            self.assertIsNone(edge_login(a, header), why)
+
+    def test_passwords_are_not_a_way_in(self):
+        a = edge_authenticator()
+        self.assertIsNone(edge_login(a, None, {"username": "alice", "password": "anything"}))
+
+    def test_routes(self):
+        a = edge_authenticator()
+        self.assertTrue(a.auto_login)
+        self.assertEqual(a.login_url("/jhub/hub/"), "/jhub/hub/oauth_login")
+        paths = [h[0] for h in a.get_handlers(None)]
+        self.assertIn("/jhub-identity", paths)
 
 
 if __name__ == "__main__":
