@@ -7,6 +7,8 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/classhub/terraform-provider-jhub/internal/edge"
+
+	"github.com/classhub/terraform-provider-jhub/internal/ondroplet"
 )
 
 // renderEdge builds the edge's config from the edge package's own structs,
@@ -17,7 +19,7 @@ func renderEdge(s Settings, r *release) ([]byte, error) {
 	cfg := edge.Config{
 		Version: 1,
 		Listen:  edge.ListenConfig{HTTP: ":80", HTTPS: ":443", API: loopbackHostPort(ProxyAPIPort)},
-		TLS:     edge.TLSConfig{Mode: s.Edge.TLS.Mode, StorageDir: path.Join(EdgeStateDir, "tls")},
+		TLS:     edge.TLSConfig{Mode: s.Edge.TLS.Mode, StorageDir: path.Join(ondroplet.EdgeStateDir, "tls")},
 		HSTS:    &hsts,
 		Log:     edge.LogConfig{Access: &access, Level: "info"},
 		Limits: edge.LimitsConfig{

@@ -6,6 +6,8 @@ import (
 	"path"
 	"slices"
 	"strings"
+
+	"github.com/classhub/terraform-provider-jhub/internal/ondroplet"
 )
 
 // Authenticator classes by kind: jhub_hub.py's (see its docstring), so the
@@ -79,7 +81,7 @@ _jhub = _load(` + pyStr(hubClassesName) + `)
 	set("JupyterHub.bind_url", pyString(ProxyPublicURL+s.BaseURL))
 	set("JupyterHub.hub_bind_url", pyString(s.HubBindURL))
 	set("JupyterHub.cookie_secret_file", "_os.path.join(_release, 'secrets', 'cookie_secret')")
-	set("JupyterHub.db_url", pyString("sqlite:///"+path.Join(HubStateDir, "jupyterhub.sqlite")))
+	set("JupyterHub.db_url", pyString("sqlite:///"+path.Join(ondroplet.HubStateDir, "jupyterhub.sqlite")))
 	b.WriteString("# Secure cookies: users only ever reach the hub over HTTPS.\n")
 	set("JupyterHub.tornado_settings", pyDict(
 		pyKV{"cookie_options", pyDict(pyKV{"secure", pyBool(true)})},
@@ -198,7 +200,7 @@ _jhub = _load(` + pyStr(hubClassesName) + `)
 // edgeBinary is Settings.EdgeBinary (or DefaultEdgeBinary); under Current it
 // is taken from dir too.
 func Checks(dir, edgeBinary string) [][]string {
-	if rel, ok := strings.CutPrefix(edgeBinary, Current+"/"); ok {
+	if rel, ok := strings.CutPrefix(edgeBinary, ondroplet.Current+"/"); ok {
 		edgeBinary = path.Join(dir, rel)
 	}
 	return [][]string{
@@ -209,7 +211,7 @@ func Checks(dir, edgeBinary string) [][]string {
 
 // edgeCheckScript runs `jhub-edge check` ($2) on the staged edge.yaml in
 // $1 with its Current paths moved into $1, from a private 0600 temp copy.
-const edgeCheckScript = `t=$(mktemp); trap 'rm -f "$t"' EXIT; sed "s|` + Current + `/|$1/|g" "$1/` + edgeConfigName + `" >"$t"; "$2" check -config "$t"`
+const edgeCheckScript = `t=$(mktemp); trap 'rm -f "$t"' EXIT; sed "s|` + ondroplet.Current + `/|$1/|g" "$1/` + edgeConfigName + `" >"$t"; "$2" check -config "$t"`
 
 // unitNames lists the units of a release, in start order.
 func unitNames(mode string) []string {

@@ -1,3 +1,5 @@
+//go:build lab
+
 package provider
 
 import (
@@ -22,6 +24,8 @@ import (
 	"github.com/classhub/terraform-provider-jhub/internal/hubclient"
 	"github.com/classhub/terraform-provider-jhub/internal/hubconfig"
 	"github.com/classhub/terraform-provider-jhub/internal/testkit"
+
+	"github.com/classhub/terraform-provider-jhub/internal/ondroplet"
 )
 
 const (
@@ -291,7 +295,7 @@ print('files', n, 'hits', sorted(hits))`, pyList(hexAll(secrets)))
 		// The class password is never an admin's, nor anyone's but a student's.
 		// (Last: these failures count against this address's allowance.)
 		func(*terraform.State) error {
-			for _, u := range []string{"teacher", "ta", admin, "root", hubconfig.EdgeUser, "nobody", "jupyterhub"} {
+			for _, u := range []string{"teacher", "ta", admin, "root", ondroplet.EdgeUser, "nobody", "jupyterhub"} {
 				if _, err := login(u, labClassPassword); err == nil {
 					return fmt.Errorf("%q logged in with the class password", u)
 				}
