@@ -62,7 +62,7 @@ type Client struct {
 	// Root prefixes every path the installer touches on the host ("" in
 	// production). Tests point it at a temporary directory.
 	Root string
-	// EdgeUser owns the TLS storage; default DefaultEdgeUser.
+	// EdgeUser owns the TLS storage; default ondroplet.EdgeUser.
 	EdgeUser string
 	// Logf, when set, receives each command before it runs (never stdin).
 	Logf func(format string, args ...any)

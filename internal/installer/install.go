@@ -21,7 +21,7 @@ import (
 	"github.com/classhub/terraform-provider-jhub/internal/ondroplet"
 )
 
-// File is one file of a release. Paths under CurrentDir live in the release
+// File is one file of a release. Paths under ondroplet.Current live in the release
 // directory; any other absolute path (systemd units, ufw rules) is kept in
 // the release too and copied into place when the release becomes current.
 type File struct {

@@ -86,12 +86,12 @@ func releaseIDOf(current string) string {
 type inspection struct {
 	current       string               // target of the current symlink ("releases/<name>"), "" when none
 	currentExists bool                 // that release directory exists
-	installed     map[string]bool      // paths outside BaseDir the current release put in place
+	installed     map[string]bool      // paths outside ondroplet.Root the current release put in place
 	files         map[string]FileState // existing files
 	services      map[string]string    // unit → ActiveState
 }
 
-// inspect reads the current release, the files it put outside BaseDir, the
+// inspect reads the current release, the files it put outside ondroplet.Root, the
 // given paths and the given units in one round trip. Extra files inside a
 // release directory (a validator's __pycache__) are not tracked: switching
 // releases replaces them anyway.
@@ -153,8 +153,8 @@ fi
 }
 
 // Uninstall stops and disables the units, removes their unit files, the
-// files the current release put outside BaseDir, and BaseDir itself. The
-// edge's TLS storage (TLSDir) and the users stay: export it first when the
+// files the current release put outside ondroplet.Root, and ondroplet.Root itself. The
+// edge's TLS storage (ondroplet.TLSDir) and the users stay: export it first when the
 // certificates should survive. Running it again is harmless.
 func (c *Client) Uninstall(ctx context.Context, units []string) error {
 	var b strings.Builder

@@ -26,7 +26,7 @@ func (c *Client) edgeUser() string {
 	return ondroplet.EdgeUser
 }
 
-// ExportTLS reads the edge's certificate storage (TLSDir) as one
+// ExportTLS reads the edge's certificate storage (ondroplet.TLSDir) as one
 // certs.Export bundle, for the provider to keep in state (sensitive). It
 // returns nil when the host has no certificates yet.
 func (c *Client) ExportTLS(ctx context.Context) ([]byte, error) {
@@ -53,7 +53,7 @@ func (c *Client) ExportTLS(ctx context.Context) ([]byte, error) {
 	return certs.Export(local)
 }
 
-// ImportTLS restores a bundle made by ExportTLS into TLSDir (files 0600,
+// ImportTLS restores a bundle made by ExportTLS into ondroplet.TLSDir (files 0600,
 // directories 0700, owned by the edge's user, created if missing) before the
 // edge starts, so a rebuilt droplet serves without issuing again. An empty
 // bundle does nothing.
