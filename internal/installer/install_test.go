@@ -311,7 +311,7 @@ func TestInstall(t *testing.T) {
 					t.Errorf("State.Files[%s] = %+v, want %s and a match", f.Path, st.Files[f.Path], want)
 				}
 				wrongMode, wrongOwner := f, f
-				wrongMode.Mode, wrongOwner.Owner = 0o640, "nobody"
+				wrongMode.Mode, wrongOwner.Owner = st.Files[f.Path].Mode^0o004, "nobody"
 				if st.Matches(wrongMode) || st.Matches(wrongOwner) {
 					t.Errorf("%s matches another mode or owner: %+v", f.Path, st.Files[f.Path])
 				}
