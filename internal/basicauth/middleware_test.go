@@ -66,7 +66,7 @@ func get(t *testing.T, url string, h ...string) *http.Request {
 	return req
 }
 
-func TestLabFlow(t *testing.T) {
+func TestJupyterLabFlow(t *testing.T) {
 	srv, c := newServer(t, Options{Realm: `class "hub"`, CookieKey: []byte("0123456789abcdef0123456789abcdef")})
 
 	// No credentials: challenge.

@@ -4,10 +4,11 @@ import (
 	"bytes"
 	"compress/gzip"
 	"debug/elf"
-	"os"
 	"strings"
 	"testing"
 	"testing/fstest"
+
+	"github.com/classhub/terraform-provider-jhub/internal/testkit"
 )
 
 func gz(t *testing.T, b []byte) []byte {
@@ -44,10 +45,7 @@ func TestEdgeFrom(t *testing.T) {
 // for their machine.
 func TestEmbeddedBuilds(t *testing.T) {
 	if _, err := Edge("amd64"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("CI runs `make bundle` before the tests: %v", err)
-		}
-		t.Skip(err)
+		testkit.Need(t, "the embedded edge builds ("+err.Error()+")", "run `make bundle` (CI runs it before the tests)")
 	}
 	want := map[string]elf.Machine{"amd64": elf.EM_X86_64, "arm64": elf.EM_AARCH64}
 	for _, arch := range Arches {

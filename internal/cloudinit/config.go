@@ -16,6 +16,8 @@ import (
 	"strings"
 
 	"golang.org/x/crypto/ssh"
+
+	"github.com/classhub/terraform-provider-jhub/internal/fielderr"
 )
 
 // MaxUserData is DigitalOcean's limit on a droplet's user_data.
@@ -30,10 +32,14 @@ const MaxSwapMiB = 64 * 1024
 type Config struct {
 	Hostname  string   // RFC 1123 host name (rendered lower-case); a dotted name also sets the FQDN
 	AdminUser string   // created with sudo NOPASSWD, shell /bin/bash, lock_passwd true
-	AdminKeys []string // authorized_keys lines for AdminUser, at least one
-	HostKey   HostKey  // the droplet's only SSH host key, pinned by the provider
-	SwapMiB   int      // 0 = no swap file
-	Packages  []string // extra Debian packages (name or name=version)
+	AdminKeys []string // authorized_keys lines for AdminUser (ssh_public_keys)
+	// AccountKeys are more authorized_keys lines for AdminUser, those the
+	// DigitalOcean account holds (ssh_key_fingerprints). With AdminKeys at
+	// least one.
+	AccountKeys []string
+	HostKey     HostKey  // the droplet's only SSH host key, pinned by the provider
+	SwapMiB     int      // 0 = no swap file
+	Packages    []string // extra Debian packages (name or name=version)
 	// HubInstall names how JupyterHub gets onto the machine; see HubInstallMethods.
 	// "" means DefaultHubInstall.
 	HubInstall string
@@ -63,17 +69,24 @@ type HostKey struct {
 	Public  string // authorized_keys format ("ssh-ed25519 AAAA...")
 }
 
-// FieldError is a validation error about one Config field, so callers can map
-// Field onto their own attribute path.
-type FieldError struct {
-	Field string // Go field name, with an index where it helps: "AdminKeys[1]"
-	Msg   string // what is wrong and how to fix it; never echoes secret input
-}
+// A problem is a *fielderr.Error at the jhub_droplet attribute that carries
+// the field, so the provider reports it there without translating names.
+// Fields the provider sets itself (HostKey, Packages, HubInstall) have no
+// attribute: their errors carry an empty path and say which field it is.
+var (
+	atName              = fielderr.Root("name")
+	atAdminUser         = fielderr.Root("admin_user")
+	atAdminKeys         = fielderr.Root("ssh_public_keys")
+	atAccountKeys       = fielderr.Root("ssh_key_fingerprints")
+	atSwapMiB           = fielderr.Root("swap_mib")
+	atAptMirror         = fielderr.Root("apt_mirror")
+	atAptSecurityMirror = fielderr.Root("apt_security_mirror")
+	atExtraCloudConfig  = fielderr.Root("extra_cloud_config")
+)
 
-func (e *FieldError) Error() string { return "cloudinit: " + e.Field + ": " + e.Msg }
-
-func fieldErr(field, format string, args ...any) error {
-	return &FieldError{Field: field, Msg: fmt.Sprintf(format, args...)}
+// fieldErr builds one problem; msg never echoes secret input.
+func fieldErr(at fielderr.Path, format string, args ...any) error {
+	return &fielderr.Error{Path: at, Msg: fmt.Sprintf(format, args...)}
 }
 
 var (
@@ -91,35 +104,40 @@ var reservedUsers = []string{
 	"messagebus", "sshd", "polkitd", "jupyterhub", "debian", "admin",
 }
 
-// Validate checks every field and returns a *FieldError for the first problem.
+// Validate checks every field and returns a *fielderr.Error for the first problem.
 func (c Config) Validate() error {
 	if err := validateHostname(c.Hostname); err != nil {
 		return err
 	}
 	if !userName.MatchString(c.AdminUser) {
-		return fieldErr("AdminUser", "%q is not a valid user name: use 1-32 characters, a lower-case letter first, then lower-case letters, digits, '_' or '-'", c.AdminUser)
+		return fieldErr(atAdminUser, "%q is not a valid user name: use 1-32 characters, a lower-case letter first, then lower-case letters, digits, '_' or '-'", c.AdminUser)
 	}
 	if slices.Contains(reservedUsers, c.AdminUser) || strings.HasPrefix(c.AdminUser, "systemd-") || strings.HasPrefix(c.AdminUser, "_") {
-		return fieldErr("AdminUser", "%q is a system account on Debian; choose another name", c.AdminUser)
+		return fieldErr(atAdminUser, "%q is a system account on Debian; choose another name", c.AdminUser)
 	}
-	if len(c.AdminKeys) == 0 {
-		return fieldErr("AdminKeys", "at least one SSH public key is required, otherwise nobody can log in (password login is disabled)")
+	if len(c.AdminKeys)+len(c.AccountKeys) == 0 {
+		return fieldErr(atAdminKeys, "at least one SSH public key is required, otherwise nobody can log in (password login is disabled)")
 	}
 	for i, k := range c.AdminKeys {
 		if err := validateAuthorizedKey(k); err != nil {
 			// The value is not echoed: a pasted private key must not reach logs.
-			return fieldErr(fmt.Sprintf("AdminKeys[%d]", i), "%v; give one authorized_keys line such as \"ssh-ed25519 AAAA... comment\"", err)
+			return fieldErr(atAdminKeys.Index(i), "%v; give one authorized_keys line such as \"ssh-ed25519 AAAA... comment\"", err)
+		}
+	}
+	for _, k := range c.AccountKeys {
+		if err := validateAuthorizedKey(k); err != nil {
+			return fieldErr(atAccountKeys, "a key the account holds: %v; replace it in the DigitalOcean account", err)
 		}
 	}
 	if err := c.HostKey.validate(); err != nil {
 		return err
 	}
 	if c.SwapMiB < 0 || c.SwapMiB > MaxSwapMiB {
-		return fieldErr("SwapMiB", "%d is out of range: use 0 (no swap) up to %d", c.SwapMiB, MaxSwapMiB)
+		return fieldErr(atSwapMiB, "%d is out of range: use 0 (no swap) up to %d", c.SwapMiB, MaxSwapMiB)
 	}
 	for i, p := range c.Packages {
 		if !packageName.MatchString(p) {
-			return fieldErr(fmt.Sprintf("Packages[%d]", i), "%q is not a Debian package name (lower-case letters, digits, '+', '-', '.', optionally =version)", p)
+			return fieldErr(nil, "Packages[%d]: %q is not a Debian package name (lower-case letters, digits, '+', '-', '.', optionally =version)", i, p)
 		}
 	}
 	if _, err := c.hubInstaller(); err != nil {
@@ -134,11 +152,11 @@ func (c Config) Validate() error {
 
 func validateHostname(h string) error {
 	if h == "" || len(h) > 253 {
-		return fieldErr("Hostname", "must be 1-253 characters, got %d", len(h))
+		return fieldErr(atName, "must be 1-253 characters, got %d", len(h))
 	}
 	for _, label := range strings.Split(strings.ToLower(h), ".") {
 		if !hostLabel.MatchString(label) {
-			return fieldErr("Hostname", "%q is not a valid host name: dot-separated labels of 1-63 letters, digits and inner '-'", h)
+			return fieldErr(atName, "%q is not a valid host name: dot-separated labels of 1-63 letters, digits and inner '-'", h)
 		}
 	}
 	return nil
@@ -159,30 +177,30 @@ func validateAuthorizedKey(line string) error {
 
 func (k HostKey) validate() error {
 	if k.Private == "" || k.Public == "" {
-		return fieldErr("HostKey", "both halves are required; generate one with GenerateHostKey")
+		return fieldErr(nil, "HostKey: both halves are required; generate one with GenerateHostKey")
 	}
 	raw, err := ssh.ParseRawPrivateKey([]byte(k.Private))
 	if err != nil {
 		// err from x/crypto/ssh does not quote the key.
-		return fieldErr("HostKey.Private", "not an unencrypted OpenSSH private key (%v)", err)
+		return fieldErr(nil, "HostKey.Private: not an unencrypted OpenSSH private key (%v)", err)
 	}
 	priv, ok := raw.(*ed25519.PrivateKey)
 	if !ok {
-		return fieldErr("HostKey.Private", "must be an ed25519 key, got %T", raw)
+		return fieldErr(nil, "HostKey.Private: must be an ed25519 key, got %T", raw)
 	}
 	if strings.ContainsAny(k.Public, "\r\n") {
-		return fieldErr("HostKey.Public", "must be a single authorized_keys line")
+		return fieldErr(nil, "HostKey.Public: must be a single authorized_keys line")
 	}
 	pub, _, _, _, err := ssh.ParseAuthorizedKey([]byte(k.Public))
 	if err != nil {
-		return fieldErr("HostKey.Public", "not an SSH public key (%v)", err)
+		return fieldErr(nil, "HostKey.Public: not an SSH public key (%v)", err)
 	}
 	want, err := ssh.NewPublicKey(priv.Public())
 	if err != nil {
-		return fieldErr("HostKey.Private", "cannot derive the public key (%v)", err)
+		return fieldErr(nil, "HostKey.Private: cannot derive the public key (%v)", err)
 	}
 	if pub.Type() != ssh.KeyAlgoED25519 || string(pub.Marshal()) != string(want.Marshal()) {
-		return fieldErr("HostKey.Public", "does not belong to HostKey.Private; regenerate both with GenerateHostKey")
+		return fieldErr(nil, "HostKey.Public: does not belong to HostKey.Private; regenerate both with GenerateHostKey")
 	}
 	return nil
 }
@@ -192,12 +210,15 @@ func validateMirrors(primary, security string) error {
 		return nil
 	}
 	if primary == "" || security == "" {
-		return fieldErr("AptSecurityMirror", "AptMirror and AptSecurityMirror are set together (the security suite is a separate archive, e.g. the debian-security URIs: line in /etc/apt/sources.list.d/*.sources)")
+		return fieldErr(atAptSecurityMirror, "apt_mirror and apt_security_mirror are set together (the security suite is a separate archive, e.g. the debian-security URIs: line in /etc/apt/sources.list.d/*.sources)")
 	}
-	for _, m := range []struct{ field, uri string }{{"AptMirror", primary}, {"AptSecurityMirror", security}} {
+	for _, m := range []struct {
+		at  fielderr.Path
+		uri string
+	}{{atAptMirror, primary}, {atAptSecurityMirror, security}} {
 		u, err := url.Parse(m.uri)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || strings.ContainsAny(m.uri, " \t\r\n\"'$`\\") {
-			return fieldErr(m.field, "%q is not an http(s) URI such as http://mirror.example/debian", m.uri)
+			return fieldErr(m.at, "%q is not an http(s) URI such as http://mirror.example/debian", m.uri)
 		}
 	}
 	return nil

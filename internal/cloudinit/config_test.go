@@ -1,10 +1,11 @@
 package cloudinit
 
 import (
-	"errors"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/classhub/terraform-provider-jhub/internal/fielderr"
 )
 
 func TestValidateNamesTheField(t *testing.T) {
@@ -18,24 +19,25 @@ func TestValidateNamesTheField(t *testing.T) {
 		mutate func(*Config)
 		field  string
 	}{
-		{"empty hostname", func(c *Config) { c.Hostname = "" }, "Hostname"},
-		{"underscore hostname", func(c *Config) { c.Hostname = "my_hub" }, "Hostname"},
-		{"leading dash", func(c *Config) { c.Hostname = "-hub" }, "Hostname"},
-		{"empty label", func(c *Config) { c.Hostname = "hub..org" }, "Hostname"},
-		{"trailing dot", func(c *Config) { c.Hostname = "hub.org." }, "Hostname"},
-		{"label too long", func(c *Config) { c.Hostname = strings.Repeat("a", 64) }, "Hostname"},
-		{"name too long", func(c *Config) { c.Hostname = strings.Repeat(strings.Repeat("a", 60)+".", 5) + "org" }, "Hostname"},
-		{"upper case user", func(c *Config) { c.AdminUser = "Teacher" }, "AdminUser"},
-		{"digit first", func(c *Config) { c.AdminUser = "1teacher" }, "AdminUser"},
-		{"user with space", func(c *Config) { c.AdminUser = "a b" }, "AdminUser"},
-		{"empty user", func(c *Config) { c.AdminUser = "" }, "AdminUser"},
-		{"user too long", func(c *Config) { c.AdminUser = "a" + strings.Repeat("b", 32) }, "AdminUser"},
-		{"root", func(c *Config) { c.AdminUser = "root" }, "AdminUser"},
-		{"system user", func(c *Config) { c.AdminUser = "systemd-network" }, "AdminUser"},
-		{"no keys", func(c *Config) { c.AdminKeys = nil }, "AdminKeys"},
-		{"garbage key", func(c *Config) { c.AdminKeys = []string{c.AdminKeys[0], "not a key"} }, "AdminKeys[1]"},
-		{"truncated key", func(c *Config) { c.AdminKeys = []string{"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAA"} }, "AdminKeys[0]"},
-		{"two keys in one line", func(c *Config) { c.AdminKeys = []string{c.AdminKeys[0] + "\n" + c.AdminKeys[1]} }, "AdminKeys[0]"},
+		{"empty hostname", func(c *Config) { c.Hostname = "" }, "name"},
+		{"underscore hostname", func(c *Config) { c.Hostname = "my_hub" }, "name"},
+		{"leading dash", func(c *Config) { c.Hostname = "-hub" }, "name"},
+		{"empty label", func(c *Config) { c.Hostname = "hub..org" }, "name"},
+		{"trailing dot", func(c *Config) { c.Hostname = "hub.org." }, "name"},
+		{"label too long", func(c *Config) { c.Hostname = strings.Repeat("a", 64) }, "name"},
+		{"name too long", func(c *Config) { c.Hostname = strings.Repeat(strings.Repeat("a", 60)+".", 5) + "org" }, "name"},
+		{"upper case user", func(c *Config) { c.AdminUser = "Teacher" }, "admin_user"},
+		{"digit first", func(c *Config) { c.AdminUser = "1teacher" }, "admin_user"},
+		{"user with space", func(c *Config) { c.AdminUser = "a b" }, "admin_user"},
+		{"empty user", func(c *Config) { c.AdminUser = "" }, "admin_user"},
+		{"user too long", func(c *Config) { c.AdminUser = "a" + strings.Repeat("b", 32) }, "admin_user"},
+		{"root", func(c *Config) { c.AdminUser = "root" }, "admin_user"},
+		{"system user", func(c *Config) { c.AdminUser = "systemd-network" }, "admin_user"},
+		{"no keys", func(c *Config) { c.AdminKeys = nil }, "ssh_public_keys"},
+		{"garbage key", func(c *Config) { c.AdminKeys = []string{c.AdminKeys[0], "not a key"} }, "ssh_public_keys[1]"},
+		{"truncated key", func(c *Config) { c.AdminKeys = []string{"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAA"} }, "ssh_public_keys[0]"},
+		{"two keys in one line", func(c *Config) { c.AdminKeys = []string{c.AdminKeys[0] + "\n" + c.AdminKeys[1]} }, "ssh_public_keys[0]"},
+		{"garbage account key", func(c *Config) { c.AccountKeys = []string{"ssh-rsa"} }, "ssh_key_fingerprints"},
 		{"no host key", func(c *Config) { c.HostKey = HostKey{} }, "HostKey"},
 		{"host key garbage", func(c *Config) {
 			c.HostKey.Private = "-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n-----END OPENSSH PRIVATE KEY-----\n"
@@ -43,28 +45,30 @@ func TestValidateNamesTheField(t *testing.T) {
 		{"host key not ed25519", func(c *Config) { c.HostKey.Private = ecdsaHostKey(t) }, "HostKey.Private"},
 		{"host key halves mismatch", func(c *Config) { c.HostKey = HostKey{Private: k.Private, Public: other.Public} }, "HostKey.Public"},
 		{"host public not a key", func(c *Config) { c.HostKey.Public = "ssh-ed25519" }, "HostKey.Public"},
-		{"negative swap", func(c *Config) { c.SwapMiB = -1 }, "SwapMiB"},
-		{"huge swap", func(c *Config) { c.SwapMiB = 1 << 20 }, "SwapMiB"},
+		{"negative swap", func(c *Config) { c.SwapMiB = -1 }, "swap_mib"},
+		{"huge swap", func(c *Config) { c.SwapMiB = 1 << 20 }, "swap_mib"},
 		{"package with space", func(c *Config) { c.Packages = []string{"htop", "git lfs"} }, "Packages[1]"},
 		{"package with shell", func(c *Config) { c.Packages = []string{"htop;reboot"} }, "Packages[0]"},
 		{"unknown hub install", func(c *Config) { c.HubInstall = "pip" }, "HubInstall"},
-		{"mirror without security", func(c *Config) { c.AptSecurityMirror = "" }, "AptSecurityMirror"},
-		{"ftp mirror", func(c *Config) { c.AptMirror = "ftp://mirror.lab.test/debian" }, "AptMirror"},
-		{"mirror with newline", func(c *Config) { c.AptMirror = "http://m.test/debian\ndeb http://evil.test/ x main" }, "AptMirror"},
-		{"security mirror without host", func(c *Config) { c.AptSecurityMirror = "http:///debian-security" }, "AptSecurityMirror"},
-		{"extra not yaml", func(c *Config) { c.ExtraCloudConfig = "packages: [htop" }, "ExtraCloudConfig"},
+		{"mirror without security", func(c *Config) { c.AptSecurityMirror = "" }, "apt_security_mirror"},
+		{"ftp mirror", func(c *Config) { c.AptMirror = "ftp://mirror.lab.test/debian" }, "apt_mirror"},
+		{"mirror with newline", func(c *Config) { c.AptMirror = "http://m.test/debian\ndeb http://evil.test/ x main" }, "apt_mirror"},
+		{"security mirror without host", func(c *Config) { c.AptSecurityMirror = "http:///debian-security" }, "apt_security_mirror"},
+		{"extra not yaml", func(c *Config) { c.ExtraCloudConfig = "packages: [htop" }, "extra_cloud_config"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			c := fullConfig(t)
 			tc.mutate(&c)
 			err := c.Validate()
-			var fe *FieldError
-			if !errors.As(err, &fe) {
-				t.Fatalf("want a *FieldError, got %v", err)
+			fe := fielderr.All(err)
+			if len(fe) != 1 {
+				t.Fatalf("want one field error, got %v", err)
 			}
-			if fe.Field != tc.field || !strings.Contains(err.Error(), tc.field+":") {
-				t.Fatalf("error names %q, want %q: %v", fe.Field, tc.field, err)
+			// The provider's own fields have no attribute: the message names them.
+			schema := tc.field[0] >= 'a' && tc.field[0] <= 'z'
+			if schema && fe[0].Path.String() != tc.field || !schema && len(fe[0].Path) != 0 || !strings.HasPrefix(err.Error(), tc.field+": ") {
+				t.Fatalf("error at %q, want %q: %v", fe[0].Path, tc.field, err)
 			}
 			if _, rerr := Render(c); rerr == nil || rerr.Error() != err.Error() {
 				t.Fatalf("Render does not refuse with the same error: %v", rerr)
@@ -74,8 +78,10 @@ func TestValidateNamesTheField(t *testing.T) {
 	if err := fullConfig(t).Validate(); err != nil {
 		t.Fatalf("the full config is invalid: %v", err)
 	}
-	if msg := (&FieldError{}).Error(); !strings.HasPrefix(msg, "cloudinit: ") {
-		t.Fatalf("errors lack the package prefix: %q", msg)
+	c := fullConfig(t)
+	c.AdminKeys, c.AccountKeys = nil, fullConfig(t).AdminKeys
+	if err := c.Validate(); err != nil {
+		t.Fatalf("the account's keys alone are refused: %v", err)
 	}
 }
 
@@ -97,16 +103,14 @@ func TestInjection(t *testing.T) {
 	for _, h := range []string{"hub\nusers: []", "hub: x", "hub'#", "hub;reboot", "hub$(id)", "hub\x00", "hub {x}", "&a", "*a"} {
 		c := fullConfig(t)
 		c.Hostname = h
-		var fe *FieldError
-		if _, err := Render(c); !errors.As(err, &fe) || fe.Field != "Hostname" {
+		if _, err := Render(c); !isFieldErr(err, "name") {
 			t.Errorf("hostname %q: want a Hostname error, got %v", h, err)
 		}
 	}
 	for _, u := range []string{"teacher\nssh_pwauth: true", "t: x", "t'#", "t;reboot", "t`id`", "t\"", "t|x"} {
 		c := fullConfig(t)
 		c.AdminUser = u
-		var fe *FieldError
-		if _, err := Render(c); !errors.As(err, &fe) || fe.Field != "AdminUser" {
+		if _, err := Render(c); !isFieldErr(err, "admin_user") {
 			t.Errorf("user %q: want an AdminUser error, got %v", u, err)
 		}
 	}

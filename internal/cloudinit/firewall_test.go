@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/classhub/terraform-provider-jhub/internal/testkit"
 )
 
 // TestFirewallInNamespace runs the payload's own write_files and firewall
@@ -145,14 +147,7 @@ func needRootTools(t *testing.T, tools ...string) {
 			missing = append(missing, tool)
 		}
 	}
-	if len(missing) == 0 {
-		return
-	}
-	msg := fmt.Sprintf("needs %s: run as root after `bash scripts/setup-cloudinit.sh` (installs ufw)", strings.Join(missing, ", "))
-	if os.Getenv("CI") == "true" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
+	testkit.Need(t, strings.Join(missing, ", "), "run as root after `bash scripts/setup-cloudinit.sh` (installs ufw)")
 }
 
 func run(t *testing.T, name string, args ...string) {

@@ -1,13 +1,14 @@
 package cloudinit
 
 import (
-	"errors"
 	"strings"
 	"testing"
+
+	"github.com/classhub/terraform-provider-jhub/internal/fielderr"
 )
 
 // FuzzRender feeds arbitrary host names, user names and ExtraCloudConfig to
-// Render. Whatever goes in, Render either refuses with a FieldError or emits
+// Render. Whatever goes in, Render either refuses with a field error or emits
 // a single cloud-config mapping within the size limit in which the provider's
 // security settings are intact and the user's top-level keys are present.
 func FuzzRender(f *testing.F) {
@@ -20,8 +21,7 @@ func FuzzRender(f *testing.F) {
 		c.Hostname, c.AdminUser, c.ExtraCloudConfig = hostname, user, extra
 		out, err := Render(c)
 		if err != nil {
-			var fe *FieldError
-			if !errors.As(err, &fe) {
+			if len(fielderr.All(err)) != 1 {
 				t.Fatalf("error without a field: %v", err)
 			}
 			return

@@ -8,7 +8,15 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/classhub/terraform-provider-jhub/internal/cloudinit/schematest"
+	"github.com/classhub/terraform-provider-jhub/internal/fielderr"
 )
+
+// isFieldErr reports whether err is exactly one field error, at the
+// jhub_droplet attribute path at.
+func isFieldErr(err error, at string) bool {
+	fe := fielderr.All(err)
+	return len(fe) == 1 && fe[0].Path.String() == at
+}
 
 var (
 	testKeyOnce sync.Once

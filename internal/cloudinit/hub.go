@@ -35,7 +35,7 @@ func (c Config) hubInstaller() (hubInstaller, error) {
 	}
 	h, ok := hubInstallers[name]
 	if !ok {
-		return hubInstaller{}, fieldErr("HubInstall", "%q is not a known install method; use one of %s", c.HubInstall, strings.Join(HubInstallMethods(), ", "))
+		return hubInstaller{}, fieldErr(nil, "HubInstall: %q is not a known install method; use one of %s", c.HubInstall, strings.Join(HubInstallMethods(), ", "))
 	}
 	return h, nil
 }

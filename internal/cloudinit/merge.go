@@ -13,31 +13,31 @@ import (
 )
 
 // OwnedKeys are cloud-config keys (dotted for nested ones) that only the
-// provider sets, each with the Config field to use instead. ExtraCloudConfig
+// provider sets, each with the jhub_droplet attribute to use instead. ExtraCloudConfig
 // may not touch them: they carry SSH access, host identity, pinning and swap,
 // and a merged-in change would silently weaken or break those.
 var OwnedKeys = map[string]string{
-	"users":                     "AdminUser/AdminKeys",
-	"user":                      "AdminUser/AdminKeys",
-	"ssh_authorized_keys":       "AdminKeys",
-	"ssh_keys":                  "HostKey",
-	"ssh_deletekeys":            "HostKey",
-	"ssh_genkeytypes":           "HostKey",
+	"users":                     "admin_user and ssh_public_keys",
+	"user":                      "admin_user and ssh_public_keys",
+	"ssh_authorized_keys":       "ssh_public_keys",
+	"ssh_keys":                  "(the host key the provider pins)",
+	"ssh_deletekeys":            "(the host key the provider pins)",
+	"ssh_genkeytypes":           "(the host key the provider pins)",
 	"ssh_pwauth":                "(password login stays off)",
 	"disable_root":              "(root login stays off)",
 	"disable_root_opts":         "(root login stays off)",
-	"allow_public_ssh_keys":     "AdminKeys",
+	"allow_public_ssh_keys":     "ssh_public_keys",
 	"password":                  "(no passwords in user_data)",
 	"chpasswd":                  "(no passwords in user_data)",
-	"hostname":                  "Hostname",
-	"fqdn":                      "Hostname",
-	"preserve_hostname":         "Hostname",
-	"prefer_fqdn_over_hostname": "Hostname",
-	"swap":                      "SwapMiB",
-	"apt.primary":               "AptMirror",
-	"apt.security":              "AptSecurityMirror",
-	"apt.sources_list":          "AptMirror",
-	"apt.preserve_sources_list": "AptMirror",
+	"hostname":                  "name",
+	"fqdn":                      "name",
+	"preserve_hostname":         "name",
+	"prefer_fqdn_over_hostname": "name",
+	"swap":                      "swap_mib",
+	"apt.primary":               "apt_mirror",
+	"apt.security":              "apt_security_mirror",
+	"apt.sources_list":          "apt_mirror",
+	"apt.preserve_sources_list": "apt_mirror",
 }
 
 // privateKeyPEM catches PEM and OpenSSH private keys, encrypted or not.
@@ -50,18 +50,18 @@ func parseExtra(s string) (map[string]any, error) {
 		return nil, nil
 	}
 	if privateKeyPEM.MatchString(s) {
-		return nil, fieldErr("ExtraCloudConfig", "contains a private key; user_data is readable on the droplet through the metadata service, so send secrets over SSH (jhub_edge) instead")
+		return nil, fieldErr(atExtraCloudConfig, "contains a private key; user_data is readable on the droplet through the metadata service, so send secrets over SSH (jhub_edge) instead")
 	}
 	dec := yaml.NewDecoder(strings.NewReader(s))
 	var node yaml.Node
 	if err := dec.Decode(&node); errors.Is(err, io.EOF) {
 		return nil, nil // only comments
 	} else if err != nil {
-		return nil, fieldErr("ExtraCloudConfig", "not valid YAML: %v", err)
+		return nil, fieldErr(atExtraCloudConfig, "not valid YAML: %v", err)
 	}
 	var more yaml.Node
 	if err := dec.Decode(&more); !errors.Is(err, io.EOF) {
-		return nil, fieldErr("ExtraCloudConfig", "must be a single YAML document (found a second one, or trailing garbage)")
+		return nil, fieldErr(atExtraCloudConfig, "must be a single YAML document (found a second one, or trailing garbage)")
 	}
 	doc := &node
 	if doc.Kind == yaml.DocumentNode && len(doc.Content) == 1 {
@@ -71,20 +71,20 @@ func parseExtra(s string) (map[string]any, error) {
 		return nil, nil
 	}
 	if doc.Kind != yaml.MappingNode {
-		return nil, fieldErr("ExtraCloudConfig", "must be a YAML mapping of cloud-config keys (like \"packages: [htop]\")")
+		return nil, fieldErr(atExtraCloudConfig, "must be a YAML mapping of cloud-config keys (like \"packages: [htop]\")")
 	}
 	if err := checkExtraNode(doc, "", map[*yaml.Node]bool{}); err != nil {
 		return nil, err
 	}
 	var m map[string]any
 	if err := doc.Decode(&m); err != nil {
-		return nil, fieldErr("ExtraCloudConfig", "cannot read it as cloud-config: %v", err)
+		return nil, fieldErr(atExtraCloudConfig, "cannot read it as cloud-config: %v", err)
 	}
 	// Anything that does not survive a round trip through the encoder (odd
 	// tags, non-string keys deep inside) would be rendered differently from
 	// what the user wrote; refuse it rather than guess.
 	if _, err := yaml.Marshal(m); err != nil {
-		return nil, fieldErr("ExtraCloudConfig", "cannot be re-encoded: %v", err)
+		return nil, fieldErr(atExtraCloudConfig, "cannot be re-encoded: %v", err)
 	}
 	return m, nil
 }
@@ -106,7 +106,7 @@ func mergeMap(dst, src map[string]any, prefix string) error {
 			key = prefix + "." + k
 		}
 		if field, ok := OwnedKeys[key]; ok {
-			return fieldErr("ExtraCloudConfig", "key %q is managed by the provider; use %s", key, field)
+			return fieldErr(atExtraCloudConfig, "key %q is managed by the provider; use %s", key, field)
 		}
 		sv := src[k]
 		dv, exists := dst[k]
@@ -118,7 +118,7 @@ func mergeMap(dst, src map[string]any, prefix string) error {
 		case map[string]any:
 			s, ok := sv.(map[string]any)
 			if !ok {
-				return fieldErr("ExtraCloudConfig", "key %q must be a mapping to merge with the provider's", key)
+				return fieldErr(atExtraCloudConfig, "key %q must be a mapping to merge with the provider's", key)
 			}
 			if err := mergeMap(d, s, key); err != nil {
 				return err
@@ -126,12 +126,12 @@ func mergeMap(dst, src map[string]any, prefix string) error {
 		case []any:
 			s, ok := sv.([]any)
 			if !ok {
-				return fieldErr("ExtraCloudConfig", "key %q must be a list to be appended to the provider's", key)
+				return fieldErr(atExtraCloudConfig, "key %q must be a list to be appended to the provider's", key)
 			}
 			dst[k] = append(d, s...)
 		default:
 			if !reflect.DeepEqual(dv, sv) {
-				return fieldErr("ExtraCloudConfig", "key %q conflicts with the provider's value %v", key, dv)
+				return fieldErr(atExtraCloudConfig, "key %q conflicts with the provider's value %v", key, dv)
 			}
 		}
 	}
@@ -156,7 +156,7 @@ func checkWriteFiles(doc, extra map[string]any) error {
 			continue // cloud-init's schema check reports malformed entries
 		}
 		if p, _ := m["path"].(string); slices.Contains(ours, path.Clean(p)) {
-			return fieldErr("ExtraCloudConfig", "write_files[%d] writes %s, which the provider writes", i, p)
+			return fieldErr(atExtraCloudConfig, "write_files[%d] writes %s, which the provider writes", i, p)
 		}
 	}
 	return nil

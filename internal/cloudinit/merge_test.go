@@ -2,7 +2,6 @@ package cloudinit
 
 import (
 	"bytes"
-	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -82,8 +81,7 @@ func TestExtraConflicts(t *testing.T) {
 	for extra, key := range cases {
 		t.Run(key, func(t *testing.T) {
 			_, err := renderExtra(t, extra)
-			var fe *FieldError
-			if !errors.As(err, &fe) || fe.Field != "ExtraCloudConfig" {
+			if !isFieldErr(err, "extra_cloud_config") {
 				t.Fatalf("want an ExtraCloudConfig error, got %v", err)
 			}
 			if !strings.Contains(err.Error(), key) {
@@ -116,8 +114,8 @@ func TestExtraShape(t *testing.T) {
 		billionLaughs():             "aliasing",
 	} {
 		_, err := renderExtra(t, extra)
-		if err == nil || !strings.Contains(err.Error(), "ExtraCloudConfig") || !strings.Contains(err.Error(), want) {
-			t.Errorf("extra %q: want an ExtraCloudConfig error mentioning %q, got %v", extra, want, err)
+		if !isFieldErr(err, "extra_cloud_config") || !strings.Contains(err.Error(), want) {
+			t.Errorf("extra %q: want an extra_cloud_config error mentioning %q, got %v", extra, want, err)
 		}
 	}
 	none := fullConfig(t)

@@ -118,7 +118,7 @@ func Render(c Config) ([]byte, error) {
 		return nil, fmt.Errorf("cloudinit: encoding user_data: %w", err)
 	}
 	if buf.Len() > MaxUserData {
-		return nil, fieldErr("ExtraCloudConfig", "the rendered user_data is %d bytes, over DigitalOcean's limit of %d bytes (64 KiB); shrink ExtraCloudConfig or ship large files over SSH", buf.Len(), MaxUserData)
+		return nil, fieldErr(atExtraCloudConfig, "the rendered user_data is %d bytes, over DigitalOcean's limit of %d bytes (64 KiB); shrink extra_cloud_config or ship large files over SSH", buf.Len(), MaxUserData)
 	}
 	return buf.Bytes(), nil
 }
@@ -156,7 +156,7 @@ func (c Config) document() (map[string]any, error) {
 			"shell":               "/bin/bash",
 			"sudo":                "ALL=(ALL) NOPASSWD:ALL",
 			"lock_passwd":         true,
-			"ssh_authorized_keys": toAnyList(c.AdminKeys),
+			"ssh_authorized_keys": toAnyList(slices.Concat(c.AdminKeys, c.AccountKeys)),
 		}},
 		"disable_root":   true,
 		"ssh_pwauth":     false,

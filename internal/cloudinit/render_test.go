@@ -2,7 +2,6 @@ package cloudinit
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"reflect"
 	"regexp"
@@ -277,9 +276,8 @@ func TestSizeLimit(t *testing.T) {
 	requireSchemaValid(t, exact)
 
 	_, err = Render(withMotd(fit + 1))
-	var fe *FieldError
-	if !errors.As(err, &fe) || fe.Field != "ExtraCloudConfig" {
-		t.Fatalf("one byte over: want a FieldError on ExtraCloudConfig, got %v", err)
+	if !isFieldErr(err, "extra_cloud_config") {
+		t.Fatalf("one byte over: want a field error on extra_cloud_config, got %v", err)
 	}
 	for _, s := range []string{strconv.Itoa(MaxUserData + 1), strconv.Itoa(MaxUserData), "64 KiB"} {
 		if !strings.Contains(err.Error(), s) {

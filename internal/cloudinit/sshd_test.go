@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/classhub/terraform-provider-jhub/internal/testkit"
 )
 
 // OpenSSH's own sshd, reading the payload's drop-ins the way Debian's
@@ -17,10 +19,7 @@ func TestSSHDAdmitsOnlyTheAdmin(t *testing.T) {
 		sshd = "/usr/sbin/sshd"
 	}
 	if _, err := os.Stat(sshd); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("sshd not found; CI images must have it (apt-get install openssh-server)")
-		}
-		t.Skip("sshd not found (apt-get install openssh-server)")
+		testkit.Need(t, "sshd", "apt-get install openssh-server")
 	}
 	c := fullConfig(t)
 	files := writeFilesByPath(t, decode(t, mustRender(t, c)))

@@ -84,7 +84,7 @@ func checkExtraNode(n *yaml.Node, at string, seen map[*yaml.Node]bool) error {
 		where = " (at " + at + ")"
 	}
 	if n.Style&yaml.TaggedStyle != 0 && !slices.Contains([]string{"!!str", "!!binary", "!!map", "!!seq"}, n.ShortTag()) {
-		return fieldErr("ExtraCloudConfig", "%s%s has the tag %s; only !!str and !!binary mean the same to cloud-init, so write it without the tag", describe(n), where, n.Tag)
+		return fieldErr(atExtraCloudConfig, "%s%s has the tag %s; only !!str and !!binary mean the same to cloud-init, so write it without the tag", describe(n), where, n.Tag)
 	}
 	switch n.Kind {
 	case yaml.AliasNode:
@@ -106,7 +106,7 @@ func checkExtraNode(n *yaml.Node, at string, seen map[*yaml.Node]bool) error {
 				continue
 			}
 			if k.Kind != yaml.ScalarNode {
-				return fieldErr("ExtraCloudConfig", "a mapping key%s is a collection; cloud-config keys are names", where)
+				return fieldErr(atExtraCloudConfig, "a mapping key%s is a collection; cloud-config keys are names", where)
 			}
 			name := k.Value
 			if at != "" {
@@ -117,7 +117,7 @@ func checkExtraNode(n *yaml.Node, at string, seen map[*yaml.Node]bool) error {
 				if v11 == "!!str" {
 					reader, t = "YAML 1.2", v12
 				}
-				return fieldErr("ExtraCloudConfig", "key %q%s is %s to %s, not a name (cloud-init would fold keys such as 0, 0., false and no into one); quote it (\"%s\") if it is a name", k.Value, where, tagName(t), reader, k.Value)
+				return fieldErr(atExtraCloudConfig, "key %q%s is %s to %s, not a name (cloud-init would fold keys such as 0, 0., false and no into one); quote it (\"%s\") if it is a name", k.Value, where, tagName(t), reader, k.Value)
 			}
 			if err := checkExtraNode(v, name, seen); err != nil {
 				return err
@@ -127,9 +127,9 @@ func checkExtraNode(n *yaml.Node, at string, seen map[*yaml.Node]bool) error {
 		v11, v12 := readAs(n), n.ShortTag()
 		switch {
 		case v11 != v12:
-			return fieldErr("ExtraCloudConfig", "value %s%s is %s to cloud-init (YAML 1.1) but %s in YAML 1.2; write it so both agree: quote it (\"%s\") for a string, or use true/false or a plain decimal number", n.Value, where, tagName(v11), tagName(v12), n.Value)
+			return fieldErr(atExtraCloudConfig, "value %s%s is %s to cloud-init (YAML 1.1) but %s in YAML 1.2; write it so both agree: quote it (\"%s\") for a string, or use true/false or a plain decimal number", n.Value, where, tagName(v11), tagName(v12), n.Value)
 		case v11 == "!!timestamp" || v11 == "!!merge":
-			return fieldErr("ExtraCloudConfig", "value %s%s is %s to cloud-init; cloud-config wants a string there, so quote it (\"%s\")", n.Value, where, tagName(v11), n.Value)
+			return fieldErr(atExtraCloudConfig, "value %s%s is %s to cloud-init; cloud-config wants a string there, so quote it (\"%s\")", n.Value, where, tagName(v11), n.Value)
 		}
 	}
 	return nil

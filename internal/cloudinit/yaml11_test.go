@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"maps"
 	"math"
@@ -277,8 +276,7 @@ func TestExtraYAML11Ambiguities(t *testing.T) {
 		"x: !!set {a}\n":                      "has the tag !!set",
 	} {
 		_, err := renderExtra(t, extra)
-		var fe *FieldError
-		if !errors.As(err, &fe) || fe.Field != "ExtraCloudConfig" || !strings.Contains(err.Error(), want) {
+		if !isFieldErr(err, "extra_cloud_config") || !strings.Contains(err.Error(), want) {
 			t.Errorf("extra %q: want an ExtraCloudConfig error with %q, got %v", extra, want, err)
 		}
 	}

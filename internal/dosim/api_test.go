@@ -1,9 +1,7 @@
 package dosim
 
 import (
-	"crypto/ed25519"
 	"crypto/md5"
-	"crypto/rand"
 	"encoding/base64"
 	"fmt"
 	"net/http"
@@ -12,21 +10,9 @@ import (
 	"testing"
 
 	"github.com/digitalocean/godo"
-	"golang.org/x/crypto/ssh"
-)
 
-func newPublicKey(t *testing.T) string {
-	t.Helper()
-	pub, _, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pk, err := ssh.NewPublicKey(pub)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return strings.TrimSpace(string(ssh.MarshalAuthorizedKey(pk))) + " student@lab"
-}
+	"github.com/classhub/terraform-provider-jhub/internal/testkit"
+)
 
 // md5Fingerprint computes DigitalOcean's fingerprint from its definition:
 // MD5 over the base64-decoded key blob, as colon-separated hex.
@@ -89,7 +75,7 @@ func TestUnauthorized(t *testing.T) {
 func TestSSHKeys(t *testing.T) {
 	s := newSim(t, Options{})
 	c := client(t, s, testToken)
-	pub := newPublicKey(t)
+	pub := testkit.NewSSHKey(t, "student@lab").AuthorizedKey
 	k, _, err := c.Keys.Create(ctx(t), &godo.KeyCreateRequest{Name: "admin", PublicKey: pub})
 	if err != nil {
 		t.Fatal(err)
@@ -117,10 +103,10 @@ func TestSSHKeys(t *testing.T) {
 	wantStatus(t, err, http.StatusUnprocessableEntity, "the same key twice")
 	_, _, err = c.Keys.Create(ctx(t), &godo.KeyCreateRequest{Name: "bad", PublicKey: "ssh-ed25519 not-base64"})
 	wantStatus(t, err, http.StatusUnprocessableEntity, "a malformed key")
-	_, _, err = c.Keys.Create(ctx(t), &godo.KeyCreateRequest{Name: "", PublicKey: newPublicKey(t)})
+	_, _, err = c.Keys.Create(ctx(t), &godo.KeyCreateRequest{Name: "", PublicKey: testkit.NewSSHKey(t, "student@lab").AuthorizedKey})
 	wantStatus(t, err, http.StatusUnprocessableEntity, "a key without a name")
 
-	second, _, err := c.Keys.Create(ctx(t), &godo.KeyCreateRequest{Name: "second", PublicKey: newPublicKey(t)})
+	second, _, err := c.Keys.Create(ctx(t), &godo.KeyCreateRequest{Name: "second", PublicKey: testkit.NewSSHKey(t, "student@lab").AuthorizedKey})
 	if err != nil {
 		t.Fatal(err)
 	}

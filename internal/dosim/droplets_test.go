@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/digitalocean/godo"
+
+	"github.com/classhub/terraform-provider-jhub/internal/testkit"
 )
 
 // recordingBackend records what the simulator asks of it.
@@ -132,7 +134,7 @@ func TestDropletBackend(t *testing.T) {
 	b := &recordingBackend{}
 	s := newSim(t, Options{Backend: b, IPv4Pool: netip.MustParsePrefix("198.19.10.0/24")})
 	c := client(t, s, testToken)
-	pub1, pub2 := newPublicKey(t), newPublicKey(t)
+	pub1, pub2 := testkit.NewSSHKey(t, "student@lab").AuthorizedKey, testkit.NewSSHKey(t, "student@lab").AuthorizedKey
 	k1, _, err := c.Keys.Create(ctx(t), &godo.KeyCreateRequest{Name: "one", PublicKey: pub1})
 	if err != nil {
 		t.Fatal(err)

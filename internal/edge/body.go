@@ -8,6 +8,8 @@ import (
 	"os"
 	"sync"
 	"time"
+
+	"github.com/classhub/terraform-provider-jhub/internal/edgeconfig"
 )
 
 // errBodyTooSlow ends a request body that fell below the minimum rate.
@@ -40,7 +42,7 @@ type slowBody struct {
 
 // limitBody returns r with its body under the rate limit, and a func the
 // caller must run when the handler has returned.
-func limitBody(w http.ResponseWriter, r *http.Request, lim *LimitsConfig) (*http.Request, func()) {
+func limitBody(w http.ResponseWriter, r *http.Request, lim *edgeconfig.LimitsConfig) (*http.Request, func()) {
 	if r.Body == nil || r.Body == http.NoBody || r.Method == http.MethodConnect {
 		return r, func() {}
 	}

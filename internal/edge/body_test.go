@@ -12,11 +12,13 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/classhub/terraform-provider-jhub/internal/edgeconfig"
 )
 
 // bodyServer runs limitBody in front of handle on a real net/http server,
 // over HTTP/1.1 or HTTP/2 (TLS), as the edge runs it.
-func bodyServer(t *testing.T, h2 bool, lim LimitsConfig, handle func(w http.ResponseWriter, r *http.Request)) *httptest.Server {
+func bodyServer(t *testing.T, h2 bool, lim edgeconfig.LimitsConfig, handle func(w http.ResponseWriter, r *http.Request)) *httptest.Server {
 	t.Helper()
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		r, finish := limitBody(w, r, &lim)
@@ -53,7 +55,7 @@ func (tr *trickle) Read(p []byte) (int, error) {
 	return 1, nil
 }
 
-var testBodyLimits = LimitsConfig{BodyTimeout: 400 * time.Millisecond, BodyMinRate: 1000}
+var testBodyLimits = edgeconfig.LimitsConfig{BodyTimeout: 400 * time.Millisecond, BodyMinRate: 1000}
 
 // TestSlowBodyCutOff: a body that stalls (1 byte/s) is cut after
 // body_timeout; one that trickles with every gap under body_timeout but far
@@ -107,7 +109,7 @@ func TestSlowBodyCutOff(t *testing.T) {
 // client, and once the body is complete no deadline is left to cut the
 // response or the connection's next request.
 func TestSlowBodyClockStopsWhileTheEdgeIsBusy(t *testing.T) {
-	lim := LimitsConfig{BodyTimeout: 150 * time.Millisecond, BodyMinRate: 1000}
+	lim := edgeconfig.LimitsConfig{BodyTimeout: 150 * time.Millisecond, BodyMinRate: 1000}
 	pause := 3 * lim.BodyTimeout
 	for _, h2 := range []bool{false, true} {
 		t.Run(protoName(h2), func(t *testing.T) {

@@ -1,7 +1,7 @@
 // Package edge is jhub-edge: the TLS reverse proxy in front of JupyterHub
 // that replaces nginx and configurable-http-proxy (CHP).
 //
-// It serves three listeners from one YAML file (see Config and the
+// It serves three listeners from one YAML file (internal/edgeconfig and its
 // annotated testdata/edge.example.yaml):
 //
 //   - listen.http redirects to HTTPS except ACME HTTP-01 challenges;

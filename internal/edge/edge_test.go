@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/classhub/terraform-provider-jhub/internal/edgeconfig"
 )
 
 // upstream is an httptest backend that answers "<name> <path>" and keeps
@@ -262,7 +264,7 @@ func TestBaseURLRedirectsWithoutLoops(t *testing.T) {
 func TestHTTPRedirectsToHTTPSExceptACME(t *testing.T) {
 	hub := newUpstream(t, "hub")
 	te := startEdge(t, fmt.Sprintf("hub: {hosts: [hub.test], mode: upstream, upstream: %q}\n", hub.URL),
-		func(_ *Config, _ *Options, w *tlsWrap) {
+		func(_ *edgeconfig.Config, _ *Options, w *tlsWrap) {
 			w.challenge = func(next http.Handler) http.Handler {
 				return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 					if r.URL.Path == "/.well-known/acme-challenge/tok123" {

@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/classhub/terraform-provider-jhub/internal/certs"
+
+	"github.com/classhub/terraform-provider-jhub/internal/edgeconfig"
 )
 
 const testToken = "s3cret-proxy-token"
@@ -95,17 +97,17 @@ func prepareDir(t testing.TB) string {
 	return dir
 }
 
-func startEdge(t testing.TB, body string, opts ...func(*Config, *Options, *tlsWrap)) *testEdge {
+func startEdge(t testing.TB, body string, opts ...func(*edgeconfig.Config, *Options, *tlsWrap)) *testEdge {
 	t.Helper()
 	dir := prepareDir(t)
 	return startEdgeIn(t, dir, body, opts...)
 }
 
-func startEdgeIn(t testing.TB, dir, body string, opts ...func(*Config, *Options, *tlsWrap)) *testEdge {
+func startEdgeIn(t testing.TB, dir, body string, opts ...func(*edgeconfig.Config, *Options, *tlsWrap)) *testEdge {
 	t.Helper()
 	te := &testEdge{t: t, dir: dir, logs: &syncBuffer{}}
 	te.cfgPath = writeConfig(t, dir, body)
-	cfg, err := LoadConfig(te.cfgPath)
+	cfg, err := edgeconfig.LoadConfig(te.cfgPath)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,104 +22,16 @@ import (
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
+
+	"github.com/classhub/terraform-provider-jhub/internal/edgeconfig"
 )
 
-// Login kinds (hub.login.kind).
 const (
-	LoginOIDC   = "oidc"
-	LoginGitHub = "github"
-)
-
-// IdentityHeader carries the logged-in user from the edge to the hub's
-// login handler. The edge deletes every client-sent copy, and the hub
-// accepts it only with a fresh, single-use HMAC (SignIdentity), so a
-// student process that reaches the hub's loopback port directly gets
-// nothing from forging it.
-const IdentityHeader = "X-Jhub-Identity"
-
-// IdentityMaxAge is how old a signed identity may be when the hub sees
-// it; the hub remembers each nonce for this long to refuse replays.
-const IdentityMaxAge = 60 * time.Second
-
-// Login paths, under the hub's base_url. oauth_login and oauth_callback
-// are the names oauthenticator uses, so the callback URL registered with
-// the provider is the one admins know (https://HOST/hub/oauth_callback).
-const (
-	LoginPath     = "hub/oauth_login"
-	CallbackPath  = "hub/oauth_callback"
-	LogoutPath    = "hub/logout"
-	HubIdentPath  = "hub/jhub-identity" // the hub's handler for the signed identity
 	loginCookie   = "jhub-edge-login"
 	pendingTTL    = 10 * time.Minute
 	maxPending    = 10000 // bounds memory against login floods
 	defaultGitHub = "https://github.com"
 )
-
-// LoginConfig makes the edge run the hub's logins. Secrets are in 0600
-// files: the client secret, and the identity key the hub shares.
-type LoginConfig struct {
-	Kind             string   `yaml:"kind"` // oidc | github
-	ClientID         string   `yaml:"client_id"`
-	ClientSecretFile string   `yaml:"client_secret_file"`
-	IdentityKeyFile  string   `yaml:"identity_key_file"`
-	Scopes           []string `yaml:"scopes,omitempty"`
-	// UsernamePattern is the hub's user-name rule (hubconfig.UserNamePattern);
-	// a name that does not match is refused before the hub sees it.
-	UsernamePattern string `yaml:"username_pattern"`
-	// OIDC: discovery from the issuer; the claim that becomes the name.
-	IssuerURL      string   `yaml:"issuer_url,omitempty"`
-	UsernameClaim  string   `yaml:"username_claim,omitempty"`  // preferred_username | email
-	AllowedDomains []string `yaml:"allowed_domains,omitempty"` // required with email
-	// GitHub: github.com or a GitHub Enterprise Server base URL, and an
-	// optional organisation every user must be an active member of.
-	GitHubURL string `yaml:"github_url,omitempty"`
-	GitHubOrg string `yaml:"github_org,omitempty"`
-}
-
-func (l *LoginConfig) validate(errs *fieldErrs, field string) {
-	if l.ClientID == "" {
-		errs.add(field+".client_id", "required: the OAuth client ID registered with the provider")
-	}
-	for f, p := range map[string]string{".client_secret_file": l.ClientSecretFile, ".identity_key_file": l.IdentityKeyFile} {
-		if p == "" {
-			errs.add(field+f, "required (a 0600 file)")
-		} else if _, err := readToken(p); err != nil {
-			errs.add(field+f, "%v", err)
-		}
-	}
-	if _, err := regexp.Compile(l.UsernamePattern); err != nil || l.UsernamePattern == "" {
-		errs.add(field+".username_pattern", "must be the hub's user-name regular expression")
-	}
-	switch l.Kind {
-	case LoginOIDC:
-		if _, err := parseHTTPURL(l.IssuerURL); err != nil {
-			errs.add(field+".issuer_url", "%v", err)
-		}
-		switch l.UsernameClaim {
-		case "preferred_username":
-		case "email":
-			if len(l.AllowedDomains) == 0 {
-				errs.add(field+".allowed_domains", "required with username_claim email: the domains whose addresses may log in")
-			}
-		default:
-			errs.add(field+".username_claim", "%q is not one of preferred_username, email", l.UsernameClaim)
-		}
-		if l.GitHubURL != "" || l.GitHubOrg != "" {
-			errs.add(field, "github_url and github_org are only used with kind github")
-		}
-	case LoginGitHub:
-		if l.GitHubURL != "" {
-			if _, err := parseHTTPURL(l.GitHubURL); err != nil {
-				errs.add(field+".github_url", "%v", err)
-			}
-		}
-		if l.IssuerURL != "" || l.UsernameClaim != "" || len(l.AllowedDomains) > 0 {
-			errs.add(field, "issuer_url, username_claim and allowed_domains are only used with kind oidc")
-		}
-	default:
-		errs.add(field+".kind", "%q is not one of oidc, github", l.Kind)
-	}
-}
 
 // pending is one login between the redirect to the provider and the
 // callback: single use, bound to the browser by the login cookie.
@@ -167,7 +79,7 @@ func (p *pendingLogins) take(state string) (pending, bool) {
 // PKCE, nonce) in front of the hub and hands the identity to the hub's
 // login handler in a signed header.
 type loginHandler struct {
-	cfg     LoginConfig
+	cfg     edgeconfig.LoginConfig
 	base    string // hub base_url
 	hub     http.Handler
 	secret  string
@@ -182,12 +94,12 @@ type loginHandler struct {
 	provider *oidc.Provider
 }
 
-func newLoginHandler(cfg LoginConfig, base string, hub http.Handler, p *pendingLogins, log *slog.Logger) (*loginHandler, error) {
-	secret, err := readToken(cfg.ClientSecretFile)
+func newLoginHandler(cfg edgeconfig.LoginConfig, base string, hub http.Handler, p *pendingLogins, log *slog.Logger) (*loginHandler, error) {
+	secret, err := edgeconfig.ReadToken(cfg.ClientSecretFile)
 	if err != nil {
 		return nil, fmt.Errorf("hub.login.client_secret_file: %w", err)
 	}
-	key, err := readToken(cfg.IdentityKeyFile)
+	key, err := edgeconfig.ReadToken(cfg.IdentityKeyFile)
 	if err != nil {
 		return nil, fmt.Errorf("hub.login.identity_key_file: %w", err)
 	}
@@ -201,14 +113,14 @@ func newLoginHandler(cfg LoginConfig, base string, hub http.Handler, p *pendingL
 
 func (h *loginHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch r.URL.Path {
-	case h.base + LoginPath:
+	case h.base + edgeconfig.LoginPath:
 		h.start(w, r)
-	case h.base + CallbackPath:
+	case h.base + edgeconfig.CallbackPath:
 		h.callback(w, r)
-	case h.base + HubIdentPath:
+	case h.base + edgeconfig.HubIdentPath:
 		// Only the edge itself may call the hub's identity handler.
 		http.Error(w, "404 Not Found", http.StatusNotFound)
-	case h.base + LogoutPath:
+	case h.base + edgeconfig.LogoutPath:
 		h.clearCookie(w, r)
 		h.hub.ServeHTTP(w, r)
 	default:
@@ -224,13 +136,13 @@ func randomString() string {
 
 // redirectURL is the callback URL on the host the browser used.
 func (h *loginHandler) redirectURL(r *http.Request) string {
-	return "https://" + r.Host + h.base + CallbackPath
+	return "https://" + r.Host + h.base + edgeconfig.CallbackPath
 }
 
 func (h *loginHandler) oauth2Config(ctx context.Context, r *http.Request) (*oauth2.Config, error) {
 	c := &oauth2.Config{ClientID: h.cfg.ClientID, ClientSecret: h.secret, RedirectURL: h.redirectURL(r), Scopes: h.cfg.Scopes}
 	switch h.cfg.Kind {
-	case LoginOIDC:
+	case edgeconfig.LoginOIDC:
 		p, err := h.discover(ctx)
 		if err != nil {
 			return nil, err
@@ -303,7 +215,7 @@ func (h *loginHandler) start(w http.ResponseWriter, r *http.Request) {
 	http.SetCookie(w, &http.Cookie{Name: loginCookie, Value: state, Path: h.base + "hub/", MaxAge: int(pendingTTL.Seconds()),
 		Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode})
 	opts := []oauth2.AuthCodeOption{oauth2.S256ChallengeOption(p.verifier)}
-	if h.cfg.Kind == LoginOIDC {
+	if h.cfg.Kind == edgeconfig.LoginOIDC {
 		opts = append(opts, oidc.Nonce(p.nonce))
 	}
 	http.Redirect(w, r, c.AuthCodeURL(state, opts...), http.StatusFound)
@@ -353,7 +265,7 @@ func (h *loginHandler) identify(r *http.Request, code string, p pending) (string
 	if err != nil {
 		return "", fmt.Errorf("redeeming the code: %w", err)
 	}
-	if h.cfg.Kind == LoginOIDC {
+	if h.cfg.Kind == edgeconfig.LoginOIDC {
 		raw, _ := tok.Extra("id_token").(string)
 		return h.verifyIDToken(ctx, raw, p.nonce, tok)
 	}
@@ -474,11 +386,11 @@ func (h *loginHandler) githubUser(ctx context.Context, tok *oauth2.Token) (strin
 func (h *loginHandler) handOff(w http.ResponseWriter, r *http.Request, name, next string) {
 	r2 := r.Clone(r.Context())
 	r2.Method = http.MethodGet
-	r2.URL.Path = h.base + HubIdentPath
+	r2.URL.Path = h.base + edgeconfig.HubIdentPath
 	r2.URL.RawPath = ""
 	r2.URL.RawQuery = url.Values{"next": {next}}.Encode()
 	r2.RequestURI = r2.URL.RequestURI()
-	r2.Header.Set(IdentityHeader, SignIdentity(h.key, name, h.now(), randomString()[:32]))
+	r2.Header.Set(edgeconfig.IdentityHeader, SignIdentity(h.key, name, h.now(), randomString()[:32]))
 	h.hub.ServeHTTP(w, r2)
 }
 

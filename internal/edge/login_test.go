@@ -25,6 +25,8 @@ import (
 	"github.com/zitadel/oidc/v3/example/server/exampleop"
 	"github.com/zitadel/oidc/v3/example/server/storage"
 	"golang.org/x/oauth2"
+
+	"github.com/classhub/terraform-provider-jhub/internal/edgeconfig"
 )
 
 const (
@@ -76,7 +78,7 @@ func startOP(t *testing.T) *httptest.Server {
 type identityHub struct {
 	*httptest.Server
 	mu   sync.Mutex
-	seen []string // IdentityHeader of every request, "" when absent
+	seen []string // edgeconfig.IdentityHeader of every request, "" when absent
 	path []string
 }
 
@@ -84,7 +86,7 @@ func newIdentityHub(t *testing.T) *identityHub {
 	h := &identityHub{}
 	h.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h.mu.Lock()
-		h.seen = append(h.seen, r.Header.Get(IdentityHeader))
+		h.seen = append(h.seen, r.Header.Get(edgeconfig.IdentityHeader))
 		h.path = append(h.path, r.URL.Path)
 		h.mu.Unlock()
 		if r.URL.Path == "/hub/jhub-identity" {
@@ -302,7 +304,7 @@ func TestOIDCLoginRefusals(t *testing.T) {
 	t.Run("forged header", func(t *testing.T) {
 		c := env.browser()
 		req, _ := http.NewRequest("GET", "https://hub.test/hub/home", nil)
-		req.Header.Set(IdentityHeader, SignIdentity([]byte("guess"), "alice", time.Now(), "n"))
+		req.Header.Set(edgeconfig.IdentityHeader, SignIdentity([]byte("guess"), "alice", time.Now(), "n"))
 		resp, err := c.Do(req)
 		if err != nil {
 			t.Fatal(err)
@@ -340,7 +342,7 @@ func TestOIDCTokenChecks(t *testing.T) {
 		}
 	}
 	handler := func(client string) *loginHandler {
-		h, err := newLoginHandler(LoginConfig{Kind: LoginOIDC, ClientID: client, ClientSecretFile: filepath.Join(dir, client),
+		h, err := newLoginHandler(edgeconfig.LoginConfig{Kind: edgeconfig.LoginOIDC, ClientID: client, ClientSecretFile: filepath.Join(dir, client),
 			IdentityKeyFile: filepath.Join(dir, "key"), UsernamePattern: testNamePattern, IssuerURL: op.URL + "/",
 			UsernameClaim: "preferred_username", Scopes: []string{"openid", "profile"}}, "/", http.NotFoundHandler(),
 			&pendingLogins{m: map[string]pending{}}, slog.New(slog.DiscardHandler))

@@ -18,6 +18,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/classhub/terraform-provider-jhub/internal/edgeconfig"
 )
 
 func TestCleanPath(t *testing.T) {
@@ -274,7 +276,7 @@ func TestACMEExemptionOnNormalisedPath(t *testing.T) {
 	var mu sync.Mutex
 	hub := newUpstream(t, "hub")
 	te := startEdge(t, fmt.Sprintf("hub: {hosts: [hub.test], mode: upstream, upstream: %q}\n", hub.URL),
-		func(_ *Config, _ *Options, w *tlsWrap) {
+		func(_ *edgeconfig.Config, _ *Options, w *tlsWrap) {
 			w.challenge = func(next http.Handler) http.Handler {
 				return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 					if strings.HasPrefix(r.URL.Path, "/.well-known/acme-challenge/") {

@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/classhub/terraform-provider-jhub/internal/edgeconfig"
 )
 
 // TestReloadKeepsConnections: an open websocket and an event stream in
@@ -112,7 +114,7 @@ func TestLargeUploadStreamed(t *testing.T) {
 	}))
 	defer up.Close()
 	te := startEdge(t, fmt.Sprintf("hub: {hosts: [hub.test], mode: upstream, upstream: %q}\n", up.URL))
-	if lim := te.srv.limits; lim.BodyTimeout != DefaultBodyTimeout || lim.BodyMinRate != DefaultBodyMinRate {
+	if lim := te.srv.limits; lim.BodyTimeout != edgeconfig.DefaultBodyTimeout || lim.BodyMinRate != edgeconfig.DefaultBodyMinRate {
 		t.Fatalf("limits %+v, want the defaults", lim)
 	}
 
@@ -175,11 +177,11 @@ func (zeroReader) Read(p []byte) (int, error) {
 func TestLoadConfigNamesFile(t *testing.T) {
 	dir := prepareDir(t)
 	p := writeConfig(t, dir, "hub: {hosts: [hub.test], mode: chp-api, api_token_file: /nope}\n")
-	_, err := LoadConfig(p)
+	_, err := edgeconfig.LoadConfig(p)
 	if err == nil || !strings.Contains(err.Error(), p) || !strings.Contains(err.Error(), "hub.api_token_file: token file /nope does not exist") {
 		t.Errorf("LoadConfig error %v: want the file name and the field", err)
 	}
-	if _, err := LoadConfig(dir + "/missing.yaml"); err == nil || !strings.Contains(err.Error(), "missing.yaml") {
+	if _, err := edgeconfig.LoadConfig(dir + "/missing.yaml"); err == nil || !strings.Contains(err.Error(), "missing.yaml") {
 		t.Errorf("missing file: %v", err)
 	}
 }

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/classhub/terraform-provider-jhub/internal/edgeconfig"
 )
 
 // route is one entry of the configurable-http-proxy routing table. It is
@@ -159,7 +161,7 @@ func parseRouteBody(b []byte) (routeBody, error) {
 	if err := json.Unmarshal(tj, &ts); err != nil {
 		return routeBody{}, errors.New(`"target" must be a string URL`)
 	}
-	u, err := parseHTTPURL(ts)
+	u, err := edgeconfig.ParseHTTPURL(ts)
 	if err != nil {
 		return routeBody{}, fmt.Errorf(`"target": %w`, err)
 	}

@@ -20,6 +20,8 @@ import (
 
 	"github.com/classhub/terraform-provider-jhub/internal/basicauth"
 	"github.com/classhub/terraform-provider-jhub/internal/static"
+
+	"github.com/classhub/terraform-provider-jhub/internal/edgeconfig"
 )
 
 // TLSProvider supplies the HTTPS listener's tls.Config and answers ACME
@@ -54,9 +56,9 @@ type Server struct {
 	reloadMu sync.Mutex // serialises reloads
 
 	challenge                 http.Handler
-	httpsPort                 string       // ":8443" when the HTTPS port is not 443, for redirects
-	cookieKey                 []byte       // signs basic-auth session cookies when no key file is set
-	limits                    LimitsConfig // from the first config: limits change on restart
+	httpsPort                 string                  // ":8443" when the HTTPS port is not 443, for redirects
+	cookieKey                 []byte                  // signs basic-auth session cookies when no key file is set
+	limits                    edgeconfig.LimitsConfig // from the first config: limits change on restart
 	conns                     *connCap
 	logins                    *basicauth.Limiter // failed logins per client, across reloads
 	pending                   *pendingLogins     // OAuth logins in flight, across reloads
@@ -66,7 +68,7 @@ type Server struct {
 
 // state is everything a reload replaces; handlers read it with one load.
 type state struct {
-	cfg        *Config
+	cfg        *edgeconfig.Config
 	hosts      map[string]http.Handler
 	token      string
 	accessLog  bool
@@ -77,7 +79,7 @@ type state struct {
 
 // New validates nothing beyond cfg (already validated by LoadConfig or
 // ParseConfig) and prepares the handlers; Listen and Serve start it.
-func New(cfg *Config, opts Options) (*Server, error) {
+func New(cfg *edgeconfig.Config, opts Options) (*Server, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -111,17 +113,17 @@ func New(cfg *Config, opts Options) (*Server, error) {
 
 // build turns a validated config into handlers. It reads the token,
 // htpasswd and cookie key files, so it can still fail.
-func (s *Server) build(cfg *Config) (*state, error) {
+func (s *Server) build(cfg *edgeconfig.Config) (*state, error) {
 	st := &state{
 		cfg:        cfg,
 		hosts:      map[string]http.Handler{},
 		accessLog:  *cfg.Log.Access,
 		hsts:       *cfg.HSTS,
-		chpRoutes:  cfg.Hub.Mode == ModeCHPAPI,
+		chpRoutes:  cfg.Hub.Mode == edgeconfig.ModeCHPAPI,
 		generation: s.gen.Add(1),
 	}
 	if cfg.Hub.APITokenFile != "" {
-		tok, err := readToken(cfg.Hub.APITokenFile)
+		tok, err := edgeconfig.ReadToken(cfg.Hub.APITokenFile)
 		if err != nil {
 			return nil, fmt.Errorf("hub.api_token_file: %w", err)
 		}
@@ -129,8 +131,8 @@ func (s *Server) build(cfg *Config) (*state, error) {
 	}
 
 	hub := &hubHandler{routes: s.routes, base: cfg.Hub.BaseURL, baseNoSlash: strings.TrimSuffix(cfg.Hub.BaseURL, "/")}
-	if cfg.Hub.Mode == ModeUpstream {
-		u, _ := parseHTTPURL(cfg.Hub.Upstream)
+	if cfg.Hub.Mode == edgeconfig.ModeUpstream {
+		u, _ := edgeconfig.ParseHTTPURL(cfg.Hub.Upstream)
 		hub.fixed = s.up.newProxy(u, new(atomic.Int64))
 	}
 	var hubInner http.Handler = hub
@@ -153,7 +155,7 @@ func (s *Server) build(cfg *Config) (*state, error) {
 		if site.Static != nil {
 			h = static.Handler(site.Static.Root)
 		} else {
-			u, _ := parseHTTPURL(site.Upstream)
+			u, _ := edgeconfig.ParseHTTPURL(site.Upstream)
 			h = s.up.newProxy(u, new(atomic.Int64))
 		}
 		if h, err = s.withBasicAuth(h, site.BasicAuth, fmt.Sprintf("sites[%d].basic_auth", i)); err != nil {
@@ -170,8 +172,8 @@ func (s *Server) install(st *state) {
 	s.routes.hostRouting.Store(cfg.Hub.HostRouting)
 	// The default target is the edge's own "/" route (CHP's --default-target).
 	var def *route
-	if cfg.Hub.Mode == ModeCHPAPI && cfg.Hub.DefaultTarget != "" {
-		u, _ := parseHTTPURL(cfg.Hub.DefaultTarget)
+	if cfg.Hub.Mode == edgeconfig.ModeCHPAPI && cfg.Hub.DefaultTarget != "" {
+		u, _ := edgeconfig.ParseHTTPURL(cfg.Hub.DefaultTarget)
 		def = s.newRoute("/", u, map[string]json.RawMessage{}, true)
 	}
 	s.routes.setDefault(def)
@@ -182,7 +184,7 @@ func (s *Server) install(st *state) {
 // withBasicAuth wraps next when c is set. Without a cookie_key_file the
 // session cookies are signed with a key made once per process, so reloads
 // do not log everyone out.
-func (s *Server) withBasicAuth(next http.Handler, c *BasicAuthConfig, field string) (http.Handler, error) {
+func (s *Server) withBasicAuth(next http.Handler, c *edgeconfig.BasicAuthConfig, field string) (http.Handler, error) {
 	if c == nil {
 		return next, nil
 	}
@@ -280,7 +282,7 @@ func (s *Server) withState(serve func(*state, http.ResponseWriter, *http.Request
 		}
 		// Only the edge's login handler signs identities; a client's copy
 		// never reaches an upstream.
-		r.Header.Del(IdentityHeader)
+		r.Header.Del(edgeconfig.IdentityHeader)
 		r, finish := limitBody(w, r, &s.limits)
 		defer finish()
 		serve(st, w, r)
@@ -433,7 +435,7 @@ const ShutdownGrace = 10 * time.Second
 // (sites, base_url, mode, token, basic auth, logging, HSTS) applies to the
 // next request while open connections carry on. New host names are routed
 // at once, but the certificate covers them only after a restart.
-func (s *Server) Reload(cfg *Config) error {
+func (s *Server) Reload(cfg *edgeconfig.Config) error {
 	s.reloadMu.Lock()
 	defer s.reloadMu.Unlock()
 	old := s.state.Load().cfg
@@ -457,7 +459,7 @@ func (s *Server) ReloadFile() error {
 	if s.opts.ConfigPath == "" {
 		return errors.New("edge: no config file to reload (Options.ConfigPath is empty)")
 	}
-	cfg, err := LoadConfig(s.opts.ConfigPath)
+	cfg, err := edgeconfig.LoadConfig(s.opts.ConfigPath)
 	if err != nil {
 		s.log.Error("config reload rejected; the previous config keeps serving", "err", err.Error())
 		return err

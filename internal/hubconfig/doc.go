@@ -48,7 +48,7 @@
 //
 // # What the installer does with a release
 //
-//  1. Create the system user EdgeUser if missing.
+//  1. Create the system user ondroplet.EdgeUser if missing.
 //  2. Stage every File (directories 0755 root); run Checks(staged dir,
 //     EdgeBinary) as root; any failure stops here.
 //  3. Switch /opt/jhub/current, put the units in place, daemon-reload.

@@ -6,7 +6,9 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/classhub/terraform-provider-jhub/internal/edge"
+	"github.com/classhub/terraform-provider-jhub/internal/ondroplet"
+
+	"github.com/classhub/terraform-provider-jhub/internal/edgeconfig"
 )
 
 // renderEdge builds the edge's config from the edge package's own structs,
@@ -14,18 +16,18 @@ import (
 // `jhub-edge check` on the droplet.
 func renderEdge(s Settings, r *release) ([]byte, error) {
 	hsts, access := true, true
-	cfg := edge.Config{
+	cfg := edgeconfig.Config{
 		Version: 1,
-		Listen:  edge.ListenConfig{HTTP: ":80", HTTPS: ":443", API: loopbackHostPort(ProxyAPIPort)},
-		TLS:     edge.TLSConfig{Mode: s.Edge.TLS.Mode, StorageDir: path.Join(EdgeStateDir, "tls")},
+		Listen:  edgeconfig.ListenConfig{HTTP: ":80", HTTPS: ":443", API: loopbackHostPort(ProxyAPIPort)},
+		TLS:     edgeconfig.TLSConfig{Mode: s.Edge.TLS.Mode, StorageDir: path.Join(ondroplet.EdgeStateDir, "tls")},
 		HSTS:    &hsts,
-		Log:     edge.LogConfig{Access: &access, Level: "info"},
-		Limits: edge.LimitsConfig{
-			MaxHeaderBytes:    edge.DefaultMaxHeaderBytes,
-			ReadHeaderTimeout: edge.DefaultReadHeaderTimeout,
-			IdleTimeout:       edge.DefaultIdleTimeout,
+		Log:     edgeconfig.LogConfig{Access: &access, Level: "info"},
+		Limits: edgeconfig.LimitsConfig{
+			MaxHeaderBytes:    edgeconfig.DefaultMaxHeaderBytes,
+			ReadHeaderTimeout: edgeconfig.DefaultReadHeaderTimeout,
+			IdleTimeout:       edgeconfig.DefaultIdleTimeout,
 		},
-		Hub: edge.HubConfig{
+		Hub: edgeconfig.HubConfig{
 			Hosts:        s.HubHosts,
 			BaseURL:      s.BaseURL,
 			APITokenFile: r.path(secretsDir + "/proxy_token"),
@@ -36,40 +38,40 @@ func renderEdge(s Settings, r *release) ([]byte, error) {
 		// configurable-http-proxy owns ProxyAPIPort; the edge's own API
 		// (reload, health) moves aside.
 		cfg.Listen.API = loopbackHostPort(EdgeAPIPortCHP)
-		cfg.Hub.Mode = edge.ModeUpstream
+		cfg.Hub.Mode = edgeconfig.ModeUpstream
 		cfg.Hub.Upstream = ProxyPublicURL
 	default:
-		cfg.Hub.Mode = edge.ModeCHPAPI
+		cfg.Hub.Mode = edgeconfig.ModeCHPAPI
 		cfg.Hub.DefaultTarget = s.HubBindURL
 	}
 	t := s.Edge.TLS
 	switch t.Mode {
 	case TLSPEM:
-		cfg.TLS.PEM = edge.PEMConfig{CertFile: r.path("tls/cert.pem"), KeyFile: r.path(secretsDir + "/tls_key.pem")}
+		cfg.TLS.PEM = edgeconfig.PEMConfig{CertFile: r.path("tls/cert.pem"), KeyFile: r.path(secretsDir + "/tls_key.pem")}
 	case TLSACME:
 		a := t.ACME
-		cfg.TLS.ACME = edge.ACMEConfig{Email: a.Email, DirectoryURL: a.DirectoryURL, Challenges: a.Challenges}
+		cfg.TLS.ACME = edgeconfig.ACMEConfig{Email: a.Email, DirectoryURL: a.DirectoryURL, Challenges: a.Challenges}
 		if a.CARootPEM != "" {
 			cfg.TLS.ACME.CARootFile = r.path("tls/acme_ca_root.pem")
 		}
 		if a.DNSToken != "" {
-			cfg.TLS.ACME.DNS = edge.DNSConfig{TokenFile: r.path(secretsDir + "/do_token"), APIURL: a.DNSAPIURL, Resolvers: a.DNSResolvers}
+			cfg.TLS.ACME.DNS = edgeconfig.DNSConfig{TokenFile: r.path(secretsDir + "/do_token"), APIURL: a.DNSAPIURL, Resolvers: a.DNSResolvers}
 		}
 	}
 	htpasswd := r.path(secretsDir + "/htpasswd")
-	guard := func(b *BasicAuth) *edge.BasicAuthConfig {
+	guard := func(b *BasicAuth) *edgeconfig.BasicAuthConfig {
 		if b == nil {
 			return nil
 		}
-		return &edge.BasicAuthConfig{Htpasswd: htpasswd, Paths: b.Paths, Realm: b.Realm}
+		return &edgeconfig.BasicAuthConfig{Htpasswd: htpasswd, Paths: b.Paths, Realm: b.Realm}
 	}
 	cfg.Hub.BasicAuth = guard(s.Edge.HubBasicAuth)
 	if a := s.Auth; a.Kind == AuthGitHub || a.Kind == AuthOIDC {
-		kind := edge.LoginGitHub
+		kind := edgeconfig.LoginGitHub
 		if a.Kind == AuthOIDC {
-			kind = edge.LoginOIDC
+			kind = edgeconfig.LoginOIDC
 		}
-		cfg.Hub.Login = &edge.LoginConfig{
+		cfg.Hub.Login = &edgeconfig.LoginConfig{
 			Kind: kind, ClientID: a.ClientID, Scopes: a.Scopes,
 			ClientSecretFile: r.path(oauthClientSecretFile), IdentityKeyFile: r.path(IdentityKeyFile),
 			UsernamePattern: UserNamePattern,
@@ -78,12 +80,12 @@ func renderEdge(s Settings, r *release) ([]byte, error) {
 		}
 	}
 	for _, site := range s.Edge.Sites {
-		sc := edge.SiteConfig{Host: site.Host, Upstream: site.Upstream, BasicAuth: guard(site.BasicAuth)}
+		sc := edgeconfig.SiteConfig{Host: site.Host, Upstream: site.Upstream, BasicAuth: guard(site.BasicAuth)}
 		switch {
 		case len(site.StaticFiles) > 0:
-			sc.Static = &edge.StaticConfig{Root: r.path(path.Join(sitesDir, site.Host))}
+			sc.Static = &edgeconfig.StaticConfig{Root: r.path(path.Join(sitesDir, site.Host))}
 		case site.Root != "":
-			sc.Static = &edge.StaticConfig{Root: site.Root}
+			sc.Static = &edgeconfig.StaticConfig{Root: site.Root}
 		}
 		cfg.Sites = append(cfg.Sites, sc)
 	}

@@ -15,7 +15,8 @@ import (
 	"time"
 
 	"github.com/classhub/terraform-provider-jhub/internal/basicauth"
-	"github.com/classhub/terraform-provider-jhub/internal/edge"
+
+	"github.com/classhub/terraform-provider-jhub/internal/edgeconfig"
 )
 
 func selfSignedPEM(t *testing.T, host string) (certPEM, keyPEM string) {
@@ -41,10 +42,10 @@ func selfSignedPEM(t *testing.T, host string) (certPEM, keyPEM string) {
 // loadEdge writes the release and loads its edge.yaml with the edge's own
 // loader, the code behind `jhub-edge check` (which also checks that every
 // file it names exists, and that secret files are 0600).
-func loadEdge(t *testing.T, s Settings) (*edge.Config, string) {
+func loadEdge(t *testing.T, s Settings) (*edgeconfig.Config, string) {
 	t.Helper()
 	dir, _ := renderTo(t, s)
-	cfg, err := edge.LoadConfig(path.Join(dir, "edge.yaml"))
+	cfg, err := edgeconfig.LoadConfig(path.Join(dir, "edge.yaml"))
 	if err != nil {
 		t.Fatalf("edge rejects the rendered edge.yaml: %v", err)
 	}
@@ -54,7 +55,7 @@ func loadEdge(t *testing.T, s Settings) (*edge.Config, string) {
 func TestEdgeConfigAcceptedByEdge(t *testing.T) {
 	s := classHub(t)
 	cfg, dir := loadEdge(t, s)
-	if cfg.Hub.Mode != edge.ModeCHPAPI || cfg.Hub.DefaultTarget != "http://127.0.0.1:883" || cfg.Listen.API != "127.0.0.1:881" {
+	if cfg.Hub.Mode != edgeconfig.ModeCHPAPI || cfg.Hub.DefaultTarget != "http://127.0.0.1:883" || cfg.Listen.API != "127.0.0.1:881" {
 		t.Errorf("hub: mode %q default_target %q api %q", cfg.Hub.Mode, cfg.Hub.DefaultTarget, cfg.Listen.API)
 	}
 	if !slices.Equal(cfg.Hosts(), []string{"hub.example.edu", "www.example.edu", "grades.example.edu"}) {
@@ -147,7 +148,7 @@ func TestEdgeConfigVariantsAccepted(t *testing.T) {
 		s.Edge.ProxyMode = ProxyCHP
 		s.Edge.TLS = TLS{Mode: TLSSelfSigned}
 		cfg, _ := loadEdge(t, s)
-		if cfg.Hub.Mode != edge.ModeUpstream || cfg.Hub.Upstream != "http://127.0.0.1:880" || cfg.Listen.API != "127.0.0.1:882" {
+		if cfg.Hub.Mode != edgeconfig.ModeUpstream || cfg.Hub.Upstream != "http://127.0.0.1:880" || cfg.Listen.API != "127.0.0.1:882" {
 			t.Errorf("chp: mode %q upstream %q api %q", cfg.Hub.Mode, cfg.Hub.Upstream, cfg.Listen.API)
 		}
 	})

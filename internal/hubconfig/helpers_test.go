@@ -11,6 +11,10 @@ import (
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/classhub/terraform-provider-jhub/internal/testkit"
+
+	"github.com/classhub/terraform-provider-jhub/internal/ondroplet"
 )
 
 func TestMain(m *testing.M) {
@@ -64,8 +68,8 @@ func classHub(t *testing.T) Settings {
 func renderTo(t *testing.T, s Settings) (current string, files []File) {
 	t.Helper()
 	root := t.TempDir()
-	current = filepath.Join(root, Current)
-	files, err := render(s, layout{current: current, unitDir: filepath.Join(root, UnitDir)})
+	current = filepath.Join(root, ondroplet.Current)
+	files, err := render(s, layout{current: current, unitDir: filepath.Join(root, ondroplet.UnitDir)})
 	if err != nil {
 		t.Fatalf("render: %v", err)
 	}
@@ -105,10 +109,7 @@ func needPython(t *testing.T) string {
 	t.Helper()
 	py, err := exec.LookPath("python3")
 	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("python3 not found; CI images must have it (apt-get install python3)")
-		}
-		t.Skip("python3 not found (apt-get install python3)")
+		testkit.Need(t, "python3", "apt-get install python3")
 	}
 	return py
 }

@@ -7,7 +7,8 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/classhub/terraform-provider-jhub/internal/edge"
+	"github.com/classhub/terraform-provider-jhub/internal/edgeconfig"
+	"github.com/classhub/terraform-provider-jhub/internal/ondroplet"
 )
 
 // Authenticator classes by kind: jhub_hub.py's (see its docstring), so the
@@ -82,7 +83,7 @@ _jhub = _load(` + pyStr(hubClassesName) + `)
 	set("JupyterHub.bind_url", pyString(ProxyPublicURL+s.BaseURL))
 	set("JupyterHub.hub_bind_url", pyString(s.HubBindURL))
 	set("JupyterHub.cookie_secret_file", "_os.path.join(_release, 'secrets', 'cookie_secret')")
-	set("JupyterHub.db_url", pyString("sqlite:///"+path.Join(HubStateDir, "jupyterhub.sqlite")))
+	set("JupyterHub.db_url", pyString("sqlite:///"+path.Join(ondroplet.HubStateDir, "jupyterhub.sqlite")))
 	b.WriteString("# Secure cookies: users only ever reach the hub over HTTPS.\n")
 	set("JupyterHub.tornado_settings", pyDict(
 		pyKV{"cookie_options", pyDict(pyKV{"secure", pyBool(true)})},
@@ -138,14 +139,14 @@ _jhub = _load(` + pyStr(hubClassesName) + `)
 			set("PasswordCheck.admin_passwords", "_json.loads(_secret('admin_passwords'))")
 		}
 	case AuthGitHub, AuthOIDC:
-		b.WriteString("# The edge runs the " + s.Auth.Kind + " login (callback " + public + edge.CallbackPath + ") and hands the\n" +
+		b.WriteString("# The edge runs the " + s.Auth.Kind + " login (callback " + public + edgeconfig.CallbackPath + ") and hands the\n" +
 			"# hub a fresh, single-use identity signed with this key; nothing else logs in.\n")
 		set("EdgeIdentity.key", pyValue("_secret("+pyStr(path.Base(IdentityKeyFile))+")"))
-		set("EdgeIdentity.header", pyString(edge.IdentityHeader))
-		set("EdgeIdentity.max_age", pyInt(int(edge.IdentityMaxAge.Seconds())))
+		set("EdgeIdentity.header", pyString(edgeconfig.IdentityHeader))
+		set("EdgeIdentity.max_age", pyInt(int(edgeconfig.IdentityMaxAge.Seconds())))
 		// Paths below the hub's own prefix (base_url + "hub/").
-		set("EdgeIdentity.login_path", pyString(strings.TrimPrefix(edge.LoginPath, "hub/")))
-		set("EdgeIdentity.identity_path", pyString(strings.TrimPrefix(edge.HubIdentPath, "hub/")))
+		set("EdgeIdentity.login_path", pyString(strings.TrimPrefix(edgeconfig.LoginPath, "hub/")))
+		set("EdgeIdentity.identity_path", pyString(strings.TrimPrefix(edgeconfig.HubIdentPath, "hub/")))
 	}
 
 	b.WriteString("\n# Each server runs in its own systemd unit, with limits, as the user's account.\n")
@@ -206,7 +207,7 @@ _jhub = _load(` + pyStr(hubClassesName) + `)
 // edgeBinary is Settings.EdgeBinary (or DefaultEdgeBinary); under Current it
 // is taken from dir too.
 func Checks(dir, edgeBinary string) [][]string {
-	if rel, ok := strings.CutPrefix(edgeBinary, Current+"/"); ok {
+	if rel, ok := strings.CutPrefix(edgeBinary, ondroplet.Current+"/"); ok {
 		edgeBinary = path.Join(dir, rel)
 	}
 	return [][]string{
@@ -217,7 +218,7 @@ func Checks(dir, edgeBinary string) [][]string {
 
 // edgeCheckScript runs `jhub-edge check` ($2) on the staged edge.yaml in
 // $1 with its Current paths moved into $1, from a private 0600 temp copy.
-const edgeCheckScript = `t=$(mktemp); trap 'rm -f "$t"' EXIT; sed "s|` + Current + `/|$1/|g" "$1/` + edgeConfigName + `" >"$t"; "$2" check -config "$t"`
+const edgeCheckScript = `t=$(mktemp); trap 'rm -f "$t"' EXIT; sed "s|` + ondroplet.Current + `/|$1/|g" "$1/` + edgeConfigName + `" >"$t"; "$2" check -config "$t"`
 
 // unitNames lists the units of a release, in start order.
 func unitNames(mode string) []string {

@@ -12,7 +12,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/classhub/terraform-provider-jhub/internal/edge"
+	"github.com/classhub/terraform-provider-jhub/internal/edgeconfig"
 )
 
 // Hostile strings: each must arrive in Python exactly as given and nothing
@@ -54,7 +54,7 @@ func TestHostileStringsStayData(t *testing.T) {
 	if !reflect.DeepEqual(got["Spawner"], wantSpawner) {
 		t.Errorf("Spawner = %#v\nwant %#v", got["Spawner"], wantSpawner)
 	}
-	var ecfg edge.Config
+	var ecfg edgeconfig.Config
 	if err := yaml.Unmarshal(fileNamed(t, files, "edge.yaml").Content, &ecfg); err != nil {
 		t.Fatal(err)
 	}

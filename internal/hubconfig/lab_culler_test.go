@@ -1,3 +1,5 @@
+//go:build lab
+
 package hubconfig
 
 import (
@@ -5,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/classhub/terraform-provider-jhub/internal/ondroplet"
 )
 
 // cullerWorld runs in a booted lab container (see bootWith): the release's
@@ -16,7 +20,7 @@ import (
 // stop it.
 var cullerWorld = `
 echo '127.0.0.1 hub.example.edu' >>/etc/hosts
-useradd --system --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin ` + EdgeUser + `
+useradd --system --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin ` + ondroplet.EdgeUser + `
 install_r1
 mkdir -p /etc/systemd/system/jupyterhub.service.d
 printf '[Service]\nExecStart=\nExecStart=/usr/bin/jupyterhub -f /jhub-test/test_config.py --upgrade-db\n' >/etc/systemd/system/jupyterhub.service.d/test.conf

@@ -1,3 +1,5 @@
+//go:build lab
+
 package hubconfig
 
 import (
@@ -15,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/classhub/terraform-provider-jhub/internal/ondroplet"
 )
 
 // The booted tests run the lab image with systemd as PID 1 (the spawner
@@ -38,12 +42,12 @@ func bootedRelease(t *testing.T, host, name string, s Settings) string {
 	}
 	files = append(files, File{Path: DefaultEdgeBinary, Mode: 0o755, Owner: "root"})
 	var sh strings.Builder
-	rel := path.Join(Root, "releases", name)
+	rel := path.Join(ondroplet.Root, "releases", name)
 	fmt.Fprintf(&sh, "install_%s() {\n\tmkdir -p %s\n", name, rel)
 	for _, f := range files {
 		src := path.Join(bootDir, name, strings.TrimPrefix(f.Path, "/"))
 		dst := f.Path
-		if r, ok := strings.CutPrefix(f.Path, Current+"/"); ok {
+		if r, ok := strings.CutPrefix(f.Path, ondroplet.Current+"/"); ok {
 			dst = path.Join(rel, r)
 		}
 		if f.Path == DefaultEdgeBinary {
@@ -53,7 +57,7 @@ func bootedRelease(t *testing.T, host, name string, s Settings) string {
 		}
 		fmt.Fprintf(&sh, "\tinstall -D -m %o -o %s -g %[2]s %s %s\n", f.Mode, f.Owner, src, dst)
 	}
-	fmt.Fprintf(&sh, "\tln -sfn releases/%s %s.new && mv -Tf %[2]s.new %[2]s\n\tsystemctl daemon-reload\n}\n", name, Current)
+	fmt.Fprintf(&sh, "\tln -sfn releases/%s %s.new && mv -Tf %[2]s.new %[2]s\n\tsystemctl daemon-reload\n}\n", name, ondroplet.Current)
 	if _, err := os.Stat(filepath.Join(host, "jhub-edge")); err != nil {
 		buildEdgeTo(t, filepath.Join(host, "jhub-edge"))
 	}
@@ -151,7 +155,7 @@ touch /tmp/jhub-host-marker
 # The droplet as cloud-init and the installer leave it: the admin with
 # sudo, the edge's service user; carol's account made by hand.
 useradd --create-home --shell /bin/bash --groups sudo teacher
-useradd --system --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin ` + EdgeUser + `
+useradd --system --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin ` + ondroplet.EdgeUser + `
 useradd --create-home --shell /bin/bash carol
 # dora: a student account from before homes were private.
 groupadd --system ` + StudentsGroup + ` && useradd --create-home --groups ` + StudentsGroup + ` dora && chmod 755 /home/dora
@@ -290,10 +294,10 @@ func TestLabHubClasses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(hostRoot, Root, "test_jhub_hub.py"), test, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(hostRoot, ondroplet.Root, "test_jhub_hub.py"), test, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	stdout, stderr, err := inImage(t, img, hostRoot, "python3", "-B", path.Join(Root, "test_jhub_hub.py"), staging)
+	stdout, stderr, err := inImage(t, img, hostRoot, "python3", "-B", path.Join(ondroplet.Root, "test_jhub_hub.py"), staging)
 	if err != nil || !strings.Contains(stderr, "\nOK\n") {
 		t.Fatalf("%v\n%s\n%s", err, stdout, stderr)
 	}

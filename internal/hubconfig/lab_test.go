@@ -1,3 +1,5 @@
+//go:build lab
+
 package hubconfig
 
 import (
@@ -15,6 +17,10 @@ import (
 	"time"
 
 	"github.com/classhub/terraform-provider-jhub/internal/lab"
+
+	"github.com/classhub/terraform-provider-jhub/internal/testkit"
+
+	"github.com/classhub/terraform-provider-jhub/internal/ondroplet"
 )
 
 // labImage is the lab image (Debian 13: JupyterHub 5.2, JupyterLab 4); these
@@ -22,25 +28,16 @@ import (
 // command in a throw-away overlay, no network).
 func labImage(t *testing.T) string {
 	t.Helper()
-	ci := os.Getenv("CI") == "true"
-	miss := func(msg string) {
-		if ci {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-	if testing.Short() {
-		t.Skip("a lab test: `make test-lab` runs it")
-	}
+	const fix = "run `sudo bash scripts/setup-lab.sh` and the tests as root"
 	if os.Geteuid() != 0 {
-		miss("needs root (systemd-nspawn) and the lab image built by `sudo bash scripts/setup-lab.sh`")
+		testkit.Need(t, "root (systemd-nspawn)", fix)
 	}
 	if _, err := exec.LookPath("systemd-nspawn"); err != nil {
-		miss("systemd-nspawn not found; `sudo bash scripts/setup-lab.sh` installs it")
+		testkit.Need(t, "systemd-nspawn", fix)
 	}
 	img, err := lab.FindImage()
 	if err != nil {
-		miss(err.Error())
+		testkit.Need(t, err.Error(), fix)
 	}
 	return img
 }
@@ -56,8 +53,8 @@ func inImage(t *testing.T, img, hostRoot string, argv ...string) (string, string
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	args := []string{"-D", img, "--volatile=overlay", "--register=no", "--keep-unit", "-q", "--private-network", "--console=pipe",
-		"--bind-ro=" + filepath.Join(hostRoot, Root) + ":" + Root,
-		"--bind-ro=" + filepath.Join(hostRoot, UnitDir) + ":" + unitsInImage, "--"}
+		"--bind-ro=" + filepath.Join(hostRoot, ondroplet.Root) + ":" + ondroplet.Root,
+		"--bind-ro=" + filepath.Join(hostRoot, ondroplet.UnitDir) + ":" + unitsInImage, "--"}
 	cmd := exec.CommandContext(ctx, "systemd-nspawn", append(args, argv...)...)
 	// SIGTERM lets nspawn take its container down with it.
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
@@ -86,7 +83,7 @@ func stage(t *testing.T, s Settings, dir string) (hostRoot string) {
 		t.Fatal(err)
 	}
 	for i, f := range files {
-		if rel, ok := strings.CutPrefix(f.Path, Current+"/"); ok {
+		if rel, ok := strings.CutPrefix(f.Path, ondroplet.Current+"/"); ok {
 			files[i].Path = filepath.Join(dir, rel)
 		}
 	}
@@ -96,13 +93,13 @@ func stage(t *testing.T, s Settings, dir string) (hostRoot string) {
 }
 
 // staging is where the lab tests stage a release while none is current.
-const staging = Root + "/releases/staged"
+const staging = ondroplet.Root + "/releases/staged"
 
 // buildEdge puts a jhub-edge build at DefaultEdgeBinary in a release
 // staged in dir below hostRoot.
 func buildEdge(t *testing.T, hostRoot, dir string) {
 	t.Helper()
-	buildEdgeTo(t, filepath.Join(hostRoot, dir, strings.TrimPrefix(DefaultEdgeBinary, Current)))
+	buildEdgeTo(t, filepath.Join(hostRoot, dir, strings.TrimPrefix(DefaultEdgeBinary, ondroplet.Current)))
 }
 
 // buildEdgeTo builds jhub-edge at dst.
@@ -300,7 +297,7 @@ func TestLabEdgeCheckAndUnits(t *testing.T) {
 				t.Fatalf("%s: %v\nstdout: %s\nstderr: %s", strings.Join(check, " "), err, stdout, stderr)
 			}
 			// Switched: the units' commands and paths exist.
-			if err := os.Symlink("releases/staged", filepath.Join(hostRoot, Current)); err != nil {
+			if err := os.Symlink("releases/staged", filepath.Join(hostRoot, ondroplet.Current)); err != nil {
 				t.Fatal(err)
 			}
 			verify := []string{"systemd-analyze", "verify"}

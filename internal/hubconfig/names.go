@@ -5,6 +5,8 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+
+	"github.com/classhub/terraform-provider-jhub/internal/ondroplet"
 )
 
 // UserNamePattern is the rule for every hub user name (allowed_users,
@@ -43,7 +45,7 @@ var ReservedUserNames = []string{
 	// Cloud images' default users.
 	"debian", "ubuntu", "cloud-user",
 	// Ours: the edge's service user, the hub's names and the students' group.
-	EdgeUser, "jupyterhub", "jhub", "jupyter", StudentsGroup,
+	ondroplet.EdgeUser, "jupyterhub", "jhub", "jupyter", StudentsGroup,
 }
 
 // reservedUserPrefix covers systemd's accounts (systemd-network,

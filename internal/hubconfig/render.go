@@ -11,17 +11,8 @@ import (
 	"slices"
 	"strings"
 	"time"
-)
 
-// Layout on the droplet (see the package comment).
-const (
-	Root    = "/opt/jhub"           // everything this package renders lives below, but units
-	Current = Root + "/current"     // the active release; the installer stages each release elsewhere and switches
-	UnitDir = "/etc/systemd/system" // where the units go (shadowing Debian's jupyterhub.service)
-
-	EdgeUser     = "jhub-edge"           // system user the edge runs as; the installer creates it
-	HubStateDir  = "/var/lib/jupyterhub" // the hub's working directory (database)
-	EdgeStateDir = "/var/lib/jhub-edge"  // the edge's certificates and ACME account
+	"github.com/classhub/terraform-provider-jhub/internal/ondroplet"
 )
 
 // Unit names this package renders (ProxyCHP adds CHPUnit).
@@ -35,7 +26,7 @@ const (
 type File struct {
 	Path    string      // absolute path on the droplet once the release is current: under Current, or a unit under UnitDir
 	Mode    os.FileMode // permission bits: 0600 for secrets, 0644 otherwise
-	Owner   string      // user (and group of the same name) owning the file: "root" or EdgeUser
+	Owner   string      // user (and group of the same name) owning the file: ondroplet.RootUser or ondroplet.EdgeUser
 	Content []byte
 	Secret  bool // never log or diff Content
 	// Restart names the unit to restart when this file's content differs
@@ -49,7 +40,9 @@ type File struct {
 // Render validates s and returns the files of its release, sorted by path:
 // the release's own files under Current and the units under UnitDir. Equal
 // Settings give byte-identical output.
-func Render(s Settings) ([]File, error) { return render(s, layout{current: Current, unitDir: UnitDir}) }
+func Render(s Settings) ([]File, error) {
+	return render(s, layout{current: ondroplet.Current, unitDir: ondroplet.UnitDir})
+}
 
 // layout is where a render puts things; tests relocate it below a
 // temporary directory.
@@ -103,7 +96,7 @@ func (r *release) add(rel string, mode os.FileMode, owner string, content []byte
 }
 
 func (r *release) secret(rel, owner string, content []byte) *File {
-	f := r.add(rel, 0o600, owner, content)
+	f := r.add(rel, ondroplet.SecretMode, owner, content)
 	f.Secret = true
 	return f
 }
@@ -117,7 +110,7 @@ const (
 	checkHubName   = "check_hub.py"
 	secretsDir     = "secrets"
 	// IdentityKeyFile is the HMAC key of the identity the edge hands the
-	// hub after an OAuth login (edge.IdentityHeader), 0600 jhub-edge.
+	// hub after an OAuth login (edgeconfig.IdentityHeader), 0600 jhub-edge.
 	IdentityKeyFile       = secretsDir + "/identity_key"
 	oauthClientSecretFile = secretsDir + "/oauth_client_secret"
 	sitesDir              = "sites"
@@ -126,32 +119,32 @@ const (
 func build(s Settings, l layout) ([]File, error) {
 	r := &release{layout: l}
 	// The hub reads its config and these secrets only when it starts.
-	r.secret(secretsDir+"/cookie_secret", "root", []byte(s.Secrets.CookieSecret+"\n")).Restart = HubUnit
-	r.secret(secretsDir+"/proxy_token", EdgeUser, []byte(s.Secrets.ProxyToken+"\n")).Restart = HubUnit
+	r.secret(secretsDir+"/cookie_secret", ondroplet.RootUser, []byte(s.Secrets.CookieSecret+"\n")).Restart = HubUnit
+	r.secret(secretsDir+"/proxy_token", ondroplet.EdgeUser, []byte(s.Secrets.ProxyToken+"\n")).Restart = HubUnit
 	switch s.Auth.Kind {
 	case AuthSharedPassword, AuthDummy:
 		if s.Auth.Password != "" {
-			r.secret(secretsDir+"/hub_password", "root", []byte(s.Auth.Password)).Restart = HubUnit
+			r.secret(secretsDir+"/hub_password", ondroplet.RootUser, []byte(s.Auth.Password)).Restart = HubUnit
 		}
 		if len(s.AdminUsers) > 0 {
 			pw, err := json.Marshal(s.Auth.AdminPasswords)
 			if err != nil {
 				return nil, fmt.Errorf("hubconfig: encoding auth.admin_passwords: %w", err)
 			}
-			r.secret(secretsDir+"/admin_passwords", "root", pw).Restart = HubUnit
+			r.secret(secretsDir+"/admin_passwords", ondroplet.RootUser, pw).Restart = HubUnit
 		}
 	case AuthGitHub, AuthOIDC:
 		// The edge runs the login; the hub trusts only identities signed
 		// with the shared key (root reads the edge's file).
-		r.secret(oauthClientSecretFile, EdgeUser, []byte(s.Auth.ClientSecret+"\n"))
-		r.secret(IdentityKeyFile, EdgeUser, []byte(s.Secrets.identityKey()+"\n")).Restart = HubUnit
+		r.secret(oauthClientSecretFile, ondroplet.EdgeUser, []byte(s.Auth.ClientSecret+"\n"))
+		r.secret(IdentityKeyFile, ondroplet.EdgeUser, []byte(s.Secrets.identityKey()+"\n")).Restart = HubUnit
 	}
 	if len(s.Secrets.BasicAuthHashes) > 0 {
 		var b bytes.Buffer
 		for _, u := range slices.Sorted(maps.Keys(s.Secrets.BasicAuthHashes)) {
 			fmt.Fprintf(&b, "%s:%s\n", u, s.Secrets.BasicAuthHashes[u])
 		}
-		r.secret(secretsDir+"/htpasswd", EdgeUser, b.Bytes())
+		r.secret(secretsDir+"/htpasswd", ondroplet.EdgeUser, b.Bytes())
 	}
 	for _, site := range s.Edge.Sites {
 		for _, p := range slices.Sorted(maps.Keys(site.StaticFiles)) {
@@ -161,34 +154,34 @@ func build(s Settings, l layout) ([]File, error) {
 	t := s.Edge.TLS
 	switch t.Mode {
 	case TLSPEM:
-		r.add("tls/cert.pem", 0o644, "root", []byte(t.CertPEM))
-		r.secret(secretsDir+"/tls_key.pem", EdgeUser, []byte(t.KeyPEM))
+		r.add("tls/cert.pem", ondroplet.FileMode, ondroplet.RootUser, []byte(t.CertPEM))
+		r.secret(secretsDir+"/tls_key.pem", ondroplet.EdgeUser, []byte(t.KeyPEM))
 	case TLSACME:
 		if t.ACME.CARootPEM != "" {
-			r.add("tls/acme_ca_root.pem", 0o644, "root", []byte(t.ACME.CARootPEM))
+			r.add("tls/acme_ca_root.pem", ondroplet.FileMode, ondroplet.RootUser, []byte(t.ACME.CARootPEM))
 		}
 		if t.ACME.DNSToken != "" {
-			r.secret(secretsDir+"/do_token", EdgeUser, []byte(t.ACME.DNSToken+"\n"))
+			r.secret(secretsDir+"/do_token", ondroplet.EdgeUser, []byte(t.ACME.DNSToken+"\n"))
 		}
 	}
 	if s.Edge.ProxyMode == ProxyCHP {
-		r.secret(secretsDir+"/chp.env", "root", []byte("CONFIGPROXY_AUTH_TOKEN="+s.Secrets.ProxyToken+"\n")).Restart = CHPUnit
+		r.secret(secretsDir+"/chp.env", ondroplet.RootUser, []byte("CONFIGPROXY_AUTH_TOKEN="+s.Secrets.ProxyToken+"\n")).Restart = CHPUnit
 	}
 
 	edgeYAML, err := renderEdge(s, r)
 	if err != nil {
 		return nil, err
 	}
-	r.add(edgeConfigName, 0o644, "root", edgeYAML)
+	r.add(edgeConfigName, ondroplet.FileMode, ondroplet.RootUser, edgeYAML)
 	// Not secret, but it lists the class roster: students need not read it.
-	r.add(hubConfigName, 0o600, "root", renderHub(s)).Restart = HubUnit
-	r.add(checkHubName, 0o644, "root", checkHubPy)
-	r.add(hubClassesName, 0o644, "root", hubClassesPy).Restart = HubUnit
+	r.add(hubConfigName, ondroplet.SecretMode, ondroplet.RootUser, renderHub(s)).Restart = HubUnit
+	r.add(checkHubName, ondroplet.FileMode, ondroplet.RootUser, checkHubPy)
+	r.add(hubClassesName, ondroplet.FileMode, ondroplet.RootUser, hubClassesPy).Restart = HubUnit
 	if s.IdleCull != nil {
-		r.add(cullerName, 0o644, "root", idleCullerPy).Restart = HubUnit
+		r.add(cullerName, ondroplet.FileMode, ondroplet.RootUser, idleCullerPy).Restart = HubUnit
 	}
 	for name, content := range renderUnits(s, r.current) {
-		r.files = append(r.files, File{Path: path.Join(r.unitDir, name), Mode: 0o644, Owner: "root", Content: content, Restart: name})
+		r.files = append(r.files, File{Path: path.Join(r.unitDir, name), Mode: ondroplet.FileMode, Owner: ondroplet.RootUser, Content: content, Restart: name})
 	}
 	slices.SortFunc(r.files, func(a, b File) int { return strings.Compare(a.Path, b.Path) })
 	return r.files, nil

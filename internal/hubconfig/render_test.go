@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/classhub/terraform-provider-jhub/internal/ondroplet"
 )
 
 func TestRenderIsDeterministic(t *testing.T) {
@@ -41,7 +43,7 @@ func TestRenderIsDeterministic(t *testing.T) {
 			changed = append(changed, c[i].Path)
 		}
 	}
-	if want := []string{Current + "/jupyterhub_config.py"}; !slices.Equal(changed, want) {
+	if want := []string{ondroplet.Current + "/jupyterhub_config.py"}; !slices.Equal(changed, want) {
 		t.Errorf("adding a student changed %v, want %v", changed, want)
 	}
 }
@@ -59,12 +61,12 @@ func TestRenderLayout(t *testing.T) {
 	}
 	got := map[string]meta{}
 	for _, f := range files {
-		rel, ok := strings.CutPrefix(f.Path, Current+"/")
+		rel, ok := strings.CutPrefix(f.Path, ondroplet.Current+"/")
 		if !ok {
-			rel, ok = strings.CutPrefix(f.Path, UnitDir+"/")
+			rel, ok = strings.CutPrefix(f.Path, ondroplet.UnitDir+"/")
 		}
 		if !ok {
-			t.Errorf("%s is neither under %s nor under %s", f.Path, Current, UnitDir)
+			t.Errorf("%s is neither under %s nor under %s", f.Path, ondroplet.Current, ondroplet.UnitDir)
 		}
 		got[rel] = meta{f.Mode, f.Owner, f.Secret}
 	}
@@ -80,8 +82,8 @@ func TestRenderLayout(t *testing.T) {
 		"sites/www.example.edu/index.html":       pub,
 		"sites/www.example.edu/notes/week1.html": pub,
 		"secrets/cookie_secret":                  {0o600, "root", true},
-		"secrets/proxy_token":                    {0o600, EdgeUser, true},
-		"secrets/htpasswd":                       {0o600, EdgeUser, true},
+		"secrets/proxy_token":                    {0o600, ondroplet.EdgeUser, true},
+		"secrets/htpasswd":                       {0o600, ondroplet.EdgeUser, true},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("release files:\n got %v\nwant %v", got, want)
@@ -105,13 +107,13 @@ func TestRenderVariantsFiles(t *testing.T) {
 		{"shared password", func(s *Settings) { s.Auth = sharedAuth() },
 			map[string]string{"secrets/hub_password": "root", "secrets/admin_passwords": "root"}, nil},
 		{"github", func(s *Settings) { s.Auth = Auth{Kind: AuthGitHub, ClientID: "Iv1.abc", ClientSecret: "gh-secret"} },
-			map[string]string{"secrets/oauth_client_secret": EdgeUser, "secrets/identity_key": EdgeUser}, nil},
+			map[string]string{"secrets/oauth_client_secret": ondroplet.EdgeUser, "secrets/identity_key": ondroplet.EdgeUser}, nil},
 		{"pem", func(s *Settings) { s.Edge.TLS = TLS{Mode: TLSPEM, CertPEM: cert, KeyPEM: key} },
-			map[string]string{"secrets/tls_key.pem": EdgeUser}, nil},
+			map[string]string{"secrets/tls_key.pem": ondroplet.EdgeUser}, nil},
 		{"dns-01", func(s *Settings) {
 			s.Edge.TLS.ACME.Challenges = []string{"dns-01"}
 			s.Edge.TLS.ACME.DNSToken = "dop_v1_token"
-		}, map[string]string{"secrets/do_token": EdgeUser}, nil},
+		}, map[string]string{"secrets/do_token": ondroplet.EdgeUser}, nil},
 		{"chp", func(s *Settings) { s.Edge.ProxyMode = ProxyCHP },
 			map[string]string{"secrets/chp.env": "root"}, []string{EdgeUnit, CHPUnit, HubUnit}},
 	}

@@ -7,6 +7,8 @@ import (
 	"path"
 	"strconv"
 	"strings"
+
+	"github.com/classhub/terraform-provider-jhub/internal/ondroplet"
 )
 
 // renderUnits returns the systemd units by name. They refer to the release
@@ -29,8 +31,8 @@ func renderUnits(s Settings, current string) map[string][]byte {
 			},
 			[]string{
 				"Type=simple",
-				"User=" + EdgeUser,
-				"Group=" + EdgeUser,
+				"User=" + ondroplet.EdgeUser,
+				"Group=" + ondroplet.EdgeUser,
 				fmt.Sprintf("ExecStart=%s run -config %s", s.EdgeBinary, edgeConfig),
 				// SIGHUP reloads routes, sites and certificates without
 				// dropping connections.
@@ -46,7 +48,7 @@ func renderUnits(s Settings, current string) map[string][]byte {
 				// Read-only system; only the state dir (certificates, ACME
 				// account) is writable.
 				"ProtectSystem=strict",
-				"StateDirectory=" + path.Base(EdgeStateDir),
+				"StateDirectory=" + path.Base(ondroplet.EdgeStateDir),
 				"StateDirectoryMode=0700",
 				"ProtectHome=yes",
 				"PrivateTmp=yes",
@@ -71,8 +73,8 @@ func renderUnits(s Settings, current string) map[string][]byte {
 				// root: PAM, creating students' accounts, starting their
 				// servers' units, and binding a privileged port.
 				"User=root",
-				"WorkingDirectory=" + HubStateDir,
-				"StateDirectory=" + path.Base(HubStateDir),
+				"WorkingDirectory=" + ondroplet.HubStateDir,
+				"StateDirectory=" + path.Base(ondroplet.HubStateDir),
 				"StateDirectoryMode=0700",
 				// The students group exists and its members' homes are
 				// private before any login.

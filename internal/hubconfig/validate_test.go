@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/classhub/terraform-provider-jhub/internal/ondroplet"
 )
 
 func TestValidateNamesTheAttribute(t *testing.T) {
@@ -46,7 +48,7 @@ func TestValidateNamesTheAttribute(t *testing.T) {
 			s.AllowedUsers = nil
 		}, "allowed_users"},
 		{"student named root", func(s *Settings) { s.AllowedUsers = []string{"alice", "root"} }, `allowed_users["root"]`},
-		{"student named like the edge", func(s *Settings) { s.AllowedUsers = []string{EdgeUser} }, `allowed_users["` + EdgeUser + `"]`},
+		{"student named like the edge", func(s *Settings) { s.AllowedUsers = []string{ondroplet.EdgeUser} }, `allowed_users["` + ondroplet.EdgeUser + `"]`},
 		{"student named nobody", func(s *Settings) { s.AllowedUsers = []string{"nobody"} }, `allowed_users["nobody"]`},
 		{"student named systemd-", func(s *Settings) { s.AllowedUsers = []string{"systemd-network"} }, `allowed_users["systemd-network"]`},
 		{"student named jupyterhub", func(s *Settings) { s.AllowedUsers = []string{"jupyterhub"} }, `allowed_users["jupyterhub"]`},

@@ -30,21 +30,14 @@ import (
 // Production defaults; Client fields override them (tests confine the
 // installer to a temporary root).
 const (
-	DefaultEdgeUser = "jhub-edge"
-	BaseDir         = "/opt/jhub"              // releases/, current, previous
-	CurrentDir      = BaseDir + "/current"     // Files under it belong to the release
-	TLSDir          = "/var/lib/jhub-edge/tls" // the edge's certificate storage
-	CloudInitLogDir = "/var/log"               // cloud-init.log, cloud-init-output.log
-	unitDir         = "/etc/systemd/system"    // where unit files are installed
-	dialAttempt     = 10 * time.Second         // one TCP connect + handshake
+	dialAttempt = 10 * time.Second // one TCP connect + handshake
 	// Between Dial attempts. More than 5 s: the droplet's `ufw limit 22/tcp`
 	// rejects a source with 6 connections in 30 s, and counts the rejected
 	// attempts too, so faster retries would keep the provider locked out.
 	maxRetryDelay      = 8 * time.Second
-	tailBytes          = 4096                  // stderr kept in errors
-	releasesDir        = BaseDir + "/releases" // one directory per release
-	outsideDir         = "_root"               // in a release: copies of files outside current
-	releasePlaceholder = "{{release}}"         // in Release.Validate: the staged release directory
+	tailBytes          = 4096          // stderr kept in errors
+	outsideDir         = "_root"       // in a release: copies of files outside current
+	releasePlaceholder = "{{release}}" // in Release.Validate: the staged release directory
 	pathChars          = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-/@+"
 	ownerChars         = "abcdefghijklmnopqrstuvwxyz0123456789_-:"
 )
@@ -69,7 +62,7 @@ type Client struct {
 	// Root prefixes every path the installer touches on the host ("" in
 	// production). Tests point it at a temporary directory.
 	Root string
-	// EdgeUser owns the TLS storage; default DefaultEdgeUser.
+	// EdgeUser owns the TLS storage; default ondroplet.EdgeUser.
 	EdgeUser string
 	// Logf, when set, receives each command before it runs (never stdin).
 	Logf func(format string, args ...any)

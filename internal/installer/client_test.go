@@ -2,21 +2,20 @@ package installer
 
 import (
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
 	"errors"
 	"runtime"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/classhub/terraform-provider-jhub/internal/testkit"
 )
 
 func TestDialRefusesWrongHostKey(t *testing.T) {
 	h := newHost(t)
 	h.start()
-	other, _, _ := ed25519.GenerateKey(rand.Reader)
 	tg := h.target()
-	tg.HostKey = authorizedKey(t, other)
+	tg.HostKey = testkit.NewSSHKey(t, "").AuthorizedKey
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	start := time.Now()

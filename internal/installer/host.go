@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/classhub/terraform-provider-jhub/internal/ondroplet"
 )
 
 // WaitCloudInit blocks until cloud-init has finished. When it failed, the
@@ -20,13 +22,20 @@ func (c *Client) WaitCloudInit(ctx context.Context) error {
 	if !errors.As(err, &xe) || xe.Status < 0 {
 		return fmt.Errorf("waiting for cloud-init: %w", err)
 	}
-	logs := c.p(CloudInitLogDir)
+	logs := c.p(ondroplet.CloudInitLogDir)
 	report, _ := c.sh(ctx, `cloud-init status --long 2>&1 || true
 echo "--- errors in `+logs+`/cloud-init.log:"
 grep -E '\[(WARNING|ERROR|CRITICAL)\]' `+logs+`/cloud-init.log 2>/dev/null | tail -n 30 || true
 echo "--- end of `+logs+`/cloud-init-output.log:"
 tail -n 30 `+logs+`/cloud-init-output.log 2>/dev/null || true`, nil)
 	return fmt.Errorf("cloud-init failed on %s (the droplet's bootstrap; fix the cloud-init payload or recreate the droplet):\n%s", c.addr, strings.TrimSpace(string(report)))
+}
+
+// Alive reports whether the connection still reaches the host: a droplet
+// that rebooted or was replaced leaves a dead one behind.
+func (c *Client) Alive(ctx context.Context) error {
+	_, _, err := c.Run(ctx, "true", nil)
+	return err
 }
 
 // Arch is the Go architecture of the host: "amd64" or "arm64".

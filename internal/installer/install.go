@@ -17,9 +17,11 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/classhub/terraform-provider-jhub/internal/ondroplet"
 )
 
-// File is one file of a release. Paths under CurrentDir live in the release
+// File is one file of a release. Paths under ondroplet.Current live in the release
 // directory; any other absolute path (systemd units, ufw rules) is kept in
 // the release too and copied into place when the release becomes current.
 type File struct {
@@ -46,7 +48,7 @@ type Release struct {
 	Services []Service
 	// Health proves the switched release from the provider side; nil = none.
 	Health func(ctx context.Context) error
-	// Packages are the Debian packages the students need (see PackagesFile).
+	// Packages are the Debian packages the students need (see ondroplet.StudentPackages).
 	Packages []string
 }
 
@@ -156,12 +158,12 @@ func (c *Client) installRelease(ctx context.Context, r Release) (Result, error) 
 	if err != nil {
 		return res, &StepError{Step: "users", Err: err}
 	}
-	want := map[string]string{}
+	want := map[string]FileState{}
 	var paths []string
 	for _, f := range files {
 		a := accounts[f.Owner]
 		sum := sha256.Sum256(f.Content)
-		want[f.Path] = fmt.Sprintf("%x %o %s:%s", sum, f.Mode.Perm(), a.user, a.group)
+		want[f.Path] = FileState{SHA256: hex.EncodeToString(sum[:]), Mode: f.Mode.Perm(), Owner: a.user, Group: a.group}
 		paths = append(paths, f.Path)
 	}
 	units := make([]string, len(r.Services))
@@ -197,13 +199,13 @@ func (c *Client) installRelease(ctx context.Context, r Release) (Result, error) 
 	res.Changed = true
 
 	name := id + "-" + nonce()
-	staged := c.p(releasesDir + "/" + name)
+	staged := c.p(ondroplet.Releases + "/" + name)
 	// Files already on the host as wanted (the 20 MB edge binary, usually)
 	// are copied there instead of sent again.
 	reuse := map[string]string{}
 	for p, w := range want {
 		if before.files[p] == w {
-			reuse[p], _, _ = strings.Cut(w, " ")
+			reuse[p] = w.SHA256
 		}
 	}
 	for _, f := range files {
@@ -280,7 +282,7 @@ func (c *Client) installRelease(ctx context.Context, r Release) (Result, error) 
 		}
 	}
 	// Success: the old current becomes the rollback target; older ones go.
-	script := "B=" + quote(c.p(BaseDir)) + "\n"
+	script := "B=" + quote(c.p(ondroplet.Root)) + "\n"
 	if before.current != "" && before.currentExists {
 		script += "ln -sfn " + quote(before.current) + " \"$B/.previous.new\" && mv -Tf \"$B/.previous.new\" \"$B/previous\"\n"
 	}
@@ -303,7 +305,7 @@ func (c *Client) rollback(ctx context.Context, before inspection, failed string,
 	var errs []error
 	var drop []string // outside files of the failed release the old one lacks
 	for _, f := range files {
-		if !strings.HasPrefix(f.Path, CurrentDir+"/") && !before.installed[f.Path] {
+		if !strings.HasPrefix(f.Path, ondroplet.Current+"/") && !before.installed[f.Path] {
 			drop = append(drop, f.Path)
 		}
 	}
@@ -312,7 +314,7 @@ func (c *Client) rollback(ctx context.Context, before inspection, failed string,
 			errs = append(errs, fmt.Errorf("switching back: %w", err))
 		}
 	} else {
-		script := "rm -f " + quote(c.p(CurrentDir))
+		script := "rm -f " + quote(c.p(ondroplet.Current))
 		for _, p := range drop {
 			script += " " + quote(c.p(p))
 		}
@@ -347,7 +349,7 @@ func (c *Client) rollback(ctx context.Context, before inspection, failed string,
 // removeRelease deletes a release directory that never became (or no
 // longer is) current.
 func (c *Client) removeRelease(ctx context.Context, name string) error {
-	if _, err := c.sh(ctx, "rm -rf "+quote(c.p(releasesDir+"/"+name)), nil); err != nil {
+	if _, err := c.sh(ctx, "rm -rf "+quote(c.p(ondroplet.Releases+"/"+name)), nil); err != nil {
 		return fmt.Errorf("removing release %s: %w", name, err)
 	}
 	return nil
@@ -356,7 +358,7 @@ func (c *Client) removeRelease(ctx context.Context, name string) error {
 // activate installs the outside files of release name, removes the paths in
 // drop, and points current at the release (rename of a temporary symlink).
 func (c *Client) activate(ctx context.Context, name string, drop []string) error {
-	script := "R=" + quote(c.Root) + "; B=\"$R" + BaseDir + "\"; N=" + quote(name) + `
+	script := "R=" + quote(c.Root) + "; B=\"$R" + ondroplet.Root + "\"; N=" + quote(name) + `
 O="$B/releases/$N/` + outsideDir + `"
 if [ -d "$O" ]; then
 	(cd "$O" && find . -type f) | while read -r f; do
@@ -382,8 +384,8 @@ mv -Tf "$B/.current.new" "$B/current"`
 func (c *Client) stage(ctx context.Context, name string, files []File, accounts map[string]account, reuse map[string]string) error {
 	var send []File
 	var script strings.Builder
-	dir := c.p(releasesDir + "/" + name)
-	script.WriteString("umask 022\nmkdir -p " + quote(c.p(releasesDir)) + "\nchmod 755 " + quote(c.p(BaseDir)) + " " + quote(c.p(releasesDir)) +
+	dir := c.p(ondroplet.Releases + "/" + name)
+	script.WriteString("umask 022\nmkdir -p " + quote(c.p(ondroplet.Releases)) + "\nchmod 755 " + quote(c.p(ondroplet.Root)) + " " + quote(c.p(ondroplet.Releases)) +
 		"\nrm -rf " + quote(dir) + "\nmkdir -m 755 " + quote(dir) + "\ncd " + quote(dir) +
 		"\ntar -x --numeric-owner --same-owner --same-permissions -f -\n")
 	for _, f := range files {
@@ -435,7 +437,7 @@ func writeTar(w io.Writer, files []File, accounts map[string]account) error {
 
 // stagedPath is where an absolute file path lives inside a release.
 func stagedPath(p string) string {
-	if rel, ok := strings.CutPrefix(p, CurrentDir+"/"); ok {
+	if rel, ok := strings.CutPrefix(p, ondroplet.Current+"/"); ok {
 		return rel
 	}
 	return outsideDir + p
@@ -493,16 +495,16 @@ func normalize(in []File) ([]File, error) {
 	seen := map[string]bool{}
 	for i, f := range in {
 		if f.Mode == 0 {
-			f.Mode = 0o644
+			f.Mode = ondroplet.FileMode
 		}
 		if f.Owner == "" {
-			f.Owner = "root"
+			f.Owner = ondroplet.RootUser
 		}
 		switch {
 		case !validPath(f.Path):
 			return nil, fmt.Errorf("install: file path %q must be absolute, clean and made of letters, digits and ._-/@+", f.Path)
-		case strings.HasPrefix(f.Path, BaseDir+"/") && !strings.HasPrefix(f.Path, CurrentDir+"/"):
-			return nil, fmt.Errorf("install: file path %q: under %s only %s/… is a release's", f.Path, BaseDir, CurrentDir)
+		case strings.HasPrefix(f.Path, ondroplet.Root+"/") && !strings.HasPrefix(f.Path, ondroplet.Current+"/"):
+			return nil, fmt.Errorf("install: file path %q: under %s only %s/… is a release's", f.Path, ondroplet.Root, ondroplet.Current)
 		case seen[f.Path]:
 			return nil, fmt.Errorf("install: file path %q appears twice", f.Path)
 		case f.Mode&^os.ModePerm != 0:
@@ -519,7 +521,7 @@ func normalize(in []File) ([]File, error) {
 
 func validPath(p string) bool {
 	return strings.HasPrefix(p, "/") && path.Clean(p) == p && p != "/" && strings.Trim(p, pathChars) == "" &&
-		p != CurrentDir && !strings.HasPrefix(p, "/"+outsideDir)
+		p != ondroplet.Current && !strings.HasPrefix(p, "/"+outsideDir)
 }
 
 func validUnit(u string) bool {

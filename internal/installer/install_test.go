@@ -15,12 +15,14 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/classhub/terraform-provider-jhub/internal/ondroplet"
 )
 
 const (
-	edgeYAML   = CurrentDir + "/edge/edge.yaml"
-	hubConfig  = CurrentDir + "/hub/jupyterhub_config.py"
-	cookiePath = CurrentDir + "/secrets/cookie_secret"
+	edgeYAML   = ondroplet.Current + "/edge/edge.yaml"
+	hubConfig  = ondroplet.Current + "/hub/jupyterhub_config.py"
+	cookiePath = ondroplet.Current + "/secrets/cookie_secret"
 	edgeUnit   = "/etc/systemd/system/jhub-edge.service"
 	hubUnit    = "/etc/systemd/system/jupyterhub.service"
 	edgeSvc    = "jhub-edge.service"
@@ -39,7 +41,7 @@ type hub struct {
 
 func (h hub) release() Release {
 	files := append([]File{
-		{Path: CurrentDir + "/bin/jhub-edge", Mode: 0o755, Content: []byte("#!/bin/sh\nexit 0\n")},
+		{Path: ondroplet.Current + "/bin/jhub-edge", Mode: 0o755, Content: []byte("#!/bin/sh\nexit 0\n")},
 		{Path: edgeYAML, Mode: 0o640, Owner: h.owner, Content: []byte(h.edge)},
 		{Path: hubConfig, Mode: 0o644, Content: []byte(h.config)},
 		{Path: cookiePath, Mode: 0o600, Owner: h.owner, Content: h.secret, Secret: true},
@@ -69,7 +71,7 @@ func randomSecret() []byte {
 
 func (h *testHost) current() string {
 	h.t.Helper()
-	l, err := os.Readlink(filepath.Join(h.Root, CurrentDir))
+	l, err := os.Readlink(filepath.Join(h.Root, ondroplet.Current))
 	if err != nil {
 		return ""
 	}
@@ -87,7 +89,7 @@ func (h *testHost) read(path string) string {
 
 func (h *testHost) releases() []string {
 	h.t.Helper()
-	ents, _ := os.ReadDir(filepath.Join(h.Root, releasesDir))
+	ents, _ := os.ReadDir(filepath.Join(h.Root, ondroplet.Releases))
 	var names []string
 	for _, e := range ents {
 		names = append(names, e.Name())
@@ -159,7 +161,7 @@ func TestInstall(t *testing.T) {
 		h.assertFile(edgeYAML, v1.edge, 0o640, owner)
 		h.assertFile(cookiePath, string(v1.secret), 0o600, owner)
 		h.assertFile(hubConfig, v1.config, 0o644, "root")
-		h.assertFile(CurrentDir+"/bin/jhub-edge", "#!/bin/sh\nexit 0\n", 0o755, "root")
+		h.assertFile(ondroplet.Current+"/bin/jhub-edge", "#!/bin/sh\nexit 0\n", 0o755, "root")
 		h.assertFile(edgeUnit, string(v1.release().Files[4].Content), 0o644, "root")
 		wantCalls(t, h.calls(),
 			"show -p ActiveState --value "+edgeSvc, "show -p ActiveState --value "+hubSvc,
@@ -202,10 +204,10 @@ func TestInstall(t *testing.T) {
 		if res.SentBytes != int64(len(v2.edge)) || first.SentBytes <= res.SentBytes {
 			t.Errorf("sent %d bytes, want %d (the first install sent %d)", res.SentBytes, len(v2.edge), first.SentBytes)
 		}
-		h.assertFile(CurrentDir+"/bin/jhub-edge", "#!/bin/sh\nexit 0\n", 0o755, "root")
+		h.assertFile(ondroplet.Current+"/bin/jhub-edge", "#!/bin/sh\nexit 0\n", 0o755, "root")
 		h.assertFile(cookiePath, string(v1.secret), 0o600, owner)
 		h.assertFile(edgeYAML, v2.edge, 0o640, owner)
-		if prev, _ := os.Readlink(filepath.Join(h.Root, BaseDir, "previous")); prev != before {
+		if prev, _ := os.Readlink(filepath.Join(h.Root, ondroplet.Root, "previous")); prev != before {
 			t.Errorf("previous -> %q, want the old current %q", prev, before)
 		}
 		wantCalls(t, h.calls(),
@@ -305,15 +307,20 @@ func TestInstall(t *testing.T) {
 		}
 		for _, f := range v3.release().Files {
 			if f.Path == edgeYAML || f.Path == hubConfig || f.Path == cookiePath || f.Path == hubUnit {
-				if want := fmt.Sprintf("%x", sha256.Sum256(f.Content)); st.Files[f.Path] != want {
-					t.Errorf("State.Files[%s] = %s, want %s", f.Path, st.Files[f.Path], want)
+				if want := fmt.Sprintf("%x", sha256.Sum256(f.Content)); st.Files[f.Path].SHA256 != want || !st.Matches(f) {
+					t.Errorf("State.Files[%s] = %+v, want %s and a match", f.Path, st.Files[f.Path], want)
+				}
+				wrongMode, wrongOwner := f, f
+				wrongMode.Mode, wrongOwner.Owner = st.Files[f.Path].Mode^0o004, "nobody"
+				if st.Matches(wrongMode) || st.Matches(wrongOwner) {
+					t.Errorf("%s matches another mode or owner: %+v", f.Path, st.Files[f.Path])
 				}
 			}
 		}
-		if _, ok := st.Files["/etc/missing"]; ok {
-			t.Error("a missing file has a hash")
+		if _, ok := st.Files["/etc/missing"]; ok || st.Matches(File{Path: "/etc/missing"}) {
+			t.Error("a missing file has a state")
 		}
-		if st.Perms[cookiePath] != "600 "+owner+":"+owner || st.Services[edgeSvc] != "active" || st.Services[hubSvc] != "active" {
+		if st.Files[cookiePath] != (FileState{SHA256: st.Files[cookiePath].SHA256, Mode: 0o600, Owner: owner, Group: owner}) || st.Services[edgeSvc] != "active" || st.Services[hubSvc] != "active" {
 			t.Errorf("state %+v", st)
 		}
 		if !strings.HasPrefix(h.current(), "releases/"+st.ReleaseID+"-") {
@@ -392,7 +399,7 @@ func TestInstall(t *testing.T) {
 			if err := c.Uninstall(ctx, units); err != nil {
 				t.Fatalf("uninstall %d: %v", i+1, err)
 			}
-			for _, p := range []string{BaseDir, edgeUnit, hubUnit} {
+			for _, p := range []string{ondroplet.Root, edgeUnit, hubUnit} {
 				if _, err := os.Lstat(filepath.Join(h.Root, p)); !os.IsNotExist(err) {
 					t.Errorf("uninstall %d: %s still exists (%v)", i+1, p, err)
 				}
@@ -426,7 +433,7 @@ func TestInstallFirstReleaseRollsBackToNothing(t *testing.T) {
 	if se.Step != "health" || se.RolledBack != "none" || se.Rollback != nil {
 		t.Fatalf("%v", err)
 	}
-	for _, p := range []string{CurrentDir, edgeUnit, hubUnit} {
+	for _, p := range []string{ondroplet.Current, edgeUnit, hubUnit} {
 		if _, err := os.Lstat(filepath.Join(h.Root, p)); !os.IsNotExist(err) {
 			t.Errorf("%s survived the rollback of the first release (%v)", p, err)
 		}

@@ -1,10 +1,9 @@
+//go:build lab
+
 package installer
 
 import (
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
-	"encoding/pem"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,13 +11,16 @@ import (
 	"time"
 
 	"github.com/digitalocean/godo"
-	"golang.org/x/crypto/ssh"
 	"golang.org/x/oauth2"
 
 	"github.com/classhub/terraform-provider-jhub/internal/certs"
 	"github.com/classhub/terraform-provider-jhub/internal/cloudinit"
 	"github.com/classhub/terraform-provider-jhub/internal/lab"
 	"github.com/classhub/terraform-provider-jhub/internal/lab/labtest"
+
+	"github.com/classhub/terraform-provider-jhub/internal/testkit"
+
+	"github.com/classhub/terraform-provider-jhub/internal/ondroplet"
 )
 
 // TestLabDroplet runs the installer against real droplets of the lab: a
@@ -66,24 +68,24 @@ func TestLabDroplet(t *testing.T) {
 		const unit = "jhub-lab-hello.service"
 		r := Release{
 			Files: []File{
-				{Path: CurrentDir + "/hello.txt", Mode: 0o640, Owner: DefaultEdgeUser, Content: []byte("hello\n")},
-				{Path: unitDir + "/" + unit, Content: []byte("[Service]\nUser=" + DefaultEdgeUser + "\nExecStart=/bin/sh -c 'cat /opt/jhub/current/hello.txt; exec sleep infinity'\n[Install]\nWantedBy=multi-user.target\n")},
+				{Path: ondroplet.Current + "/hello.txt", Mode: 0o640, Owner: ondroplet.EdgeUser, Content: []byte("hello\n")},
+				{Path: ondroplet.UnitDir + "/" + unit, Content: []byte("[Service]\nUser=" + ondroplet.EdgeUser + "\nExecStart=/bin/sh -c 'cat /opt/jhub/current/hello.txt; exec sleep infinity'\n[Install]\nWantedBy=multi-user.target\n")},
 			},
 			Validate: []string{"test -s {{release}}/hello.txt"},
-			Services: []Service{{Name: unit, RestartOnChange: []string{CurrentDir + "/hello.txt"}}},
+			Services: []Service{{Name: unit, RestartOnChange: []string{ondroplet.Current + "/hello.txt"}}},
 		}
 		res, err := c.Install(ctx, r)
 		if err != nil || !res.Changed || len(res.Restarted) != 1 {
 			t.Fatalf("%+v %v", res, err)
 		}
 		out, _, err := c.Run(ctx, "systemctl is-enabled "+unit+"; stat -c %U /proc/$(systemctl show -p MainPID --value "+unit+")", nil)
-		if err != nil || strings.Fields(string(out))[0] != "enabled" || strings.Fields(string(out))[1] != DefaultEdgeUser {
+		if err != nil || strings.Fields(string(out))[0] != "enabled" || strings.Fields(string(out))[1] != ondroplet.EdgeUser {
 			t.Fatalf("unit enabled / running as the edge user: %q %v", out, err)
 		}
 		if _, _, err := c.Run(ctx, "sudo systemctl stop "+unit, nil); err != nil {
 			t.Fatal(err)
 		}
-		st, err := c.State(ctx, []string{CurrentDir + "/hello.txt"}, []string{unit})
+		st, err := c.State(ctx, []string{ondroplet.Current + "/hello.txt"}, []string{unit})
 		if err != nil || st.Services[unit] != "inactive" || st.ReleaseID != res.ReleaseID {
 			t.Fatalf("state after a stop: %+v %v", st, err)
 		}
@@ -104,7 +106,7 @@ func TestLabDroplet(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		out, _, _ = c.Run(ctx, "systemctl is-active "+unit+"; ls /opt/jhub "+unitDir+"/"+unit+" 2>&1", nil)
+		out, _, _ = c.Run(ctx, "systemctl is-active "+unit+"; ls /opt/jhub "+ondroplet.UnitDir+"/"+unit+" 2>&1", nil)
 		if !strings.HasPrefix(string(out), "inactive\n") || strings.Count(string(out), "No such file") != 2 {
 			t.Fatalf("after uninstall: %s", out)
 		}
@@ -139,12 +141,7 @@ type labDroplet struct {
 
 func bootDroplet(t *testing.T, ctx context.Context, api *godo.Client, env lab.Env, name, extra string) *labDroplet {
 	t.Helper()
-	_, priv, _ := ed25519.GenerateKey(rand.Reader)
-	signer, _ := ssh.NewSignerFromKey(priv)
-	block, err := ssh.MarshalPrivateKey(priv, "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	admin := testkit.NewSSHKey(t, "")
 	hk, err := cloudinit.GenerateHostKey()
 	if err != nil {
 		t.Fatal(err)
@@ -152,7 +149,7 @@ func bootDroplet(t *testing.T, ctx context.Context, api *godo.Client, env lab.En
 	ud, err := cloudinit.Render(cloudinit.Config{
 		Hostname:          name,
 		AdminUser:         "teacher",
-		AdminKeys:         []string{strings.TrimSpace(string(ssh.MarshalAuthorizedKey(signer.PublicKey())))},
+		AdminKeys:         []string{admin.AuthorizedKey},
 		HostKey:           hk,
 		AptMirror:         env.AptMirror,
 		AptSecurityMirror: env.AptSecurityMirror,
@@ -174,7 +171,7 @@ func bootDroplet(t *testing.T, ctx context.Context, api *godo.Client, env lab.En
 			t.Errorf("deleting droplet %d: %v", d.ID, err)
 		}
 	})
-	return &labDroplet{id: d.ID, hostKey: hk.Public, admin: pem.EncodeToMemory(block)}
+	return &labDroplet{id: d.ID, hostKey: hk.Public, admin: []byte(admin.PrivatePEM)}
 }
 
 // waitTarget waits until the droplet is active and returns how to reach it.

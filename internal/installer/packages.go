@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/classhub/terraform-provider-jhub/internal/cloudinit"
+	"github.com/classhub/terraform-provider-jhub/internal/ondroplet"
 )
 
 // Debian packages for the students (jhub_edge's student_packages). apt is
@@ -16,12 +17,6 @@ import (
 // are installed before the release is staged (a failure leaves the current
 // release serving, untouched) and the ones dropped from the set are removed
 // only after the new release has proven healthy.
-
-// PackagesFile records, one per line, the packages Install installed for
-// the students that were not already installed by hand (manually, in apt's
-// words): only those are ever removed again, so listing a package the hub
-// itself needs (jupyterlab) and dropping it later never removes it.
-const PackagesFile = BaseDir + "/student-packages"
 
 // packageNameRE is Debian policy §5.6.1: lower-case letters, digits, '+',
 // '-' and '.', at least two characters, starting with a letter or digit.
@@ -59,8 +54,8 @@ type packageChange struct {
 	update  bool     // refresh the package lists first: something is not installed yet
 	install []string // not installed by hand yet: apt-get install (marks them manual)
 	remove  []string // installed by Install before and no longer wanted
-	record  []string // PackagesFile once the install has run
-	final   []string // PackagesFile once the removal has run
+	record  []string // ondroplet.StudentPackages once the install has run
+	final   []string // ondroplet.StudentPackages once the removal has run
 }
 
 // planPackages decides the change from the wanted set, the record on the
@@ -126,14 +121,14 @@ func (c *Client) removeScript(pc packageChange) string {
 }
 
 func (c *Client) recordScript(names []string) string {
-	f, tmp := quote(c.p(PackagesFile)), quote(c.p(PackagesFile)+".new")
-	return "mkdir -p " + quote(c.p(BaseDir)) + "\nprintf '%s\\n' " + strings.Join(names, " ") + " | grep . > " + tmp + " || true\nmv -f " + tmp + " " + f + "\n"
+	f, tmp := quote(c.p(ondroplet.StudentPackages)), quote(c.p(ondroplet.StudentPackages)+".new")
+	return "mkdir -p " + quote(c.p(ondroplet.Root)) + "\nprintf '%s\\n' " + strings.Join(names, " ") + " | grep . > " + tmp + " || true\nmv -f " + tmp + " " + f + "\n"
 }
 
 // planPackageChange reads the record and the state of the wanted and
 // recorded packages from the host in one round trip.
 func (c *Client) planPackageChange(ctx context.Context, want []string) (packageChange, error) {
-	script := "set -f\nrec=$(cat " + quote(c.p(PackagesFile)) + " 2>/dev/null || true)\nfor p in $rec; do echo \"r $p\"; done\n" +
+	script := "set -f\nrec=$(cat " + quote(c.p(ondroplet.StudentPackages)) + " 2>/dev/null || true)\nfor p in $rec; do echo \"r $p\"; done\n" +
 		"all=\"" + strings.Join(want, " ") + " $(echo $rec)\"\n" +
 		`if [ -n "${all# }" ]; then
 	dpkg-query -W -f='i ${db:Status-Abbrev} ${Package}\n' $all 2>/dev/null || true

@@ -7,6 +7,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/classhub/terraform-provider-jhub/internal/ondroplet"
 )
 
 func TestCheckPackageName(t *testing.T) {
@@ -115,7 +117,7 @@ func TestRecordScript(t *testing.T) {
 		if out, err := exec.Command("sh", "-ec", c.recordScript(names)).CombinedOutput(); err != nil {
 			t.Fatalf("%v: %s", err, out)
 		}
-		b, err := exec.Command("cat", filepath.Join(dir, PackagesFile)).Output()
+		b, err := exec.Command("cat", filepath.Join(dir, ondroplet.StudentPackages)).Output()
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -2,10 +2,8 @@ package installer
 
 import (
 	"context"
-	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/pem"
 	"fmt"
 	"net"
 	"os"
@@ -16,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/crypto/ssh"
+	"github.com/classhub/terraform-provider-jhub/internal/testkit"
 )
 
 // The tests in this package run the installer against the host's real
@@ -48,14 +46,7 @@ func requireSSHD(t testing.TB) {
 // naming the setup script that provides it.
 func require(t testing.TB, missing, script string) {
 	t.Helper()
-	if missing == "" {
-		return
-	}
-	msg := "missing " + missing + "; run `sudo bash " + script + "` and the tests as root"
-	if os.Getenv("CI") == "true" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
+	testkit.Need(t, missing, "run `sudo bash "+script+"` and the tests as root")
 }
 
 // fakeSystemctl stands in for systemd's systemctl: it appends its
@@ -105,16 +96,11 @@ func newHost(t testing.TB) *testHost {
 	if err := os.MkdirAll("/run/sshd", 0o755); err != nil { // privilege separation directory
 		t.Fatal(err)
 	}
-	hostPub, hostPriv, _ := ed25519.GenerateKey(rand.Reader)
-	h.hostKey = authorizedKey(t, hostPub)
-	writeKey(t, filepath.Join(h.dir, "host_ed25519"), hostPriv)
-	userPub, userPriv, _ := ed25519.GenerateKey(rand.Reader)
-	block, err := ssh.MarshalPrivateKey(userPriv, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.userKey = pem.EncodeToMemory(block)
-	mustWrite(t, filepath.Join(h.dir, "authorized_keys"), authorizedKey(t, userPub)+"\n", 0o600)
+	hostKey, userKey := testkit.NewSSHKey(t, ""), testkit.NewSSHKey(t, "")
+	h.hostKey = hostKey.AuthorizedKey
+	mustWrite(t, filepath.Join(h.dir, "host_ed25519"), hostKey.PrivatePEM, 0o600)
+	h.userKey = []byte(userKey.PrivatePEM)
+	mustWrite(t, filepath.Join(h.dir, "authorized_keys"), userKey.AuthorizedKey+"\n", 0o600)
 
 	sd := filepath.Join(h.dir, "systemd")
 	for _, d := range []string{filepath.Join(h.dir, "bin"), filepath.Join(sd, "state")} {
@@ -216,24 +202,6 @@ func (h *testHost) failRestart(unit string, fail bool) {
 	} else if err := os.Remove(p); err != nil {
 		h.t.Fatal(err)
 	}
-}
-
-func authorizedKey(t testing.TB, pub ed25519.PublicKey) string {
-	t.Helper()
-	k, err := ssh.NewPublicKey(pub)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return strings.TrimSpace(string(ssh.MarshalAuthorizedKey(k)))
-}
-
-func writeKey(t testing.TB, path string, priv ed25519.PrivateKey) {
-	t.Helper()
-	block, err := ssh.MarshalPrivateKey(priv, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	mustWrite(t, path, string(pem.EncodeToMemory(block)), 0o600)
 }
 
 func mustWrite(t testing.TB, path, content string, mode os.FileMode) {

@@ -2,16 +2,47 @@ package installer
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"os"
+	"strconv"
 	"strings"
+
+	"github.com/classhub/terraform-provider-jhub/internal/ondroplet"
 )
 
 // State is what is installed on the host now, for drift detection.
 type State struct {
-	ReleaseID string            // content hash of the current release; "" when none
-	Files     map[string]string // path → sha256 (hex) of the file on disk; missing files are absent
-	Perms     map[string]string // path → "600 owner:group" on disk
-	Services  map[string]string // unit → systemd ActiveState ("active", "inactive", "failed", …)
+	ReleaseID string               // content hash of the current release; "" when none
+	Files     map[string]FileState // path → the file on disk; missing files are absent
+	Services  map[string]string    // unit → systemd ActiveState ("active", "inactive", "failed", …)
+}
+
+// FileState is one file on disk.
+type FileState struct {
+	SHA256       string // hex
+	Mode         os.FileMode
+	Owner, Group string
+}
+
+// Matches reports whether f is on disk as Install puts it: same content,
+// mode and owner (and group, when f names one).
+func (s State) Matches(f File) bool {
+	fs, ok := s.Files[f.Path]
+	if !ok {
+		return false
+	}
+	sum := sha256.Sum256(f.Content)
+	mode, owner := f.Mode, f.Owner
+	if mode == 0 {
+		mode = ondroplet.FileMode
+	}
+	if owner == "" {
+		owner = ondroplet.RootUser
+	}
+	user, group, hasGroup := strings.Cut(owner, ":")
+	return fs.SHA256 == hex.EncodeToString(sum[:]) && fs.Mode == mode.Perm() && fs.Owner == user && (!hasGroup || fs.Group == group)
 }
 
 // State reads the current release, the given files and the given units.
@@ -32,14 +63,13 @@ func (c *Client) State(ctx context.Context, paths, units []string) (State, error
 	if err != nil {
 		return State{}, err
 	}
-	s := State{Files: map[string]string{}, Perms: map[string]string{}, Services: in.services}
+	s := State{Files: map[string]FileState{}, Services: in.services}
 	if in.currentExists {
 		s.ReleaseID = releaseIDOf(in.current)
 	}
 	for _, p := range paths {
 		if v, ok := in.files[p]; ok {
-			sum, perm, _ := strings.Cut(v, " ")
-			s.Files[p], s.Perms[p] = sum, perm
+			s.Files[p] = v
 		}
 	}
 	return s, nil
@@ -54,20 +84,20 @@ func releaseIDOf(current string) string {
 
 // inspection is one look at the host.
 type inspection struct {
-	current       string            // target of the current symlink ("releases/<name>"), "" when none
-	currentExists bool              // that release directory exists
-	installed     map[string]bool   // paths outside BaseDir the current release put in place
-	files         map[string]string // path → "sha256 mode owner:group" for existing files
-	services      map[string]string // unit → ActiveState
+	current       string               // target of the current symlink ("releases/<name>"), "" when none
+	currentExists bool                 // that release directory exists
+	installed     map[string]bool      // paths outside ondroplet.Root the current release put in place
+	files         map[string]FileState // existing files
+	services      map[string]string    // unit → ActiveState
 }
 
-// inspect reads the current release, the files it put outside BaseDir, the
+// inspect reads the current release, the files it put outside ondroplet.Root, the
 // given paths and the given units in one round trip. Extra files inside a
 // release directory (a validator's __pycache__) are not tracked: switching
 // releases replaces them anyway.
 func (c *Client) inspect(ctx context.Context, paths, units []string) (inspection, error) {
 	var b strings.Builder
-	b.WriteString("R=" + quote(c.Root) + "; B=\"$R" + BaseDir + `"
+	b.WriteString("R=" + quote(c.Root) + "; B=\"$R" + ondroplet.Root + `"
 st() { if [ -f "$R$1" ]; then echo "f $(sha256sum < "$R$1" | cut -d' ' -f1) $(stat -L -c '%a %U:%G' "$R$1") $1"; fi; }
 cur=$(readlink "$B/current" || true)
 echo "cur $cur"
@@ -90,7 +120,7 @@ fi
 	if err != nil {
 		return inspection{}, fmt.Errorf("reading the installed state: %w", err)
 	}
-	in := inspection{installed: map[string]bool{}, files: map[string]string{}, services: map[string]string{}}
+	in := inspection{installed: map[string]bool{}, files: map[string]FileState{}, services: map[string]string{}}
 	for _, line := range strings.Split(string(out), "\n") {
 		kind, rest, _ := strings.Cut(line, " ")
 		switch kind {
@@ -101,8 +131,14 @@ fi
 		case "have":
 			in.installed[rest] = true
 		case "f":
+			// "<sha256> <octal mode> <user>:<group> <path>"
 			if fs := strings.Fields(rest); len(fs) == 4 {
-				in.files[fs[3]] = strings.Join(fs[:3], " ")
+				mode, err := strconv.ParseUint(fs[1], 8, 32)
+				user, group, ok := strings.Cut(fs[2], ":")
+				if err != nil || !ok {
+					return inspection{}, fmt.Errorf("reading the installed state: unexpected line %q", line)
+				}
+				in.files[fs[3]] = FileState{SHA256: fs[0], Mode: os.FileMode(mode), Owner: user, Group: group}
 			}
 		case "s":
 			if u, st, ok := strings.Cut(rest, " "); ok {
@@ -117,24 +153,24 @@ fi
 }
 
 // Uninstall stops and disables the units, removes their unit files, the
-// files the current release put outside BaseDir, and BaseDir itself. The
-// edge's TLS storage (TLSDir) and the users stay: export it first when the
+// files the current release put outside ondroplet.Root, and ondroplet.Root itself. The
+// edge's TLS storage (ondroplet.TLSDir) and the users stay: export it first when the
 // certificates should survive. Running it again is harmless.
 func (c *Client) Uninstall(ctx context.Context, units []string) error {
 	var b strings.Builder
-	b.WriteString("R=" + quote(c.Root) + "; B=\"$R" + BaseDir + "\"\n")
+	b.WriteString("R=" + quote(c.Root) + "; B=\"$R" + ondroplet.Root + "\"\n")
 	for _, u := range units {
 		if !validUnit(u) {
 			return fmt.Errorf("uninstall: %q is not a systemd unit name like jhub-edge.service", u)
 		}
-		fmt.Fprintf(&b, "if [ -e \"$R%[1]s/%[2]s\" ]; then systemctl disable --now --quiet %[2]s; else systemctl stop %[2]s >/dev/null 2>&1 || true; fi\n", unitDir, u)
+		fmt.Fprintf(&b, "if [ -e \"$R%[1]s/%[2]s\" ]; then systemctl disable --now --quiet %[2]s; else systemctl stop %[2]s >/dev/null 2>&1 || true; fi\n", ondroplet.UnitDir, u)
 	}
 	b.WriteString(`if [ -d "$B/current/` + outsideDir + `" ]; then
 	(cd "$B/current/` + outsideDir + `" && find . -type f) | while read -r f; do rm -f "$R/${f#./}"; done
 fi
 `)
 	for _, u := range units {
-		fmt.Fprintf(&b, "rm -f \"$R%s/%s\"\n", unitDir, u)
+		fmt.Fprintf(&b, "rm -f \"$R%s/%s\"\n", ondroplet.UnitDir, u)
 	}
 	b.WriteString("rm -rf \"$B\"\n")
 	if len(units) > 0 {

@@ -15,23 +15,25 @@ import (
 	"time"
 
 	"github.com/classhub/terraform-provider-jhub/internal/certs"
+
+	"github.com/classhub/terraform-provider-jhub/internal/ondroplet"
 )
 
 func (c *Client) edgeUser() string {
 	if c.EdgeUser != "" {
 		return c.EdgeUser
 	}
-	return DefaultEdgeUser
+	return ondroplet.EdgeUser
 }
 
-// ExportTLS reads the edge's certificate storage (TLSDir) as one
+// ExportTLS reads the edge's certificate storage (ondroplet.TLSDir) as one
 // certs.Export bundle, for the provider to keep in state (sensitive). It
 // returns nil when the host has no certificates yet.
 func (c *Client) ExportTLS(ctx context.Context) ([]byte, error) {
-	dir := quote(c.p(TLSDir))
+	dir := quote(c.p(ondroplet.TLSDir))
 	out, err := c.sh(ctx, "if [ -d "+dir+" ]; then tar -c -C "+dir+" --exclude=./locks -f - .; fi", nil)
 	if err != nil {
-		return nil, fmt.Errorf("reading the edge's TLS storage %s: %w", TLSDir, err)
+		return nil, fmt.Errorf("reading the edge's TLS storage %s: %w", ondroplet.TLSDir, err)
 	}
 	if len(out) == 0 {
 		return nil, nil
@@ -43,7 +45,7 @@ func (c *Client) ExportTLS(ctx context.Context) ([]byte, error) {
 	defer func() { _ = os.RemoveAll(local) }()
 	n, err := untar(bytes.NewReader(out), local)
 	if err != nil {
-		return nil, fmt.Errorf("reading the edge's TLS storage %s: %w", TLSDir, err)
+		return nil, fmt.Errorf("reading the edge's TLS storage %s: %w", ondroplet.TLSDir, err)
 	}
 	if n == 0 {
 		return nil, nil
@@ -51,7 +53,7 @@ func (c *Client) ExportTLS(ctx context.Context) ([]byte, error) {
 	return certs.Export(local)
 }
 
-// ImportTLS restores a bundle made by ExportTLS into TLSDir (files 0600,
+// ImportTLS restores a bundle made by ExportTLS into ondroplet.TLSDir (files 0600,
 // directories 0700, owned by the edge's user, created if missing) before the
 // edge starts, so a rebuilt droplet serves without issuing again. An empty
 // bundle does nothing.
@@ -76,12 +78,12 @@ func (c *Client) ImportTLS(ctx context.Context, bundle []byte) error {
 	if err := tarDir(&archive, local, a); err != nil {
 		return err
 	}
-	dir, parent := quote(c.p(TLSDir)), quote(c.p(filepath.Dir(TLSDir)))
+	dir, parent := quote(c.p(ondroplet.TLSDir)), quote(c.p(filepath.Dir(ondroplet.TLSDir)))
 	owner := strconv.Itoa(a.uid) + ":" + strconv.Itoa(a.gid)
 	_, err = c.sh(ctx, "mkdir -p "+dir+" && chown "+owner+" "+parent+" "+dir+" && chmod 700 "+parent+" "+dir+
 		" && tar -x --numeric-owner --same-owner --same-permissions -C "+dir+" -f -", &archive)
 	if err != nil {
-		return fmt.Errorf("writing the edge's TLS storage %s: %w", TLSDir, err)
+		return fmt.Errorf("writing the edge's TLS storage %s: %w", ondroplet.TLSDir, err)
 	}
 	return nil
 }
@@ -98,14 +100,14 @@ func tarDir(w io.Writer, dir string, a account) error {
 		rel, _ := filepath.Rel(dir, p)
 		h := &tar.Header{Name: filepath.ToSlash(rel), ModTime: now, Uid: a.uid, Gid: a.gid, Uname: a.user, Gname: a.group}
 		if d.IsDir() {
-			h.Typeflag, h.Mode, h.Name = tar.TypeDir, 0o700, h.Name+"/"
+			h.Typeflag, h.Mode, h.Name = tar.TypeDir, int64(ondroplet.SecretDirMode), h.Name+"/"
 			return tw.WriteHeader(h)
 		}
 		data, err := os.ReadFile(p)
 		if err != nil {
 			return err
 		}
-		h.Typeflag, h.Mode, h.Size = tar.TypeReg, 0o600, int64(len(data))
+		h.Typeflag, h.Mode, h.Size = tar.TypeReg, int64(ondroplet.SecretMode), int64(len(data))
 		if err := tw.WriteHeader(h); err != nil {
 			return err
 		}
@@ -162,4 +164,16 @@ func untar(r io.Reader, dir string) (int, error) {
 			n++
 		}
 	}
+}
+
+// SelfSignedRoot returns the root certificate (PEM) of the edge's own CA
+// (tls mode self_signed), which the edge creates on its first start; nil
+// while it has none.
+func (c *Client) SelfSignedRoot(ctx context.Context) ([]byte, error) {
+	f := quote(c.p(certs.SelfSignedRootFile(ondroplet.TLSDir)))
+	out, err := c.sh(ctx, "if [ -f "+f+" ]; then cat "+f+"; fi", nil)
+	if err != nil {
+		return nil, fmt.Errorf("reading the edge's self-signed root: %w", err)
+	}
+	return out, nil
 }

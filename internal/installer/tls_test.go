@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/classhub/terraform-provider-jhub/internal/certs"
+
+	"github.com/classhub/terraform-provider-jhub/internal/ondroplet"
 )
 
 func TestTLSExportImportRoundTrip(t *testing.T) {
@@ -52,7 +54,7 @@ func TestTLSExportImportRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatalf("ImportTLS did not create the edge's user: %v", err)
 	}
-	dir := filepath.Join(h.Root, TLSDir)
+	dir := filepath.Join(h.Root, ondroplet.TLSDir)
 	files := 0
 	err = filepath.Walk(filepath.Dir(dir), func(p string, fi os.FileInfo, err error) error {
 		if err != nil {
@@ -78,7 +80,7 @@ func TestTLSExportImportRoundTrip(t *testing.T) {
 	if files != 5 {
 		t.Errorf("%d files imported, want 5 (locks stay behind)", files)
 	}
-	if got := h.read(TLSDir + "/acme/certificates/pebble/hub.example.test/hub.example.test.key"); got != "LEAF KEY" {
+	if got := h.read(ondroplet.TLSDir + "/acme/certificates/pebble/hub.example.test/hub.example.test.key"); got != "LEAF KEY" {
 		t.Errorf("leaf key %q", got)
 	}
 

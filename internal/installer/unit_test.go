@@ -5,6 +5,8 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+
+	"github.com/classhub/terraform-provider-jhub/internal/ondroplet"
 )
 
 // These need neither root nor sshd.
@@ -46,7 +48,7 @@ func TestCommandQuotesEveryArgument(t *testing.T) {
 
 func TestStagedPath(t *testing.T) {
 	for in, want := range map[string]string{
-		CurrentDir + "/edge/edge.yaml":          "edge/edge.yaml",
+		ondroplet.Current + "/edge/edge.yaml":   "edge/edge.yaml",
 		"/etc/systemd/system/jhub-edge.service": outsideDir + "/etc/systemd/system/jhub-edge.service",
 	} {
 		if got := stagedPath(in); got != want {

@@ -1,10 +1,10 @@
+//go:build lab
+
 package lab
 
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"net"
@@ -26,6 +26,8 @@ import (
 
 	"github.com/classhub/terraform-provider-jhub/internal/cloudinit"
 	"github.com/classhub/terraform-provider-jhub/internal/dosim"
+
+	"github.com/classhub/terraform-provider-jhub/internal/testkit"
 )
 
 // The tests below need root, the image from scripts/setup-lab.sh and Pebble
@@ -56,9 +58,6 @@ func TestMain(m *testing.M) {
 // requireLab skips (or in CI fails) when the lab cannot run here.
 func requireLab(t testing.TB) {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("a lab test: `make test-lab` runs it")
-	}
 	var missing string
 	if os.Geteuid() != 0 {
 		missing = "root"
@@ -67,14 +66,7 @@ func requireLab(t testing.TB) {
 	} else if !exists(filepath.Join(CacheDir(), "bin", "pebble")) {
 		missing = "pebble in " + filepath.Join(CacheDir(), "bin")
 	}
-	if missing == "" {
-		return
-	}
-	msg := "lab prerequisites missing (" + missing + "); run `sudo bash scripts/setup-lab.sh` and the tests as root"
-	if os.Getenv("CI") == "true" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
+	testkit.Need(t, missing, "run `sudo bash scripts/setup-lab.sh` and the tests as root")
 }
 
 // theLab is one lab shared by the tests of this package (starting one costs
@@ -122,8 +114,8 @@ const hubSize = "s-1vcpu-2gb"
 // gets, with the lab's apt mirror) and creates the droplet through the API.
 func createDroplet(t testing.TB, l *Lab, c *godo.Client, name, size string, ipv6 bool) *machine {
 	t.Helper()
-	_, adminPriv, _ := ed25519.GenerateKey(rand.Reader)
-	admin, _ := ssh.NewSignerFromKey(adminPriv)
+	adminKey := testkit.NewSSHKey(t, "")
+	admin := adminKey.Signer
 	hk, err := cloudinit.GenerateHostKey()
 	if err != nil {
 		t.Fatal(err)
@@ -136,7 +128,7 @@ func createDroplet(t testing.TB, l *Lab, c *godo.Client, name, size string, ipv6
 	ud, err := cloudinit.Render(cloudinit.Config{
 		Hostname:          name,
 		AdminUser:         "teacher",
-		AdminKeys:         []string{strings.TrimSpace(string(ssh.MarshalAuthorizedKey(admin.PublicKey())))},
+		AdminKeys:         []string{adminKey.AuthorizedKey},
 		HostKey:           hk,
 		AptMirror:         env.AptMirror,
 		AptSecurityMirror: env.AptSecurityMirror,
@@ -256,13 +248,13 @@ func tcpOpen(addr string) bool {
 	return true
 }
 
-// TestDroplet is the lab end to end: a droplet with the real payload boots,
+// TestLabDroplet is the lab end to end: a droplet with the real payload boots,
 // is reachable with its pinned host key, cloud-init ends done with a no-op
 // package step, ufw is what the payload says, the metadata service answers
 // root only, its name resolves, Pebble issues it certificates over HTTP-01
 // and DNS-01,
 // it keeps its disk across a power cycle, and delete removes it all.
-func TestDroplet(t *testing.T) {
+func TestLabDroplet(t *testing.T) {
 	l := theLab(t)
 	c := apiClient(t, l.Env())
 	ctx := context.Background()
@@ -494,9 +486,9 @@ func waitGone(t testing.TB, l *Lab, id int, ns string) {
 	}
 }
 
-// TestTwoDroplets boots two droplets at once; each has its own address and
+// TestLabTwoDroplets boots two droplets at once; each has its own address and
 // host key, and they reach each other over the lab network.
-func TestTwoDroplets(t *testing.T) {
+func TestLabTwoDroplets(t *testing.T) {
 	l := theLab(t)
 	c := apiClient(t, l.Env())
 	a := createDroplet(t, l, c, "node-a", hubSize, true)
@@ -541,11 +533,11 @@ func TestTwoDroplets(t *testing.T) {
 	}
 }
 
-// TestDropletMemory: a droplet has the RAM of its size. The smallest size's
+// TestLabDropletMemory: a droplet has the RAM of its size. The smallest size's
 // droplet runs inside a host memory cgroup of that size (nspawn and every
 // process under it), and a process that allocates more is OOM-killed while
 // PID 1 and sshd keep running.
-func TestDropletMemory(t *testing.T) {
+func TestLabDropletMemory(t *testing.T) {
 	const size = "s-1vcpu-512mb-10gb"
 	memMiB, ok := dosim.SizeMemoryMiB(size)
 	if !ok {
@@ -650,9 +642,9 @@ func labChild() {
 	select {}
 }
 
-// TestJanitor kills a lab with a running droplet and checks that Down
+// TestLabJanitor kills a lab with a running droplet and checks that Down
 // removes every trace of it.
-func TestJanitor(t *testing.T) {
+func TestLabJanitor(t *testing.T) {
 	requireLab(t)
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), "JHUB_LAB_CHILD=1")

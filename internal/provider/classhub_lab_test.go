@@ -1,12 +1,11 @@
+//go:build lab
+
 package provider
 
 import (
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/pem"
 	"fmt"
 	"net"
 	"net/http"
@@ -20,13 +19,14 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/plancheck"
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
-	"golang.org/x/crypto/ssh"
 
 	"github.com/classhub/terraform-provider-jhub/internal/hubclient"
 	"github.com/classhub/terraform-provider-jhub/internal/hubconfig"
 	"github.com/classhub/terraform-provider-jhub/internal/installer"
 	"github.com/classhub/terraform-provider-jhub/internal/lab"
 	"github.com/classhub/terraform-provider-jhub/internal/lab/labtest"
+
+	"github.com/classhub/terraform-provider-jhub/internal/testkit"
 )
 
 // classHub is one end-to-end run's world: the lab, the admin's key, and
@@ -49,12 +49,7 @@ func newClassHub(t *testing.T) *classHub {
 	l := labtest.Start(t)
 	// As on a Terraform Cloud agent: no home directory with keys or config.
 	t.Setenv("HOME", t.TempDir())
-	_, priv, _ := ed25519.GenerateKey(rand.Reader)
-	signer, _ := ssh.NewSignerFromKey(priv)
-	block, err := ssh.MarshalPrivateKey(priv, "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	admin := testkit.NewSSHKey(t, "teacher@lab")
 	env := l.Env()
 	ca, err := os.ReadFile(env.CAFile)
 	if err != nil {
@@ -69,8 +64,8 @@ func newClassHub(t *testing.T) *classHub {
 		t.Fatalf("%s holds no certificate", env.CAFile)
 	}
 	return &classHub{
-		lab: l, adminPEM: string(pem.EncodeToMemory(block)),
-		adminPub: strings.TrimSpace(string(ssh.MarshalAuthorizedKey(signer.PublicKey()))) + " teacher@lab",
+		lab: l, adminPEM: admin.PrivatePEM,
+		adminPub: admin.AuthorizedKey,
 		caPEM:    string(ca), acmeCAPEM: string(acmeCA), roots: roots,
 		zone: "cs101.lab.test", hubFQN: "hub.cs101.lab.test", admin: "sysadmin",
 	}

@@ -73,7 +73,7 @@ func (r *dropletResource) Create(ctx context.Context, req resource.CreateRequest
 	cfg.HostKey = hostKey
 	userData, err := cloudinit.Render(cfg)
 	if err != nil {
-		addPayloadError(&resp.Diagnostics, "Cannot render the bootstrap payload", len(plan.SSHPublicKeys.Elements()), err)
+		resp.Diagnostics.Append(fieldDiags("Cannot render the bootstrap payload", err)...)
 	}
 	if resp.Diagnostics.HasError() {
 		r.deleteKeys(ctx, registered, &resp.Diagnostics)

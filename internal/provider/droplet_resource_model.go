@@ -87,9 +87,9 @@ func (m *dropletModel) bootstrapChanges(state *dropletModel) []path.Path {
 	return out
 }
 
-// bootstrapConfig gathers the payload inputs; extraKeys are the admin keys
+// bootstrapConfig gathers the payload inputs; accountKeys are the admin keys
 // looked up in the account by ssh_key_fingerprints.
-func (m *dropletModel) bootstrapConfig(ctx context.Context, extraKeys []string) (cloudinit.Config, diag.Diagnostics) {
+func (m *dropletModel) bootstrapConfig(ctx context.Context, accountKeys []string) (cloudinit.Config, diag.Diagnostics) {
 	var keys []string
 	diags := m.SSHPublicKeys.ElementsAs(ctx, &keys, true)
 	for i, k := range keys {
@@ -99,7 +99,8 @@ func (m *dropletModel) bootstrapConfig(ctx context.Context, extraKeys []string) 
 	return cloudinit.Config{
 		Hostname:          m.Name.ValueString(),
 		AdminUser:         m.AdminUser.ValueString(),
-		AdminKeys:         append(keys, extraKeys...),
+		AdminKeys:         keys,
+		AccountKeys:       accountKeys,
 		SwapMiB:           int(m.SwapMiB.ValueInt64()),
 		ExtraCloudConfig:  m.ExtraCloudConfig.ValueString(),
 		AptMirror:         m.AptMirror.ValueString(),

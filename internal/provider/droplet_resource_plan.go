@@ -2,10 +2,8 @@ package provider
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/hashicorp/terraform-plugin-framework/attr"
@@ -204,43 +202,6 @@ func (r *dropletResource) checkPayload(ctx context.Context, plan *dropletModel, 
 	diags.Append(d...)
 	cfg.HostKey = placeholder
 	if _, err := cloudinit.Render(cfg); err != nil {
-		addPayloadError(diags, "Invalid bootstrap payload", len(plan.SSHPublicKeys.Elements()), err)
+		diags.Append(fieldDiags("Invalid bootstrap payload", err)...)
 	}
-}
-
-// payloadAttrs names the attribute behind each field of cloudinit.Config
-// that the resource sets.
-var payloadAttrs = map[string]string{
-	"Hostname":          "name",
-	"AdminUser":         "admin_user",
-	"AdminKeys":         "ssh_public_keys",
-	"SwapMiB":           "swap_mib",
-	"AptMirror":         "apt_mirror",
-	"AptSecurityMirror": "apt_security_mirror",
-	"ExtraCloudConfig":  "extra_cloud_config",
-}
-
-// addPayloadError reports a renderer error at the attribute behind the field
-// it names. Admin keys past the configured public keys came from fingerprints.
-func addPayloadError(diags *diag.Diagnostics, summary string, publicKeys int, err error) {
-	var fe *cloudinit.FieldError
-	if !errors.As(err, &fe) {
-		diags.AddError(summary, err.Error())
-		return
-	}
-	field, index, indexed := strings.Cut(strings.TrimSuffix(fe.Field, "]"), "[")
-	name, ok := payloadAttrs[field]
-	if !ok {
-		diags.AddError(summary, fmt.Sprintf("%s. The provider set this itself: this is a bug in the provider; please report it.", err))
-		return
-	}
-	at := path.Root(name)
-	if i, err := strconv.Atoi(index); indexed && err == nil {
-		if i < publicKeys {
-			at = at.AtListIndex(i)
-		} else {
-			at = path.Root("ssh_key_fingerprints")
-		}
-	}
-	diags.AddAttributeError(at, summary, fe.Msg)
 }

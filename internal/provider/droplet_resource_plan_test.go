@@ -1,45 +1,55 @@
 package provider
 
 import (
-	"errors"
 	"testing"
 
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 
 	"github.com/classhub/terraform-provider-jhub/internal/cloudinit"
+	"github.com/classhub/terraform-provider-jhub/internal/testkit"
 )
 
-// Renderer errors land on the attribute behind the field they name, with
-// the renderer's own words; keys past the public ones came from fingerprints.
-func TestAddPayloadError(t *testing.T) {
+// The renderer's errors land, through the one adapter, on the jhub_droplet
+// attribute that carries the bad value, with the renderer's own words; a
+// key from the account lands on ssh_key_fingerprints.
+func TestPayloadErrorsAtAttributes(t *testing.T) {
+	hostKey, err := cloudinit.GenerateHostKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := testkit.NewSSHKey(t, "teacher").AuthorizedKey
+	base := func() cloudinit.Config {
+		return cloudinit.Config{Hostname: "hub", AdminUser: "teacher", AdminKeys: []string{good, good}, HostKey: hostKey}
+	}
 	for _, tc := range []struct {
-		err  error
-		want path.Path // empty: not an attribute error
+		name   string
+		mutate func(*cloudinit.Config)
+		want   path.Path // empty: not an attribute error
 	}{
-		{&cloudinit.FieldError{Field: "ExtraCloudConfig", Msg: "too big"}, path.Root("extra_cloud_config")},
-		{&cloudinit.FieldError{Field: "AdminUser", Msg: "system account"}, path.Root("admin_user")},
-		{&cloudinit.FieldError{Field: "AdminKeys[1]", Msg: "bad"}, path.Root("ssh_public_keys").AtListIndex(1)},
-		{&cloudinit.FieldError{Field: "AdminKeys[2]", Msg: "bad"}, path.Root("ssh_key_fingerprints")},
-		{&cloudinit.FieldError{Field: "AptSecurityMirror", Msg: "not a URI"}, path.Root("apt_security_mirror")},
-		{&cloudinit.FieldError{Field: "HostKey.Public", Msg: "mismatch"}, path.Empty()},
-		{errors.New("cloudinit: encoding user_data: boom"), path.Empty()},
+		{"extra", func(c *cloudinit.Config) { c.ExtraCloudConfig = "users: []" }, path.Root("extra_cloud_config")},
+		{"system account", func(c *cloudinit.Config) { c.AdminUser = "root" }, path.Root("admin_user")},
+		{"second public key", func(c *cloudinit.Config) { c.AdminKeys[1] = "not a key" }, path.Root("ssh_public_keys").AtListIndex(1)},
+		{"account key", func(c *cloudinit.Config) { c.AccountKeys = []string{"not a key"} }, path.Root("ssh_key_fingerprints")},
+		{"security mirror", func(c *cloudinit.Config) { c.AptMirror, c.AptSecurityMirror = "http://m.test/debian", "ftp://m.test/s" }, path.Root("apt_security_mirror")},
+		{"host key", func(c *cloudinit.Config) { c.HostKey.Public = good }, path.Empty()},
 	} {
-		var diags diag.Diagnostics
-		addPayloadError(&diags, "Invalid bootstrap payload", 2, tc.err)
+		c := base()
+		tc.mutate(&c)
+		_, err := cloudinit.Render(c)
+		diags := fieldDiags("Invalid bootstrap payload", err)
 		if len(diags) != 1 || diags[0].Severity() != diag.SeverityError {
-			t.Fatalf("%v: diagnostics %v", tc.err, diags)
+			t.Fatalf("%s: diagnostics %v from %v", tc.name, diags, err)
 		}
 		var got path.Path
 		if wp, ok := diags[0].(diag.DiagnosticWithPath); ok {
 			got = wp.Path()
 		}
 		if got.String() != tc.want.String() {
-			t.Errorf("%v: at %q, want %q", tc.err, got, tc.want)
+			t.Errorf("%s: at %q, want %q", tc.name, got, tc.want)
 		}
-		var fe *cloudinit.FieldError
-		if errors.As(tc.err, &fe) && len(tc.want.Steps()) > 0 && diags[0].Detail() != fe.Msg {
-			t.Errorf("%v: detail %q, want the renderer's message", tc.err, diags[0].Detail())
+		if diags[0].Detail() == "" || diags[0].Summary() != "Invalid bootstrap payload" {
+			t.Errorf("%s: %q / %q", tc.name, diags[0].Summary(), diags[0].Detail())
 		}
 	}
 }

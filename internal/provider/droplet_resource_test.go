@@ -2,8 +2,6 @@ package provider
 
 import (
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -22,24 +20,12 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/statecheck"
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
 	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
-	"golang.org/x/crypto/ssh"
 
 	"github.com/classhub/terraform-provider-jhub/internal/cloudinit/schematest"
 	"github.com/classhub/terraform-provider-jhub/internal/dosim"
-)
 
-func testPublicKey(t *testing.T, comment string) string {
-	t.Helper()
-	pub, _, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sp, err := ssh.NewPublicKey(pub)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return strings.TrimSpace(string(ssh.MarshalAuthorizedKey(sp))) + " " + comment
-}
+	"github.com/classhub/terraform-provider-jhub/internal/testkit"
+)
 
 func dropletConfig(sim *dosim.Server, body string) string {
 	return providerBlock(sim) + `
@@ -83,7 +69,7 @@ func simDroplet(t *testing.T, sim *dosim.Server, check func(attrs map[string]str
 
 func TestAccDroplet_lifecycle(t *testing.T) {
 	sim := testSim(t, dosim.Options{})
-	key := testPublicKey(t, "teacher@laptop")
+	key := testkit.NewSSHKey(t, "teacher@laptop").AuthorizedKey
 	base := fmt.Sprintf(`
   region          = "fra1"
   admin_user      = "teacher"
@@ -206,7 +192,7 @@ func TestAccDroplet_lifecycle(t *testing.T) {
 // is empty, and from then on a payload change replaces the droplet.
 func TestAccDroplet_importThenApply(t *testing.T) {
 	sim := testSim(t, dosim.Options{})
-	key := testPublicKey(t, "a@b")
+	key := testkit.NewSSHKey(t, "a@b").AuthorizedKey
 	var id string
 	cfg := func(extra string) string {
 		return dropletConfig(sim, fmt.Sprintf(`
@@ -277,7 +263,7 @@ func TestAccDroplet_importThenApply(t *testing.T) {
 // droplet boots with it: an update in place would change nothing.
 func TestAccDroplet_payloadChangeReplaces(t *testing.T) {
 	sim := testSim(t, dosim.Options{})
-	key := testPublicKey(t, "a@b")
+	key := testkit.NewSSHKey(t, "a@b").AuthorizedKey
 	cfg := func(extra string) string {
 		return dropletConfig(sim, fmt.Sprintf(`
   name            = "hub"
@@ -314,7 +300,7 @@ func TestAccDroplet_payloadChangeReplaces(t *testing.T) {
 // API, as DigitalOcean's own provider does; turning IPv6 off cannot.
 func TestAccDroplet_inPlace(t *testing.T) {
 	sim := testSim(t, dosim.Options{})
-	key := testPublicKey(t, "a@b")
+	key := testkit.NewSSHKey(t, "a@b").AuthorizedKey
 	cfg := func(attrs string) string {
 		return dropletConfig(sim, fmt.Sprintf(`
   name            = "hub"
@@ -392,7 +378,7 @@ func TestAccDroplet_inPlace(t *testing.T) {
 // disk and can be undone. A grown disk never shrinks: the plan says so.
 func TestAccDroplet_resizeDisk(t *testing.T) {
 	sim := testSim(t, dosim.Options{})
-	key := testPublicKey(t, "a@b")
+	key := testkit.NewSSHKey(t, "a@b").AuthorizedKey
 	cfg := func(region, size string, grow bool) string {
 		return dropletConfig(sim, fmt.Sprintf(`
   name            = "hub"
@@ -443,7 +429,7 @@ func TestAccDroplet_resizeDisk(t *testing.T) {
 // that destroy (and the next apply) removes it: nothing is orphaned.
 func TestAccDroplet_failedCreateIsTainted(t *testing.T) {
 	sim := testSim(t, dosim.Options{})
-	key := testPublicKey(t, "a@b")
+	key := testkit.NewSSHKey(t, "a@b").AuthorizedKey
 	cfg := func(timeout string) string {
 		return dropletConfig(sim, fmt.Sprintf(`
   name            = "hub"
@@ -493,7 +479,7 @@ resource "jhub_droplet" "slow" {
 // Rate limits, server errors and the read-after-create 404 are survived.
 func TestAccDroplet_faultsSurvived(t *testing.T) {
 	sim := testSim(t, dosim.Options{})
-	key := testPublicKey(t, "a@b")
+	key := testkit.NewSSHKey(t, "a@b").AuthorizedKey
 	accTest(t, resource.TestCase{
 		CheckDestroy: nothingLeft(sim),
 		Steps: []resource.TestStep{{
@@ -514,7 +500,7 @@ func TestAccDroplet_faultsSurvived(t *testing.T) {
 
 func TestAccDroplet_validation(t *testing.T) {
 	sim := testSim(t, dosim.Options{})
-	key := testPublicKey(t, "a@b")
+	key := testkit.NewSSHKey(t, "a@b").AuthorizedKey
 	withKey := fmt.Sprintf(`ssh_public_keys = [%q]`, key)
 	huge := strings.Repeat("# padding line for the payload size limit\n", 1700)
 	for name, tc := range map[string]struct{ body, want string }{

@@ -2,10 +2,8 @@ package provider
 
 import (
 	"context"
-	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -21,7 +19,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
 	"github.com/classhub/terraform-provider-jhub/internal/bundle"
-	"github.com/classhub/terraform-provider-jhub/internal/certs"
 	"github.com/classhub/terraform-provider-jhub/internal/hubconfig"
 	"github.com/classhub/terraform-provider-jhub/internal/installer"
 )
@@ -231,7 +228,7 @@ func (r *edgeResource) install(ctx context.Context, m *edgeModel, secrets hubcon
 		"packages_installed": res.Installed, "packages_removed": res.Removed})
 	var rules []string
 	diags.Append(m.ExtraUFWRules.ElementsAs(ctx, &rules, true)...)
-	if err := applyUFW(ctx, c, oldRules, rules); err != nil {
+	if err := c.ApplyFirewall(ctx, oldRules, rules); err != nil {
 		diags.AddAttributeError(path.Root("extra_ufw_rules"), "Cannot apply the firewall rules", err.Error())
 		return diags
 	}
@@ -311,10 +308,10 @@ func (r *edgeResource) trust(ctx context.Context, m *edgeModel, c *installer.Cli
 	if m.TLS != nil && m.TLS.Mode.ValueString() == hubconfig.TLSSelfSigned {
 		// The edge creates its root on first start, after the switch.
 		return func(ctx context.Context) *x509.CertPool {
-			out, _, err := c.Run(ctx, "sudo -n cat "+certs.SelfSignedRootFile(hubconfig.EdgeStateDir+"/tls"), nil)
+			root, err := c.SelfSignedRoot(ctx)
 			pool := x509.NewCertPool()
 			if err == nil {
-				pool.AppendCertsFromPEM(out)
+				pool.AppendCertsFromPEM(root)
 			}
 			return pool
 		}, nil
@@ -398,11 +395,8 @@ func (r *edgeResource) Read(ctx context.Context, req resource.ReadRequest, resp 
 		return
 	}
 	var paths []string
-	want := map[string]string{}
 	for _, f := range rel.Files {
-		sum := sha256.Sum256(f.Content)
 		paths = append(paths, f.Path)
-		want[f.Path] = hex.EncodeToString(sum[:])
 	}
 	var units []string
 	for _, svc := range rel.Services {
@@ -416,7 +410,7 @@ func (r *edgeResource) Read(ctx context.Context, req resource.ReadRequest, resp 
 	}
 	drift := st.ReleaseID == ""
 	for _, f := range rel.Files {
-		if st.Files[f.Path] != want[f.Path] || !permsMatch(st.Perms[f.Path], f) {
+		if !st.Matches(f) {
 			tflog.Warn(ctx, "file differs from the release", map[string]any{"path": f.Path})
 			drift = true
 		}
@@ -436,13 +430,6 @@ func (r *edgeResource) Read(ctx context.Context, req resource.ReadRequest, resp 
 		state.TLSBundle = types.StringValue(string(exported))
 	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
-}
-
-// permsMatch compares the installer's "600 user:group" with what f asks for.
-func permsMatch(onDisk string, f installer.File) bool {
-	mode, owner, _ := strings.Cut(onDisk, " ")
-	user, _, _ := strings.Cut(owner, ":")
-	return mode == fmt.Sprintf("%o", f.Mode.Perm()) && (f.Owner == "" && user == "root" || user == f.Owner)
 }
 
 func (r *edgeResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {

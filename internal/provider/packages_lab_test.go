@@ -1,3 +1,5 @@
+//go:build lab
+
 package provider
 
 import (
@@ -14,7 +16,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
 
 	"github.com/classhub/terraform-provider-jhub/internal/hubclient"
-	"github.com/classhub/terraform-provider-jhub/internal/installer"
+	"github.com/classhub/terraform-provider-jhub/internal/ondroplet"
 )
 
 // planCheckFunc makes a function a plan check.
@@ -56,7 +58,7 @@ func TestLabStudentPackages(t *testing.T) {
 		}
 	}
 	record := func() string {
-		return strings.Join(strings.Fields(h.ssh(t, ctx, ip, "cat "+installer.PackagesFile)), " ")
+		return strings.Join(strings.Fields(h.ssh(t, ctx, ip, "cat "+ondroplet.StudentPackages)), " ")
 	}
 	status := func(pkgs ...string) string {
 		return strings.TrimSpace(h.ssh(t, ctx, ip, "dpkg-query -W -f='${Package}=${db:Status-Abbrev}\\n' "+strings.Join(pkgs, " ")+" 2>/dev/null | tr -d ' ' | sort | tr '\\n' ' '"))
@@ -100,7 +102,7 @@ func TestLabStudentPackages(t *testing.T) {
 			}
 			t.Logf("alice's kernel: numpy pandas scipy matplotlib %s", out)
 			if got, want := record(), strings.Join(slices.Sorted(slices.Values(example)), " "); got != want {
-				return fmt.Errorf("%s holds %q, want %q", installer.PackagesFile, got, want)
+				return fmt.Errorf("%s holds %q, want %q", ondroplet.StudentPackages, got, want)
 			}
 			return nil
 		},
@@ -139,7 +141,7 @@ func TestLabStudentPackages(t *testing.T) {
 				return
 			}
 			if got, want := record(), strings.Join(slices.Sorted(slices.Values(example)), " "); got != want {
-				resp.Error = fmt.Errorf("after the failed apply %s holds %q, want %q", installer.PackagesFile, got, want)
+				resp.Error = fmt.Errorf("after the failed apply %s holds %q, want %q", ondroplet.StudentPackages, got, want)
 			}
 		}),
 	}}
@@ -168,7 +170,7 @@ func TestLabStudentPackages(t *testing.T) {
 				return fmt.Errorf("importing scipy and pandas after dropping python3-scipy: %q, %v", out, err)
 			}
 			if got, want := record(), strings.Join(slices.Sorted(slices.Values(withoutScipy)), " "); got != want {
-				return fmt.Errorf("%s holds %q, want %q", installer.PackagesFile, got, want)
+				return fmt.Errorf("%s holds %q, want %q", ondroplet.StudentPackages, got, want)
 			}
 			return nil
 		},

@@ -11,6 +11,8 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
 
 	"github.com/classhub/terraform-provider-jhub/internal/dosim"
+
+	"github.com/classhub/terraform-provider-jhub/internal/testkit"
 )
 
 const minimalDomain = `
@@ -59,7 +61,7 @@ func TestAccProvider_fromEnvironment(t *testing.T) {
 // admin user, and never deleted by destroy.
 func TestAccDroplet_existingKeyByFingerprint(t *testing.T) {
 	sim := testSim(t, dosim.Options{})
-	pub := testPublicKey(t, "ta@lab")
+	pub := testkit.NewSSHKey(t, "ta@lab").AuthorizedKey
 	key, _, err := simClient(t, sim).Keys.Create(context.Background(), &godo.KeyCreateRequest{Name: "ta", PublicKey: pub})
 	if err != nil {
 		t.Fatal(err)

@@ -1,32 +1,24 @@
 package provider
 
 import (
-	"crypto/ed25519"
-	"crypto/rand"
 	"encoding/pem"
 	"strings"
 	"testing"
 
 	"golang.org/x/crypto/ssh"
+
+	"github.com/classhub/terraform-provider-jhub/internal/testkit"
 )
 
 func TestCheckSSHPrivateKey(t *testing.T) {
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	key := testkit.NewSSHKey(t, "")
+	locked, err := ssh.MarshalPrivateKeyWithPassphrase(key.Private, "", []byte("correct horse"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	plain, err := ssh.MarshalPrivateKey(priv, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	locked, err := ssh.MarshalPrivateKeyWithPassphrase(priv, "", []byte("correct horse"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer, _ := ssh.NewSignerFromKey(priv)
-	public := ssh.MarshalAuthorizedKey(signer.PublicKey())
+	public := []byte(key.AuthorizedKey + "\n")
 
-	if msg := checkSSHPrivateKey(pem.EncodeToMemory(plain)); msg != "" {
+	if msg := checkSSHPrivateKey([]byte(key.PrivatePEM)); msg != "" {
 		t.Errorf("a good key was refused: %s", msg)
 	}
 	for name, c := range map[string]struct {

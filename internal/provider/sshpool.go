@@ -42,7 +42,7 @@ func (p *connPool) get(ctx context.Context, m *edgeModel) (*installer.Client, fu
 	if pc.c != nil {
 		// A droplet that rebooted or was replaced leaves a dead connection behind.
 		alive, cancel := context.WithTimeout(ctx, 10*time.Second)
-		_, _, err := pc.c.Run(alive, "true", nil)
+		err := pc.c.Alive(alive)
 		cancel()
 		if err != nil {
 			_ = pc.c.Close() // already dead; closing only frees it

@@ -1,3 +1,5 @@
+//go:build lab
+
 package provider
 
 import (
@@ -18,10 +20,13 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
 	"golang.org/x/crypto/ssh"
 
-	"github.com/classhub/terraform-provider-jhub/internal/edge"
 	"github.com/classhub/terraform-provider-jhub/internal/hubclient"
 	"github.com/classhub/terraform-provider-jhub/internal/hubconfig"
 	"github.com/classhub/terraform-provider-jhub/internal/testkit"
+
+	"github.com/classhub/terraform-provider-jhub/internal/ondroplet"
+
+	"github.com/classhub/terraform-provider-jhub/internal/edgeconfig"
 )
 
 const (
@@ -237,12 +242,12 @@ print('files', n, 'hits', sorted(hits))`, pyList(hexAll(secrets)))
 		// goes through.
 		func(*terraform.State) error {
 			start := time.Now()
-			cut, err := h.trickleBody(ctx, edge.DefaultBodyTimeout+30*time.Second)
+			cut, err := h.trickleBody(ctx, edgeconfig.DefaultBodyTimeout+30*time.Second)
 			if err != nil {
 				return err
 			}
 			if !cut {
-				return fmt.Errorf("a body sent at 1 byte/s was not cut off within %s", edge.DefaultBodyTimeout+30*time.Second)
+				return fmt.Errorf("a body sent at 1 byte/s was not cut off within %s", edgeconfig.DefaultBodyTimeout+30*time.Second)
 			}
 			t.Logf("slow body cut off after %s", time.Since(start).Round(time.Second))
 			big := strings.Repeat("0123456789abcdef", 200<<20/16)
@@ -327,7 +332,7 @@ print('files', n, 'hits', sorted(hits))`, pyList(hexAll(secrets)))
 		// The class password is never an admin's, nor anyone's but a student's.
 		// (Last: these failures count against this address's allowance.)
 		func(*terraform.State) error {
-			for _, u := range []string{"teacher", "ta", admin, "root", hubconfig.EdgeUser, "nobody", "jupyterhub"} {
+			for _, u := range []string{"teacher", "ta", admin, "root", ondroplet.EdgeUser, "nobody", "jupyterhub"} {
 				if _, err := login(u, labClassPassword); err == nil {
 					return fmt.Errorf("%q logged in with the class password", u)
 				}

@@ -3,8 +3,6 @@ package provider
 import (
 	"context"
 	"fmt"
-	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -14,13 +12,9 @@ import (
 	"github.com/classhub/terraform-provider-jhub/internal/installer"
 )
 
-// ufwRuleRE accepts the simple and the full forms of ufw's rule syntax, and
-// nothing a shell would read as more than words.
-var ufwRuleRE = regexp.MustCompile(`^(allow|deny|reject|limit)( (in|out))?( (\d{1,5}(:\d{1,5})?(/(tcp|udp))?|from [0-9a-fA-F.:/]+|from any|to [0-9a-fA-F.:/]+|to any|port \d{1,5}(:\d{1,5})?|proto (tcp|udp)))+$`)
-
 // checkUFWRule returns what is wrong with a rule, or "".
 func checkUFWRule(rule string) string {
-	if !ufwRuleRE.MatchString(rule) {
+	if !installer.ValidFirewallRule(rule) {
 		return fmt.Sprintf("%q is not a ufw rule this provider accepts: write it as ufw would, such as \"allow 8443/tcp\" or \"allow from 198.51.100.0/24 to any port 5432 proto tcp\"", rule)
 	}
 	if !strings.HasPrefix(rule, "allow") {
@@ -70,25 +64,4 @@ func (ufwRuleValidator) ValidateString(_ context.Context, req validator.StringRe
 	if msg := checkUFWRule(req.ConfigValue.ValueString()); msg != "" {
 		resp.Diagnostics.AddAttributeError(req.Path, "Invalid ufw rule", msg+".")
 	}
-}
-
-// applyUFW deletes the rules that were dropped and adds the wanted ones;
-// ufw skips a rule it already has, so applying twice changes nothing.
-func applyUFW(ctx context.Context, c *installer.Client, old, want []string) error {
-	var script []string
-	for _, r := range old {
-		if !slices.Contains(want, r) {
-			script = append(script, "sudo -n ufw delete "+r)
-		}
-	}
-	for _, r := range want {
-		script = append(script, "sudo -n ufw "+r)
-	}
-	if len(script) == 0 {
-		return nil
-	}
-	if _, _, err := c.Run(ctx, "set -e; "+strings.Join(script, "; "), nil); err != nil {
-		return fmt.Errorf("applying extra_ufw_rules: %w", err)
-	}
-	return nil
 }

@@ -26,6 +26,8 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
 
 	"github.com/classhub/terraform-provider-jhub/internal/dosim"
+
+	"github.com/classhub/terraform-provider-jhub/internal/testkit"
 )
 
 // volumeHub is a droplet with a volume attached; extra goes into the droplet.
@@ -93,7 +95,7 @@ func attachedTo(sim *dosim.Server) tfresource.TestCheckFunc {
 
 func TestAccVolume_lifecycle(t *testing.T) {
 	sim := testSim(t, dosim.Options{ActiveAfter: 100 * time.Millisecond})
-	key := testPublicKey(t, "teacher@laptop")
+	key := testkit.NewSSHKey(t, "teacher@laptop").AuthorizedKey
 	vol := func(size int, tags string) string {
 		return fmt.Sprintf(`  size = %d
   initial_filesystem_type = "ext4"
@@ -244,7 +246,7 @@ resource "jhub_volume" "small" {
 // detach before deleting the volume, leaving nothing behind.
 func TestAccVolumeAttachment_faults(t *testing.T) {
 	sim := testSim(t, dosim.Options{ActiveAfter: 100 * time.Millisecond})
-	key := testPublicKey(t, "teacher@laptop")
+	key := testkit.NewSSHKey(t, "teacher@laptop").AuthorizedKey
 	cfg := volumeHub(t, sim, key, "", `  size = 1`)
 	accTest(t, tfresource.TestCase{
 		CheckDestroy: nothingLeftAtAll(sim),
@@ -285,7 +287,7 @@ func TestAccVolumeAttachment_faults(t *testing.T) {
 // the resource's ModifyPlan with the plan Terraform would send.)
 func TestAccDroplet_replaceWithoutVolumeWarns(t *testing.T) {
 	sim := testSim(t, dosim.Options{ActiveAfter: 100 * time.Millisecond})
-	key := testPublicKey(t, "teacher@laptop")
+	key := testkit.NewSSHKey(t, "teacher@laptop").AuthorizedKey
 	var state *terraform.State
 	accTest(t, tfresource.TestCase{Steps: []tfresource.TestStep{{
 		Config: volumeHub(t, sim, key, "", `  size = 1`),

@@ -34,6 +34,7 @@ func Need(t testing.TB, missing, fix string) {
 
 // SSHKey is a fresh ed25519 key pair.
 type SSHKey struct {
+	Private       ed25519.PrivateKey
 	Signer        ssh.Signer
 	PrivatePEM    string // OpenSSH format, no passphrase
 	AuthorizedKey string // one authorized_keys line, with the comment
@@ -58,5 +59,5 @@ func NewSSHKey(t testing.TB, comment string) SSHKey {
 	if comment != "" {
 		line += " " + comment
 	}
-	return SSHKey{Signer: signer, PrivatePEM: string(pem.EncodeToMemory(block)), AuthorizedKey: line}
+	return SSHKey{Private: priv, Signer: signer, PrivatePEM: string(pem.EncodeToMemory(block)), AuthorizedKey: line}
 }

@@ -19,6 +19,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/classhub/terraform-provider-jhub/internal/testkit"
 )
 
 // Server is a running Pebble and pebble-challtestsrv pair.
@@ -48,11 +50,7 @@ func Cache() string {
 func Require(t testing.TB, path, script string) string {
 	t.Helper()
 	if _, err := os.Stat(path); err != nil {
-		msg := fmt.Sprintf("%s missing (%v): run `bash %s` as root", path, err, script)
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
+		testkit.Need(t, path, "run `bash "+script+"` as root")
 	}
 	return path
 }

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/classhub/terraform-provider-jhub/internal/testkit"
 )
 
 // NeedTool returns the path of a tool scripts/setup-cloudinit.sh installs.
@@ -19,10 +21,7 @@ func NeedTool(t testing.TB, name string) string {
 	if err == nil {
 		return bin
 	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s is not installed but CI=true: run `bash scripts/setup-cloudinit.sh` (as root) before the tests", name)
-	}
-	t.Skipf("%s is not installed; run `sudo bash scripts/setup-cloudinit.sh` to test against it", name)
+	testkit.Need(t, name, "run `sudo bash scripts/setup-cloudinit.sh` before the tests")
 	return ""
 }
 

@@ -21,6 +21,8 @@ import (
 
 	"github.com/classhub/terraform-provider-jhub/internal/certs"
 	"github.com/classhub/terraform-provider-jhub/internal/edge"
+
+	"github.com/classhub/terraform-provider-jhub/internal/edgeconfig"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -52,7 +54,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if err := fs.Parse(args[1:]); err != nil {
 		return 2
 	}
-	cfg, err := edge.LoadConfig(*path)
+	cfg, err := edgeconfig.LoadConfig(*path)
 	if err != nil {
 		_, _ = fmt.Fprintf(stderr, "jhub-edge: invalid config:\n%v\n", err)
 		return 1
@@ -70,7 +72,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-func serve(cfg *edge.Config, path string, stderr io.Writer) (err error) {
+func serve(cfg *edgeconfig.Config, path string, stderr io.Writer) (err error) {
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(cfg.Log.Level)); err != nil {
 		return fmt.Errorf("log.level: %w", err)

@@ -1,3 +1,5 @@
+//go:build lab
+
 // Package labtest starts a lab for the tests of any package: it checks the
 // prerequisites (root, the image, Pebble), failing under CI=true where the
 // setup installs them and skipping elsewhere, and tears the lab down after.
@@ -11,14 +13,13 @@ import (
 	"time"
 
 	"github.com/classhub/terraform-provider-jhub/internal/lab"
+
+	"github.com/classhub/terraform-provider-jhub/internal/testkit"
 )
 
 // Require skips or, with CI=true, fails t when a lab cannot run here.
 func Require(t testing.TB) {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("a lab test: `make test-lab` runs it")
-	}
 	var missing string
 	if os.Geteuid() != 0 {
 		missing = "root"
@@ -27,14 +28,7 @@ func Require(t testing.TB) {
 	} else if _, err := os.Stat(filepath.Join(lab.CacheDir(), "bin", "pebble")); err != nil {
 		missing = "pebble in " + filepath.Join(lab.CacheDir(), "bin")
 	}
-	if missing == "" {
-		return
-	}
-	msg := "lab prerequisites missing (" + missing + "); run `sudo bash scripts/setup-lab.sh` and the tests as root"
-	if os.Getenv("CI") == "true" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
+	testkit.Need(t, missing, "run `sudo bash scripts/setup-lab.sh` and the tests as root")
 }
 
 // Start brings up a lab for t and closes it when t ends.

@@ -1,4 +1,7 @@
-package edge
+// Package edgeconfig is jhub-edge's configuration file: its types, defaults
+// and validation. It is a leaf: the provider renders and checks edge.yaml
+// with it without linking the proxy itself (internal/edge).
+package edgeconfig
 
 import (
 	"bytes"
@@ -398,19 +401,19 @@ func (h *HubConfig) validate(errs *fieldErrs, claimHost func(field, h string)) {
 			errs.add("hub.upstream", "only used with mode upstream; with mode chp-api set hub.default_target instead")
 		}
 		if h.DefaultTarget != "" {
-			if _, err := parseHTTPURL(h.DefaultTarget); err != nil {
+			if _, err := ParseHTTPURL(h.DefaultTarget); err != nil {
 				errs.add("hub.default_target", "%v", err)
 			}
 		}
 		if h.APITokenFile == "" {
 			errs.add("hub.api_token_file", "required with mode chp-api (the file holding CONFIGPROXY_AUTH_TOKEN)")
-		} else if _, err := readToken(h.APITokenFile); err != nil {
+		} else if _, err := ReadToken(h.APITokenFile); err != nil {
 			errs.add("hub.api_token_file", "%v", err)
 		}
 	case ModeUpstream:
 		if h.Upstream == "" {
 			errs.add("hub.upstream", "required with mode upstream (for example http://127.0.0.1:8000)")
-		} else if _, err := parseHTTPURL(h.Upstream); err != nil {
+		} else if _, err := ParseHTTPURL(h.Upstream); err != nil {
 			errs.add("hub.upstream", "%v", err)
 		}
 		if h.DefaultTarget != "" {
@@ -420,7 +423,7 @@ func (h *HubConfig) validate(errs *fieldErrs, claimHost func(field, h string)) {
 			errs.add("hub.host_routing", "only used with mode chp-api")
 		}
 		if h.APITokenFile != "" {
-			if _, err := readToken(h.APITokenFile); err != nil {
+			if _, err := ReadToken(h.APITokenFile); err != nil {
 				errs.add("hub.api_token_file", "%v", err)
 			}
 		}
@@ -457,7 +460,7 @@ func (s *SiteConfig) validate(errs *fieldErrs, field string, claimHost func(fiel
 			}
 		}
 	case s.Upstream != "":
-		if _, err := parseHTTPURL(s.Upstream); err != nil {
+		if _, err := ParseHTTPURL(s.Upstream); err != nil {
 			errs.add(field+".upstream", "%v", err)
 		}
 	default:
@@ -512,8 +515,8 @@ func checkFile(errs *fieldErrs, field, path string, secret bool) {
 	}
 }
 
-// readToken reads a secret token file: non-empty, mode 0600 or stricter.
-func readToken(path string) (string, error) {
+// ReadToken reads a secret token file: non-empty, mode 0600 or stricter.
+func ReadToken(path string) (string, error) {
 	fi, err := os.Stat(path)
 	if err != nil {
 		return "", fmt.Errorf("token file %s does not exist or is unreadable", path)
@@ -532,8 +535,8 @@ func readToken(path string) (string, error) {
 	return tok, nil
 }
 
-// parseHTTPURL accepts absolute http(s) URLs with a host and no query.
-func parseHTTPURL(s string) (*url.URL, error) {
+// ParseHTTPURL accepts absolute http(s) URLs with a host and no query.
+func ParseHTTPURL(s string) (*url.URL, error) {
 	u, err := url.Parse(s)
 	if err != nil {
 		return nil, fmt.Errorf("%q must be an absolute http:// or https:// URL with a host (%w)", s, err)

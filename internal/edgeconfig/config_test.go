@@ -1,4 +1,4 @@
-package edge
+package edgeconfig
 
 import (
 	"os"
@@ -53,7 +53,7 @@ func TestExampleConfig(t *testing.T) {
 }
 
 func TestConfigDefaults(t *testing.T) {
-	dir := prepareDir(t)
+	dir := tokenDir(t)
 	cfg, err := ParseConfig([]byte(strings.ReplaceAll(`version: 1
 tls: {mode: selfsigned, storage_dir: "{{dir}}/tls"}
 hub: {hosts: [Hub.Test], api_token_file: "{{dir}}/token"}
@@ -72,7 +72,7 @@ hub: {hosts: [Hub.Test], api_token_file: "{{dir}}/token"}
 }
 
 func TestConfigErrorsNameTheField(t *testing.T) {
-	dir := prepareDir(t)
+	dir := tokenDir(t)
 	if err := os.WriteFile(filepath.Join(dir, "open-token"), []byte("x"), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -150,4 +150,14 @@ func FuzzParseConfig(f *testing.F) {
 			seen[h] = true
 		}
 	})
+}
+
+// tokenDir holds the token file the example's chp-api hub refers to.
+func tokenDir(t testing.TB) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "token"), []byte("0123456789abcdef0123456789abcdef\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return dir
 }

@@ -1,0 +1,35 @@
+// Package ondroplet is the layout of a hub droplet: where the release, the
+// units and the services' state live, who owns them and with which modes.
+// The renderer (hubconfig) writes files for these places and the installer
+// puts them there; both import this one definition.
+package ondroplet
+
+import "os"
+
+const (
+	Root     = "/opt/jhub"           // releases/, current, previous; everything rendered lives below, but units
+	Current  = Root + "/current"     // the active release; each release is staged under Releases and switched to
+	Releases = Root + "/releases"    // one directory per release
+	UnitDir  = "/etc/systemd/system" // where the units go (shadowing Debian's jupyterhub.service)
+
+	// StudentPackages records, one per line, the Debian packages the
+	// installer installed for students (and so may remove again).
+	StudentPackages = Root + "/student-packages"
+
+	EdgeUser     = "jhub-edge"           // system user the edge runs as; the installer creates it
+	HubStateDir  = "/var/lib/jupyterhub" // the hub's working directory (database)
+	EdgeStateDir = "/var/lib/jhub-edge"  // the edge's state: certificates and ACME account
+	TLSDir       = EdgeStateDir + "/tls" // the edge's certificate storage (certs.Storage)
+
+	CloudInitLogDir = "/var/log" // cloud-init.log, cloud-init-output.log
+)
+
+// Owners and modes.
+const (
+	RootUser = "root" // owner of everything but the edge's secrets and state
+
+	FileMode      os.FileMode = 0o644 // a release's files and units
+	ExecMode      os.FileMode = 0o755 // the edge binary
+	SecretMode    os.FileMode = 0o600 // secrets, readable by their service's user only
+	SecretDirMode os.FileMode = 0o700 // directories of secrets (the TLS storage)
+)
