@@ -115,6 +115,7 @@ const (
 	cullerName     = "idle_culler.py"
 	hubClassesName = "jhub_hub.py"
 	checkHubName   = "check_hub.py"
+	seedCourseName = "seed_course.py"
 	secretsDir     = "secrets"
 	sitesDir       = "sites"
 )
@@ -177,6 +178,8 @@ func build(s Settings, l layout) ([]File, error) {
 	r.add(hubConfigName, 0o600, "root", renderHub(s)).Restart = HubUnit
 	r.add(checkHubName, 0o644, "root", checkHubPy)
 	r.add(hubClassesName, 0o644, "root", hubClassesPy).Restart = HubUnit
+	r.add(seedCourseName, 0o644, "root", seedCoursePy)
+	addCourseFiles(r, s.CourseFiles)
 	if s.IdleCull != nil {
 		r.add(cullerName, 0o644, "root", idleCullerPy).Restart = HubUnit
 	}
