@@ -22,6 +22,7 @@ func TestAccEdge_validation(t *testing.T) {
 		"shared no pass":        {`auth = { kind = "shared-password" }`, `(?s)password`},
 		"student named root":    {`allowed_users = ["alice", "root"]`, `(?s)Error: Invalid hub settings.*\nallowed_users\["root"\]: "root" is a system or service account`},
 		"admin is the ssh user": {`admin_users = ["jhub"]`, `(?s)admin_users\["jhub"\].*droplet's admin user`},
+		"course file escapes":   {`course_files = { "../../.bashrc" = "x" }`, `(?s)course_files\["../../.bashrc"\].*clean relative path`},
 		"public as private key": {`ssh_private_key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJgqmntdaSZzYtx4A8iHNUkF9s/OA5ElKCgCb1QqDJZe"`, `(?s)ssh_private_key.*public key`},
 	} {
 		t.Run(name, func(t *testing.T) {
