@@ -408,7 +408,8 @@ def prepare(group, course_dir, course_mode, course_group, admins):
     home is private (homes made before this rule included); the shared
     course directory is a real directory root:course_group with
     course_mode, and course_group lists exactly those admins whose
-    accounts the hub created (demoted admins lose write access)."""
+    accounts the hub created (demoted admins lose write access); git
+    trusts the repositories in it."""
     subprocess.run(["/usr/sbin/groupadd", "--force", "--system", group], check=True)
     members = set()
     for name in grp.getgrnam(group).gr_mem:
@@ -433,6 +434,14 @@ def prepare(group, course_dir, course_mode, course_group, admins):
     os.makedirs(course_dir, exist_ok=True)
     os.chown(course_dir, 0, grp.getgrnam(course_group).gr_gid)
     os.chmod(course_dir, course_mode)
+    if os.path.exists("/usr/bin/git"):
+        # Students pull the admins' repositories from here (nbgitpuller
+        # links); git refuses a repository another user owns unless it is
+        # trusted, and only admins can write below course_dir.
+        subprocess.run(
+            ["/usr/bin/git", "config", "--system", "--replace-all", "safe.directory", course_dir + "/*", "^" + re.escape(course_dir) + "/\\*$"],
+            check=True,
+        )
 
 
 if __name__ == "__main__":

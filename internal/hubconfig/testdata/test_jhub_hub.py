@@ -170,6 +170,10 @@ class Names(unittest.TestCase):
         self.assertTrue(stat.S_ISDIR(st.st_mode))
         self.assertEqual((st.st_uid, grp.getgrgid(st.st_gid).gr_name, stat.S_IMODE(st.st_mode)), (0, "jhub-course", 0o2775))
         self.assertEqual(grp.getgrnam("jhub-course").gr_mem, ["newbie"])
+        # Students' git trusts the admins' repositories there, once however often prepare runs.
+        jhub.prepare("jhub-students", "/srv/course", 0o2775, "jhub-course", ["newbie"])
+        out = subprocess.run(["git", "config", "--system", "--get-all", "safe.directory"], capture_output=True, text=True, check=True).stdout
+        self.assertEqual(out.split(), ["/srv/course/*"])
 
     def test_unit_names(self):
         self.assertEqual(jhub.unit_name("alice"), "jupyter-alice.service")
