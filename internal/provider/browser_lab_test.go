@@ -182,7 +182,7 @@ func (h *classHub) browserStudent(ctx context.Context, t *testing.T, ip, user st
 		return fail("intercepting the file chooser", err)
 	}
 	chooser, err := chromedp.Run(bctx, chromedp.WaitEvent(page.FileChooserOpened, nil,
-		chromedp.Click(chromedp.CSS(`.jp-FileBrowser-toolbar [data-command="filebrowser:upload"]`))))
+		chromedp.Click(chromedp.CSS(`.jp-FileBrowser-toolbar .jp-id-upload button`))))
 	if err != nil {
 		return fail("opening the upload dialog", err)
 	}
