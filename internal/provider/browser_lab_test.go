@@ -5,6 +5,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -29,8 +30,8 @@ const uploadBytes = 10 << 20
 // Two students at once, each in a headless Chromium, against
 // examples/class-hub as shipped: log in on the login page, wait out the
 // spawn, get JupyterLab on Welcome.ipynb, run its cell, run a command in a
-// terminal, upload 10 MiB, and pull the teacher's repository from the
-// shared course directory with an nbgitpuller link.
+// terminal (cloning the teacher's repository from the shared course
+// directory, which the student cannot write), and upload 10 MiB.
 func TestLabBrowserStudents(t *testing.T) {
 	for _, bin := range []string{"chromium", "certutil"} {
 		if _, err := exec.LookPath(bin); err != nil {
@@ -99,12 +100,24 @@ func (h *classHub) browserStudent(ctx context.Context, t *testing.T, ip, user st
 	}
 	hub := "https://" + h.hubFQN + "/"
 	lab := hub + "user/" + user + "/lab"
-	// wait polls a JavaScript expression until it is true.
+	// wait evaluates a JavaScript expression until it is true. Errors
+	// while the page navigates (login, spawn, redirects) are retried.
 	wait := func(what, expr string, timeout time.Duration) error {
-		if _, err := chromedp.Run(bctx, chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(timeout), chromedp.WithPollingInterval(200*time.Millisecond))); err != nil {
-			return fail("waiting for "+what, err)
+		deadline := time.Now().Add(timeout)
+		var last error
+		for time.Now().Before(deadline) {
+			ok, err := chromedp.Run(bctx, chromedp.Evaluate[bool](expr))
+			if err == nil && ok {
+				return nil
+			}
+			last = err
+			select {
+			case <-bctx.Done():
+				return fail("waiting for "+what, bctx.Err())
+			case <-time.After(250 * time.Millisecond):
+			}
 		}
-		return nil
+		return fail("waiting for "+what, fmt.Errorf("not after %s (last error: %v)", timeout, last))
 	}
 
 	// 1. The hub's login page.
@@ -165,11 +178,11 @@ func (h *classHub) browserStudent(ctx context.Context, t *testing.T, ip, user st
 		chromedp.WaitVisible(chromedp.CSS(`.jp-Terminal .xterm-helper-textarea`)),
 		chromedp.Sleep(2*time.Second), // the shell's prompt
 		chromedp.Focus(chromedp.CSS(`.jp-Terminal .xterm-helper-textarea`)),
-		chromedp.SendKeys(chromedp.CSS(`.jp-Terminal .xterm-helper-textarea`), `echo term-$(id -un)-$((6*7)); touch `+hubconfig.CourseDir+`/$(id -un) || echo read-only-$((2*3))`+"\r"),
+		chromedp.SendKeys(chromedp.CSS(`.jp-Terminal .xterm-helper-textarea`), `echo term-$(id -un)-$((6*7)); git clone -q `+hubconfig.CourseDir+`/notes && cat notes/README.md; touch `+hubconfig.CourseDir+`/$(id -un) || echo read-only-$((2*3))`+"\r"),
 	); err != nil {
 		return fail("typing into the terminal", err)
 	}
-	if err := wait("the terminal's output", fmt.Sprintf(`(() => { const t = document.querySelector('.jp-Terminal'); return !!t && t.textContent.includes(%q) && t.textContent.includes('read-only-6'); })()`, "term-"+user+"-42"), time.Minute); err != nil {
+	if err := wait("the terminal's output", fmt.Sprintf(`(() => { const t = document.querySelector('.jp-Terminal'); return !!t && t.textContent.includes(%q) && t.textContent.includes('read-only-6') && t.textContent.includes('# Week 1'); })()`, "term-"+user+"-42"), time.Minute); err != nil {
 		return err
 	}
 
@@ -203,17 +216,16 @@ func (h *classHub) browserStudent(ctx context.Context, t *testing.T, ip, user st
 	}
 	t.Logf("%s: 10 MiB upload landed: %s", user, time.Since(start).Round(10*time.Millisecond))
 
-	// An nbgitpuller link brings the teacher's repository into the
-	// notebook directory and opens its README.
-	link := hub + "hub/user-redirect/git-pull?repo=file://" + hubconfig.CourseDir + "/notes&urlpath=lab/tree/notes/README.md"
-	if err := chromedp.Do(bctx, chromedp.Navigate(link)); err != nil {
-		return fail("following the nbgitpuller link", err)
+	// Debian's nbgitpuller handlers authenticate nobody under
+	// jupyter-server 2: they must not be served. A request without any
+	// login must not make this student's server clone anything anywhere.
+	anon := h.client(t, "/")
+	code, _, err := anon.Do(ctx, http.MethodGet, "user/"+user+"/git-pull/api?repo=file://"+hubconfig.CourseDir+"/notes&targetpath=../pulled-by-anyone", nil)
+	if err != nil {
+		return fmt.Errorf("%s: the unauthenticated git-pull request: %w", user, err)
 	}
-	if err := wait("the pulled README in JupyterLab", `location.pathname.endsWith('/lab/tree/notes/README.md')`, 2*time.Minute); err != nil {
-		return err
-	}
-	if out := h.ssh(t, ctx, ip, fmt.Sprintf("sudo stat -c %%U /home/%s/assignments/notes/README.md", user)); strings.TrimSpace(out) != user {
-		return fmt.Errorf("%s: the nbgitpuller link left no README of %s's own: %q", user, user, out)
+	if out := h.ssh(t, ctx, ip, fmt.Sprintf("sudo test -e /home/%s/pulled-by-anyone && echo CLONED || echo absent", user)); strings.TrimSpace(out) != "absent" || code == http.StatusOK {
+		return fmt.Errorf("%s: an unauthenticated git-pull request answered %d and the clone is %q", user, code, out)
 	}
 	return nil
 }

@@ -153,8 +153,7 @@ func (r *edgeResource) Schema(ctx context.Context, _ resource.SchemaRequest, res
 					"Paths are clean and relative (no leading `/`, no `..`); at most " + fmt.Sprint(hubconfig.MaxCourseFiles) + " files of at most " +
 					fmt.Sprint(hubconfig.MaxCourseFileBytes>>20) + " MiB each, " + fmt.Sprint(hubconfig.MaxCourseBytes>>20) + " MiB in all. " +
 					"Larger material goes into the shared course directory `" + hubconfig.CourseDir + "` on the droplet, which every student can read " +
-					"and only the hub's admins (group `" + hubconfig.CourseGroup + "`) can write, or into a git repository students pull with an " +
-					"nbgitpuller link (`/hub/user-redirect/git-pull?repo=...`).",
+					"and only the hub's admins (group `" + hubconfig.CourseGroup + "`) can write; students can `git clone` the repositories in it.",
 				Optional: true, ElementType: types.StringType,
 			},
 			"named_servers": schema.BoolAttribute{

@@ -29,6 +29,7 @@ import asyncio
 import grp
 import hashlib
 import hmac
+import json
 import os
 import pwd
 import re
@@ -54,6 +55,15 @@ ENV_DIR = "/run/jhub-spawner"
 # Server units: "jupyter-<user>.service" or "jupyter-<user>:<server>.service";
 # user names never contain ':', so a user's units are unambiguous.
 UNIT_PREFIX = "jupyter-"
+# Overrides Debian's jupyter-server extension switches (config.d files are
+# merged in name order, so this one comes last): python3-nbgitpuller 1.0.2
+# builds its handlers on notebook 6's IPythonHandler, which under
+# jupyter-server 2 authenticates nobody ("anonymous"), so anyone reaching
+# /user/<name>/git-pull/api could make that student's server clone any
+# repository to any path they can write (targetpath=../..). Off until an
+# authenticated handler exists.
+SERVER_EXTENSIONS_OVERRIDE = "/etc/jupyter/jupyter_server_config.d/zz_jhub.json"
+DISABLED_SERVER_EXTENSIONS = ("nbgitpuller",)
 # Copies course files as the user; shipped beside this file.
 SEED_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "seed_course.py")
 
@@ -409,7 +419,7 @@ def prepare(group, course_dir, course_mode, course_group, admins):
     course directory is a real directory root:course_group with
     course_mode, and course_group lists exactly those admins whose
     accounts the hub created (demoted admins lose write access); git
-    trusts the repositories in it."""
+    trusts the repositories in it. Unsafe server extensions are off."""
     subprocess.run(["/usr/sbin/groupadd", "--force", "--system", group], check=True)
     members = set()
     for name in grp.getgrnam(group).gr_mem:
@@ -434,6 +444,7 @@ def prepare(group, course_dir, course_mode, course_group, admins):
     os.makedirs(course_dir, exist_ok=True)
     os.chown(course_dir, 0, grp.getgrnam(course_group).gr_gid)
     os.chmod(course_dir, course_mode)
+    disable_server_extensions()
     if os.path.exists("/usr/bin/git"):
         # Students pull the admins' repositories from here (nbgitpuller
         # links); git refuses a repository another user owns unless it is
@@ -442,6 +453,17 @@ def prepare(group, course_dir, course_mode, course_group, admins):
             ["/usr/bin/git", "config", "--system", "--replace-all", "safe.directory", course_dir + "/*", "^" + re.escape(course_dir) + "/\\*$"],
             check=True,
         )
+
+
+def disable_server_extensions():
+    """Writes SERVER_EXTENSIONS_OVERRIDE (root, 0644) atomically."""
+    os.makedirs(os.path.dirname(SERVER_EXTENSIONS_OVERRIDE), mode=0o755, exist_ok=True)
+    tmp = SERVER_EXTENSIONS_OVERRIDE + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump({"ServerApp": {"jpserver_extensions": {name: False for name in DISABLED_SERVER_EXTENSIONS}}}, f)
+        f.write("\n")
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, SERVER_EXTENSIONS_OVERRIDE)
 
 
 if __name__ == "__main__":

@@ -174,6 +174,9 @@ class Names(unittest.TestCase):
         jhub.prepare("jhub-students", "/srv/course", 0o2775, "jhub-course", ["newbie"])
         out = subprocess.run(["git", "config", "--system", "--get-all", "safe.directory"], capture_output=True, text=True, check=True).stdout
         self.assertEqual(out.split(), ["/srv/course/*"])
+        # nbgitpuller's unauthenticated handlers stay off.
+        with open(jhub.SERVER_EXTENSIONS_OVERRIDE, encoding="utf-8") as f:
+            self.assertEqual(f.read(), '{"ServerApp": {"jpserver_extensions": {"nbgitpuller": false}}}\n')
 
     def test_unit_names(self):
         self.assertEqual(jhub.unit_name("alice"), "jupyter-alice.service")
