@@ -9,13 +9,17 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/dom"
+	"github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
@@ -84,19 +88,19 @@ func TestLabBrowserStudents(t *testing.T) {
 
 // browserStudent plays one student in a Chromium of their own.
 func (h *classHub) browserStudent(ctx context.Context, t *testing.T, ip, user string) error {
-	bctx, err := h.browser(ctx, t, ip)
+	bctx, console, err := h.browser(ctx, t, ip)
 	if err != nil {
 		return fmt.Errorf("%s's browser: %w", user, err)
 	}
 	fail := func(what string, err error) error {
 		if shot, serr := chromedp.Run(bctx, chromedp.CaptureScreenshot()); serr == nil {
-			p := filepath.Join(t.TempDir(), user+".png")
+			p := filepath.Join(t.ArtifactDir(), user+".png")
 			if os.WriteFile(p, shot, 0o600) == nil {
-				t.Logf("%s: screenshot of the failure in %s (removed with the test's temp dir)", user, p)
+				t.Logf("%s: screenshot of the failure in %s", user, p)
 			}
 		}
-		text, _ := chromedp.Run(bctx, chromedp.Evaluate[string](`document.body ? document.body.innerText.slice(0, 600) : ""`))
-		return fmt.Errorf("%s in the browser, %s: %w; the page shows:\n%s", user, what, err, text)
+		text, _ := chromedp.Run(bctx, chromedp.Evaluate[string](`document.body ? document.body.innerText.slice(0, 400) : ""`))
+		return fmt.Errorf("%s in the browser, %s: %w; the page shows:\n%s\nthe browser's errors:\n%s", user, what, err, text, strings.Join(console.last(30), "\n"))
 	}
 	hub := "https://" + h.hubFQN + "/"
 	lab := hub + "user/" + user + "/lab"
@@ -131,14 +135,16 @@ func (h *classHub) browserStudent(ctx context.Context, t *testing.T, ip, user st
 	); err != nil {
 		return fail("logging in", err)
 	}
-	// 2.-3. The spawn, then JupyterLab on Welcome.ipynb (default_url).
+	// 2.-3. The spawn, then JupyterLab on Welcome.ipynb (default_url),
+	// its kernel connected and idle.
 	if err := wait("JupyterLab on Welcome.ipynb", `(() => {
 		const c = document.querySelector('.jp-NotebookPanel .jp-CodeCell .cm-content');
-		return !!c && c.textContent.includes('getpass') && location.pathname.endsWith('/lab/tree/Welcome.ipynb');
+		const k = document.querySelector('.jp-NotebookPanel [data-status]');
+		return !!c && c.textContent.includes('getpass') && location.pathname.endsWith('/lab/tree/Welcome.ipynb') && !!k && k.getAttribute('data-status') === 'idle';
 	})()`, 4*time.Minute); err != nil {
 		return err
 	}
-	t.Logf("%s: login → JupyterLab with Welcome.ipynb ready: %s", user, time.Since(start).Round(10*time.Millisecond))
+	t.Logf("%s: login → JupyterLab with Welcome.ipynb and an idle kernel: %s", user, time.Since(start).Round(10*time.Millisecond))
 
 	// 4. Run the notebook's code cell and read its output.
 	start = time.Now()
@@ -230,17 +236,59 @@ func (h *classHub) browserStudent(ctx context.Context, t *testing.T, ip, user st
 	return nil
 }
 
+// consoleLog keeps what the page reports as errors and warnings (console,
+// uncaught exceptions, the browser's own log: failed websockets, TLS).
+type consoleLog struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (c *consoleLog) add(format string, args ...any) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.lines = append(c.lines, fmt.Sprintf(format, args...))
+}
+
+func (c *consoleLog) last(n int) []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.lines[max(0, len(c.lines)-n):])
+}
+
+func (c *consoleLog) listen(ev any) {
+	switch e := ev.(type) {
+	case *runtime.EventConsoleAPICalled:
+		if e.Type == runtime.ConsoleAPICalledTypeError || e.Type == runtime.ConsoleAPICalledTypeWarning {
+			var parts []string
+			for _, a := range e.Args {
+				if a.Description != "" {
+					parts = append(parts, a.Description)
+				} else {
+					parts = append(parts, string(a.Value))
+				}
+			}
+			c.add("console.%s: %s", e.Type, strings.Join(parts, " "))
+		}
+	case *runtime.EventExceptionThrown:
+		c.add("exception: %s", e.ExceptionDetails.Text)
+	case *log.EventEntryAdded:
+		if e.Entry.Level == log.EntryLevelError || e.Entry.Level == log.EntryLevelWarning {
+			c.add("%s %s: %s %s", e.Entry.Source, e.Entry.Level, e.Entry.Text, e.Entry.URL)
+		}
+	}
+}
+
 // browser starts a headless Chromium that resolves only the hub's name to
 // the droplet and trusts the lab's CA through an NSS database in its own
 // temporary HOME (no certificate errors are ignored); it stops with t.
-func (h *classHub) browser(ctx context.Context, t *testing.T, ip string) (context.Context, error) {
+func (h *classHub) browser(ctx context.Context, t *testing.T, ip string) (context.Context, *consoleLog, error) {
 	home := t.TempDir()
 	nssdb := filepath.Join(home, ".pki", "nssdb")
 	if err := os.MkdirAll(nssdb, 0o700); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if out, err := exec.CommandContext(ctx, "certutil", "-N", "-d", "sql:"+nssdb, "--empty-password").CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("certutil -N: %v: %s", err, out)
+		return nil, nil, fmt.Errorf("certutil -N: %v: %s", err, out)
 	}
 	rest := []byte(h.caPEM)
 	for i := 0; ; i++ {
@@ -251,10 +299,10 @@ func (h *classHub) browser(ctx context.Context, t *testing.T, ip string) (contex
 		}
 		cert := filepath.Join(home, fmt.Sprintf("lab-ca-%d.pem", i))
 		if err := os.WriteFile(cert, pem.EncodeToMemory(block), 0o600); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if out, err := exec.CommandContext(ctx, "certutil", "-A", "-d", "sql:"+nssdb, "-n", fmt.Sprintf("jhub-lab-ca-%d", i), "-t", "C,,", "-i", cert).CombinedOutput(); err != nil {
-			return nil, fmt.Errorf("certutil -A: %v: %s", err, out)
+			return nil, nil, fmt.Errorf("certutil -A: %v: %s", err, out)
 		}
 	}
 	path, _ := exec.LookPath("chromium")
@@ -269,7 +317,12 @@ func (h *classHub) browser(ctx context.Context, t *testing.T, ip string) (contex
 		chromedp.WindowSize(1400, 900),
 	)
 	actx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
-	bctx, cancelBrowser := chromedp.NewContext(actx)
+	console := &consoleLog{}
+	bctx, cancelBrowser := chromedp.NewContext(actx, chromedp.WithListener(console.listen))
 	t.Cleanup(func() { cancelBrowser(); cancelAlloc() })
-	return bctx, chromedp.Do(bctx)
+	if err := chromedp.Do(bctx); err != nil {
+		return nil, nil, err
+	}
+	_, err := chromedp.Call(bctx, log.Enable, cdp.Empty{})
+	return bctx, console, err
 }
