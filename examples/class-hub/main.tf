@@ -62,9 +62,14 @@ resource "jhub_edge" "hub" {
   droplet_memory = jhub_droplet.hub.memory
   droplet_vcpus  = jhub_droplet.hub.vcpus
 
-  # The seeds' layout: students open in ~/assignments on the welcome notebook.
+  # The seeds' layout: students open in ~/assignments on the welcome
+  # notebook, which each student gets a copy of (their edits are kept).
   spawner = {
     notebook_dir = "~/assignments"
+    default_url  = "/lab/tree/Welcome.ipynb"
+  }
+  course_files = {
+    "Welcome.ipynb" = file("${path.module}/Welcome.ipynb")
   }
   idle_cull = { timeout = "1h" }
 

@@ -10,4 +10,6 @@ var (
 	checkHubPy []byte
 	//go:embed files/jhub_hub.py
 	hubClassesPy []byte
+	//go:embed files/seed_course.py
+	seedCoursePy []byte
 )

@@ -41,6 +41,7 @@ func classHub(t *testing.T) Settings {
 		AdminUsers:   []string{"prof"},
 		AdminSSHUser: "teacher",
 		Spawner:      Spawner{NotebookDir: "~/assignments", DefaultURL: "/lab/tree/Welcome.ipynb"},
+		CourseFiles:  map[string]string{"Welcome.ipynb": "{}\n", "week1/data.csv": "x,y\n1,2\n"},
 		Limits:       DefaultLimits(2048, 2),
 		NamedServers: true, NamedServerLimit: 2,
 		IdleCull: &IdleCull{Timeout: time.Hour},

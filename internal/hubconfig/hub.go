@@ -152,6 +152,11 @@ _jhub = _load(` + pyStr(hubClassesName) + `)
 	b.WriteString("\n# Each server runs in its own systemd unit, with limits, as the user's account.\n")
 	set("JupyterHub.spawner_class", "_jhub.JhubSpawner")
 	set("JhubSpawner.unit_properties", pyList(pyStrings(slices.Concat(s.Limits.unitProperties(), serverUnitProperties))...))
+	set("JhubSpawner.course_group", pyString(CourseGroup))
+	if len(s.CourseFiles) > 0 {
+		b.WriteString("# Course files: each server start copies the missing ones into the notebook directory, as the user.\n")
+		set("JhubSpawner.course_files", pyValue("_os.path.join(_release, "+pyStr(courseDirName)+")"))
+	}
 	if sp := s.Spawner; sp.NotebookDir != "" {
 		set("Spawner.notebook_dir", pyString(sp.NotebookDir))
 	}

@@ -108,6 +108,7 @@ const (
 	cullerName     = "idle_culler.py"
 	hubClassesName = "jhub_hub.py"
 	checkHubName   = "check_hub.py"
+	seedCourseName = "seed_course.py"
 	secretsDir     = "secrets"
 	// IdentityKeyFile is the HMAC key of the identity the edge hands the
 	// hub after an OAuth login (edgeconfig.IdentityHeader), 0600 jhub-edge.
@@ -177,6 +178,8 @@ func build(s Settings, l layout) ([]File, error) {
 	r.add(hubConfigName, ondroplet.SecretMode, ondroplet.RootUser, renderHub(s)).Restart = HubUnit
 	r.add(checkHubName, ondroplet.FileMode, ondroplet.RootUser, checkHubPy)
 	r.add(hubClassesName, ondroplet.FileMode, ondroplet.RootUser, hubClassesPy).Restart = HubUnit
+	r.add(seedCourseName, ondroplet.FileMode, ondroplet.RootUser, seedCoursePy)
+	addCourseFiles(r, s.CourseFiles)
 	if s.IdleCull != nil {
 		r.add(cullerName, ondroplet.FileMode, ondroplet.RootUser, idleCullerPy).Restart = HubUnit
 	}

@@ -76,6 +76,9 @@ func TestRenderLayout(t *testing.T) {
 		"jupyterhub_config.py":                   {0o600, "root", false},
 		"jhub_hub.py":                            pub,
 		"check_hub.py":                           pub,
+		"seed_course.py":                         pub,
+		"course/Welcome.ipynb":                   pub,
+		"course/week1/data.csv":                  pub,
 		"idle_culler.py":                         pub,
 		"jhub-edge.service":                      pub,
 		"jupyterhub.service":                     pub,
@@ -302,7 +305,7 @@ func TestHubConfigMeaning(t *testing.T) {
 			"students_group":    "jhub-students",
 		},
 		"LocalAuthenticator": {"create_system_users": true},
-		"JhubSpawner": {"unit_properties": []any{
+		"JhubSpawner": {"course_group": CourseGroup, "course_files": dir + "/course", "unit_properties": []any{
 			"MemoryMax=768M", "TasksMax=512", "CPUQuota=100%", "LimitNPROC=512", "OOMScoreAdjust=500",
 			"PrivateTmp=yes", "NoNewPrivileges=yes", "TimeoutStopSec=20s",
 		}},

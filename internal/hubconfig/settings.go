@@ -45,6 +45,12 @@ type Settings struct {
 	AdminSSHUser string
 	// Spawner configures the single-user servers [spawner].
 	Spawner Spawner
+	// CourseFiles are the course's files [course_files]: a relative path
+	// below the notebook directory ("Welcome.ipynb", "week1/data.csv") to
+	// the file's text. Each server start copies the missing ones into the
+	// user's notebook directory, as the user: a student's edits are never
+	// overwritten, and a deleted file comes back. See MaxCourseFiles.
+	CourseFiles map[string]string
 	// Limits bound each single-user server [limits]; DefaultLimits derives
 	// them from the droplet's size.
 	Limits Limits
@@ -307,6 +313,7 @@ func (s Settings) Validate() error {
 		}
 	}
 	s.Spawner.validate(add)
+	validateCourseFiles(add, s.CourseFiles)
 	s.Limits.validate(add)
 	if s.NamedServerLimit < 0 {
 		add("named_server_limit", "must be 0 (no limit) or positive, got %d", s.NamedServerLimit)

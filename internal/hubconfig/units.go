@@ -77,8 +77,9 @@ func renderUnits(s Settings, current string) map[string][]byte {
 				"StateDirectory=" + path.Base(ondroplet.HubStateDir),
 				"StateDirectoryMode=0700",
 				// The students group exists and its members' homes are
-				// private before any login.
-				"ExecStartPre=/usr/bin/python3 -B " + path.Join(current, hubClassesName) + " prepare " + StudentsGroup,
+				// private before any login; the course directory's
+				// group is the admins.
+				"ExecStartPre=/usr/bin/python3 -B " + path.Join(current, hubClassesName) + " " + strings.Join(prepareArgs(s), " "),
 				"ExecStart=/usr/bin/jupyterhub -f " + path.Join(current, hubConfigName) + " --upgrade-db",
 				"Restart=always",
 				"RestartSec=2s",

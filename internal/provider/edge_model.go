@@ -30,6 +30,7 @@ type edgeModel struct {
 	DropletVCPUs     types.Int64  `tfsdk:"droplet_vcpus"`
 	Limits           types.Object `tfsdk:"limits"`
 	Spawner          *spawnerMdl  `tfsdk:"spawner"`
+	CourseFiles      types.Map    `tfsdk:"course_files"`
 	NamedServers     types.Bool   `tfsdk:"named_servers"`
 	NamedServerLimit types.Int64  `tfsdk:"named_server_limit"`
 	IdleCull         *idleCullMdl `tfsdk:"idle_cull"`
@@ -159,7 +160,7 @@ type basicAuthMd struct {
 // a droplet is created and billed.
 func (m *edgeModel) settingsKnown() bool {
 	vals := []attr.Value{m.SSHUser, m.HubHosts, m.BaseURL, m.AllowedUsers, m.AdminUsers, m.Limits,
-		m.NamedServers, m.NamedServerLimit, m.HubBindURL, m.BasicAuthUsers, m.ProxyMode, m.TrustedCAPEM, m.ExtraUFWRules}
+		m.CourseFiles, m.NamedServers, m.NamedServerLimit, m.HubBindURL, m.BasicAuthUsers, m.ProxyMode, m.TrustedCAPEM, m.ExtraUFWRules}
 	if m.Auth != nil {
 		vals = append(vals, m.Auth.Kind, m.Auth.CreateSystemUsers, m.Auth.Password, m.Auth.AdminPasswords, m.Auth.ClientID, m.Auth.ClientSecret)
 	}
@@ -245,6 +246,9 @@ func (m *edgeModel) settings(ctx context.Context) (hubconfig.Settings, diag.Diag
 	}
 	if sp := m.Spawner; sp != nil {
 		s.Spawner = hubconfig.Spawner{NotebookDir: sp.NotebookDir.ValueString(), DefaultURL: sp.DefaultURL.ValueString(), Cmd: list(sp.Cmd)}
+	}
+	if files := strMap(m.CourseFiles); len(files) > 0 {
+		s.CourseFiles = files
 	}
 	if c := m.IdleCull; c != nil {
 		s.IdleCull = &hubconfig.IdleCull{Timeout: duration(c.Timeout, path.Root("idle_cull").AtName("timeout"), &diags), Every: duration(c.Every, path.Root("idle_cull").AtName("every"), &diags)}

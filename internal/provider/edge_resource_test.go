@@ -29,6 +29,7 @@ func TestAccEdge_validation(t *testing.T) {
 		"package names":         {`student_packages = ["python3-numpy", "Python3-Pandas", "python3-scipy=1.13.1", "x"]`, `(?s)(Invalid Debian package name.*?student_packages\["(Python3-Pandas|python3-scipy=1\.13\.1|x)"\]: .*?){3}`},
 		"package case":          {`student_packages = ["Python3-Pandas"]`, `(?s)student_packages\["Python3-Pandas"\]: "Python3-Pandas"\s+is\s+not\s+a\s+Debian\s+package\s+name.*write\s+"python3-pandas"`},
 		"package pin":           {`student_packages = ["python3-scipy=1.13.1"]`, `(?s)student_packages\["python3-scipy=1.13.1"\]: .*pins\s+a\s+version.*write\s+"python3-scipy"`},
+		"course file escapes":   {`course_files = { "../../.bashrc" = "x" }`, `(?s)course_files\["../../.bashrc"\].*clean relative path`},
 		"public as private key": {`ssh_private_key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJgqmntdaSZzYtx4A8iHNUkF9s/OA5ElKCgCb1QqDJZe"`, `(?s)ssh_private_key.*public key`},
 	} {
 		t.Run(name, func(t *testing.T) {

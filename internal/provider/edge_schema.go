@@ -152,6 +152,17 @@ func (r *edgeResource) Schema(ctx context.Context, _ resource.SchemaRequest, res
 					"cmd":          strings("Replaces the single-user server command."),
 				},
 			},
+			"course_files": schema.MapAttribute{
+				MarkdownDescription: "The course's files: a path relative to the notebook directory (`spawner.notebook_dir`, for example " +
+					"`Welcome.ipynb` or `week1/data.csv`) to the file's text, for example `file(\"${path.module}/Welcome.ipynb\")`. " +
+					"Each time a student's server starts, the files the student does not have are copied into their notebook directory, " +
+					"as the student's own files: a student's edits are never overwritten, and a file they deleted comes back. " +
+					"Paths are clean and relative (no leading `/`, no `..`); at most " + fmt.Sprint(hubconfig.MaxCourseFiles) + " files of at most " +
+					fmt.Sprint(hubconfig.MaxCourseFileBytes>>20) + " MiB each, " + fmt.Sprint(hubconfig.MaxCourseBytes>>20) + " MiB in all. " +
+					"Larger material goes into the shared course directory `" + hubconfig.CourseDir + "` on the droplet, which every student can read " +
+					"and only the hub's admins (group `" + hubconfig.CourseGroup + "`) can write; students can `git clone` the repositories in it.",
+				Optional: true, ElementType: types.StringType,
+			},
 			"named_servers": schema.BoolAttribute{
 				Description: "Let each user run several named servers. Defaults to false.",
 				Optional:    true, Computed: true, Default: booldefault.StaticBool(false),

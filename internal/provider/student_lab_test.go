@@ -70,9 +70,11 @@ func stringsVariable(names []string) config.Variable {
 }
 
 // exampleStep applies examples/class-hub as shipped; the example has its
-// own provider block, so the provider comes with the step.
+// own provider block (source classhub/jhub), so the provider comes with
+// the step.
 func (h *classHub) exampleStep(t *testing.T, students, admins []string) resource.TestStep {
 	env := h.lab.Env()
+	t.Setenv("TF_ACC_PROVIDER_NAMESPACE", "classhub")
 	t.Setenv("DIGITALOCEAN_TOKEN", env.Token)
 	t.Setenv("DIGITALOCEAN_API_URL", env.APIURL)
 	return resource.TestStep{
@@ -82,12 +84,19 @@ func (h *classHub) exampleStep(t *testing.T, students, admins []string) resource
 	}
 }
 
+// fromState takes the droplet's admin user and host key (for ssh) from
+// an applied state and returns its address.
+func (h *classHub) fromState(s *terraform.State) (ip string) {
+	droplet := s.RootModule().Resources["jhub_droplet.hub"].Primary.Attributes
+	h.admin, h.hostKey = droplet["admin_user"], droplet["host_public_key"]
+	return droplet["ipv4_address"]
+}
+
 // A hostile class against examples/class-hub as shipped: every way the
 // first wave's hub let a student become the teacher or root, or reach
 // another student, is tried from the student's side and must fail.
 func TestLabHostileStudent(t *testing.T) {
 	h := newClassHub(t)
-	t.Setenv("TF_ACC_PROVIDER_NAMESPACE", "classhub")
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Minute)
 	defer cancel()
 	var ip, admin string
@@ -105,10 +114,9 @@ func TestLabHostileStudent(t *testing.T) {
 	step1 := h.exampleStep(t, []string{"alice", "bob"}, []string{"teacher", "ta"})
 	step1.Check = resource.ComposeTestCheckFunc(
 		func(s *terraform.State) error {
-			droplet := s.RootModule().Resources["jhub_droplet.hub"].Primary.Attributes
 			edge := s.RootModule().Resources["jhub_edge.hub"].Primary.Attributes
-			ip, admin, h.hostKey = droplet["ipv4_address"], droplet["admin_user"], droplet["host_public_key"]
-			h.admin = admin
+			ip = h.fromState(s)
+			admin = h.admin
 			tlsKey := h.ssh(t, ctx, ip, "sudo sh -c 'cat $(grep -rl \"PRIVATE KEY\" /var/lib/jhub-edge/tls)' | sed -n 2p")
 			if len(strings.TrimSpace(tlsKey)) < 40 {
 				return fmt.Errorf("could not read a line of the edge's TLS key (got %d bytes)", len(tlsKey))

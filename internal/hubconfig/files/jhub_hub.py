@@ -21,13 +21,17 @@ machine, so:
   and the hub accepts only its fresh, single-use, HMAC-signed identity.
 - JhubSpawner: each server in its own transient systemd unit with limits;
   the API token reaches it through a 0600 root EnvironmentFile under /run,
-  never argv or unit properties.
+  never argv or unit properties. The release's course files are copied,
+  as the user, into their notebook directory when missing (seed_course.py).
+- The shared course directory: readable by everyone, writable by the
+  admins only (its group lists exactly the admins); `prepare` enforces it.
 """
 
 import asyncio
 import grp
 import hashlib
 import hmac
+import json
 import os
 import pwd
 import re
@@ -54,6 +58,17 @@ ENV_DIR = "/run/jhub-spawner"
 # Server units: "jupyter-<user>.service" or "jupyter-<user>:<server>.service";
 # user names never contain ':', so a user's units are unambiguous.
 UNIT_PREFIX = "jupyter-"
+# Overrides Debian's jupyter-server extension switches (config.d files are
+# merged in name order, so this one comes last): python3-nbgitpuller 1.0.2
+# builds its handlers on notebook 6's IPythonHandler, which under
+# jupyter-server 2 authenticates nobody ("anonymous"), so anyone reaching
+# /user/<name>/git-pull/api could make that student's server clone any
+# repository to any path they can write (targetpath=../..). Off until an
+# authenticated handler exists.
+SERVER_EXTENSIONS_OVERRIDE = "/etc/jupyter/jupyter_server_config.d/zz_jhub.json"
+DISABLED_SERVER_EXTENSIONS = ("nbgitpuller",)
+# Copies course files as the user; shipped beside this file.
+SEED_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "seed_course.py")
 
 
 class AccountError(Exception):
@@ -374,6 +389,8 @@ class JhubSpawner(AccountRules, Spawner):
     """Each server in its own transient systemd unit, as the user's account."""
 
     unit_properties = List(Unicode(), config=True, help="systemd properties of every server unit (limits, sandboxing)")
+    course_files = Unicode("", config=True, help="directory whose files each notebook directory gets when missing; empty = none")
+    course_group = Unicode("", config=True, help="group that may write the shared course directory: the admins")
     unit = Unicode(help="the running server's unit (state)")
 
     def load_state(self, state):
@@ -408,12 +425,23 @@ class JhubSpawner(AccountRules, Spawner):
             self.port = random_port()
         unit = unit_name(self.user.name, self.name)
         root = self._root_dir(pw.pw_dir)
+        as_user = dict(
+            user=pw.pw_uid, group=pw.pw_gid, extra_groups=[], cwd=pw.pw_dir, umask=0o022,
+            env={"PATH": "/usr/bin:/bin", "HOME": pw.pw_dir}, stdin=subprocess.DEVNULL,
+        )
         if root.startswith(pw.pw_dir + "/"):
             # As the user: a root mkdir would follow links the student planted.
-            subprocess.run(
-                ["mkdir", "-p", "--", root], user=pw.pw_uid, group=pw.pw_gid, extra_groups=[],
-                cwd=pw.pw_dir, env={"PATH": "/usr/bin:/bin"}, check=True, stdin=subprocess.DEVNULL,
+            subprocess.run(["mkdir", "-p", "--", root], check=True, **as_user)
+        if self.course_files and os.path.isdir(self.course_files):
+            seeded = subprocess.run(
+                ["/usr/bin/python3", "-I", "-B", SEED_SCRIPT, self.course_files, root],
+                capture_output=True, text=True, **as_user,
             )
+            if seeded.stdout or seeded.stderr or seeded.returncode:
+                self.log.info("Course files for %s: copied %s; %s", self.user.name, seeded.stdout.split(), seeded.stderr.strip() or "ok")
+        if self.course_group and self.user.admin:
+            # An admin's account may be newer than the hub's last start (prepare).
+            await _run("/usr/sbin/usermod", "--append", "--groups", self.course_group, "--", pw.pw_name)
         env = self.get_env()
         env.update(USER=pw.pw_name, LOGNAME=pw.pw_name, HOME=pw.pw_dir, SHELL=pw.pw_shell, JUPYTERHUB_ROOT_DIR=root)
         os.makedirs(ENV_DIR, mode=0o700, exist_ok=True)
@@ -454,10 +482,15 @@ class JhubSpawner(AccountRules, Spawner):
             await _run("systemctl", "stop", "--", self.unit, check=False)
 
 
-def prepare(group):
+def prepare(group, course_dir, course_mode, course_group, admins):
     """Before the hub starts: the students group exists and every member's
-    home is private (homes made before this rule included)."""
+    home is private (homes made before this rule included); the shared
+    course directory is a real directory root:course_group with
+    course_mode, and course_group lists exactly those admins whose
+    accounts the hub created (demoted admins lose write access); git
+    trusts the repositories in it. Unsafe server extensions are off."""
     subprocess.run(["/usr/sbin/groupadd", "--force", "--system", group], check=True)
+    members = set()
     for name in grp.getgrnam(group).gr_mem:
         try:
             pw = pwd.getpwnam(name)
@@ -465,10 +498,45 @@ def prepare(group):
             continue
         if pw.pw_uid >= UID_MIN:
             private_home(pw)
+            members.add(name)
+    subprocess.run(["/usr/sbin/groupadd", "--force", "--system", course_group], check=True)
+    privileged = set()
+    for g in PRIVILEGED_GROUPS:
+        try:
+            privileged.update(grp.getgrnam(g).gr_mem)
+        except KeyError:
+            pass
+    writers = sorted(members.intersection(admins) - privileged)
+    subprocess.run(["/usr/bin/gpasswd", "--members", ",".join(writers), course_group], check=True, stdout=subprocess.DEVNULL)
+    if os.path.islink(course_dir) or (os.path.lexists(course_dir) and not os.path.isdir(course_dir)):
+        os.rename(course_dir, course_dir + ".not-a-directory.%d" % time.time())
+    os.makedirs(course_dir, exist_ok=True)
+    os.chown(course_dir, 0, grp.getgrnam(course_group).gr_gid)
+    os.chmod(course_dir, course_mode)
+    disable_server_extensions()
+    if os.path.exists("/usr/bin/git"):
+        # Students pull the admins' repositories from here (nbgitpuller
+        # links); git refuses a repository another user owns unless it is
+        # trusted, and only admins can write below course_dir.
+        subprocess.run(
+            ["/usr/bin/git", "config", "--system", "--replace-all", "safe.directory", course_dir + "/*", "^" + re.escape(course_dir) + "/\\*$"],
+            check=True,
+        )
+
+
+def disable_server_extensions():
+    """Writes SERVER_EXTENSIONS_OVERRIDE (root, 0644) atomically."""
+    os.makedirs(os.path.dirname(SERVER_EXTENSIONS_OVERRIDE), mode=0o755, exist_ok=True)
+    tmp = SERVER_EXTENSIONS_OVERRIDE + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump({"ServerApp": {"jpserver_extensions": {name: False for name in DISABLED_SERVER_EXTENSIONS}}}, f)
+        f.write("\n")
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, SERVER_EXTENSIONS_OVERRIDE)
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 3 or sys.argv[1] != "prepare":
-        print("usage: jhub_hub.py prepare STUDENTS_GROUP", file=sys.stderr)
+    if len(sys.argv) < 6 or sys.argv[1] != "prepare":
+        print("usage: jhub_hub.py prepare STUDENTS_GROUP COURSE_DIR COURSE_MODE COURSE_GROUP [ADMIN...]", file=sys.stderr)
         sys.exit(2)
-    prepare(sys.argv[2])
+    prepare(sys.argv[2], sys.argv[3], int(sys.argv[4], 8), sys.argv[5], sys.argv[6:])

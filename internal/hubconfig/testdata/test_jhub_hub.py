@@ -166,8 +166,21 @@ class Names(unittest.TestCase):
         self.assertEqual(stat.S_IMODE(os.stat(pw.pw_dir).st_mode), 0o700)
         self.assertEqual(pw.pw_shell, "/bin/bash")
         os.chmod("/home/frank", 0o755)
-        jhub.prepare("jhub-students")
+        subprocess.run(["/usr/sbin/usermod", "--append", "--groups", "jhub-course", "frank"], check=False)
+        jhub.prepare("jhub-students", "/srv/course", 0o2775, "jhub-course", ["newbie", "eve", "ghost"])
         self.assertEqual(stat.S_IMODE(os.stat("/home/frank").st_mode), 0o700)
+        # The course directory is the admins': only hub-made admin accounts write it.
+        st = os.lstat("/srv/course")
+        self.assertTrue(stat.S_ISDIR(st.st_mode))
+        self.assertEqual((st.st_uid, grp.getgrgid(st.st_gid).gr_name, stat.S_IMODE(st.st_mode)), (0, "jhub-course", 0o2775))
+        self.assertEqual(grp.getgrnam("jhub-course").gr_mem, ["newbie"])
+        # Students' git trusts the admins' repositories there, once however often prepare runs.
+        jhub.prepare("jhub-students", "/srv/course", 0o2775, "jhub-course", ["newbie"])
+        out = subprocess.run(["git", "config", "--system", "--get-all", "safe.directory"], capture_output=True, text=True, check=True).stdout
+        self.assertEqual(out.split(), ["/srv/course/*"])
+        # nbgitpuller's unauthenticated handlers stay off.
+        with open(jhub.SERVER_EXTENSIONS_OVERRIDE, encoding="utf-8") as f:
+            self.assertEqual(f.read(), '{"ServerApp": {"jpserver_extensions": {"nbgitpuller": false}}}\n')
 
     def test_unit_names(self):
         self.assertEqual(jhub.unit_name("alice"), "jupyter-alice.service")

@@ -1,0 +1,339 @@
+//go:build lab && browser
+
+// The browser tier (make test-browser): outside make test until the lab's
+// JupyterLab front end runs cells (docs/design.md, "The real-browser test").
+
+package provider
+
+import (
+	"context"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/dom"
+	"github.com/chromedp/cdproto/log"
+	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/terraform"
+
+	"github.com/classhub/terraform-provider-jhub/internal/hubconfig"
+	"github.com/classhub/terraform-provider-jhub/internal/testkit"
+)
+
+// uploadBytes is the size of the file each student uploads in the browser.
+const uploadBytes = 10 << 20
+
+// Two students at once, each in a headless Chromium, against
+// examples/class-hub as shipped: log in on the login page, wait out the
+// spawn, get JupyterLab on Welcome.ipynb, run its cell, run a command in a
+// terminal (cloning the teacher's repository from the shared course
+// directory, which the student cannot write), and upload 10 MiB.
+func TestLabBrowserStudents(t *testing.T) {
+	for _, bin := range []string{"chromium", "certutil"} {
+		if _, err := exec.LookPath(bin); err != nil {
+			testkit.Need(t, bin, "run scripts/setup.sh (apt-get install chromium libnss3-tools)")
+		}
+	}
+	h := newClassHub(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+	defer cancel()
+	students := []string{"alice", "bob"}
+	step := h.exampleStep(t, students, []string{"teacher"})
+	step.Check = func(s *terraform.State) error {
+		ip := h.fromState(s)
+		// The shared course directory is the admins': the teacher writes
+		// it (and a repository for the class), students only read it.
+		if out := h.ssh(t, ctx, ip, "stat -c '%a %U %G' "+hubconfig.CourseDir); strings.TrimSpace(out) != fmt.Sprintf("%o root %s", hubconfig.CourseDirMode, hubconfig.CourseGroup) {
+			return fmt.Errorf("%s is %q", hubconfig.CourseDir, out)
+		}
+		teacher := h.client(t, "/")
+		if err := teacher.Login(ctx, "teacher", labTeacherPassword); err != nil {
+			return err
+		}
+		if err := teacher.StartServer(ctx, "teacher"); err != nil {
+			return err
+		}
+		k, err := teacher.OpenKernel(ctx, "teacher")
+		if err != nil {
+			return err
+		}
+		defer k.Close()
+		code := fmt.Sprintf("import subprocess\nd=%q+'/notes'\ngit=['git','-C',d,'-c','user.name=Teacher','-c','user.email=teacher@lab']\nsubprocess.run(['git','init','-q','-b','main',d], check=True)\nopen(d+'/README.md','w').write('# Week 1\\n')\nsubprocess.run(git+['add','README.md'], check=True)\nsubprocess.run(git+['commit','-qm','week 1'], check=True)\nprint('committed')", hubconfig.CourseDir)
+		if out, err := k.Execute(ctx, code); err != nil || out != "committed" {
+			return fmt.Errorf("the teacher writing a repository into %s: %q, %v", hubconfig.CourseDir, out, err)
+		}
+
+		var wg sync.WaitGroup
+		errs := make([]error, len(students))
+		for i, u := range students {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs[i] = h.browserStudent(ctx, t, ip, u)
+			}()
+		}
+		wg.Wait()
+		return errors.Join(errs...)
+	}
+	resource.Test(t, resource.TestCase{PreCheck: func() { preCheck(t) }, Steps: []resource.TestStep{step}})
+}
+
+// browserStudent plays one student in a Chromium of their own.
+func (h *classHub) browserStudent(ctx context.Context, t *testing.T, ip, user string) error {
+	bctx, console, err := h.browser(ctx, t, ip)
+	if err != nil {
+		return fmt.Errorf("%s's browser: %w", user, err)
+	}
+	fail := func(what string, err error) error {
+		if shot, serr := chromedp.Run(bctx, chromedp.CaptureScreenshot()); serr == nil {
+			p := filepath.Join(t.ArtifactDir(), user+".png")
+			if os.WriteFile(p, shot, 0o600) == nil {
+				t.Logf("%s: screenshot of the failure in %s", user, p)
+			}
+		}
+		text, _ := chromedp.Run(bctx, chromedp.Evaluate[string](`document.body ? document.body.innerText.slice(0, 400) : ""`))
+		return fmt.Errorf("%s in the browser, %s: %w; the page shows:\n%s\nthe browser's errors:\n%s", user, what, err, text, strings.Join(console.last(30), "\n"))
+	}
+	hub := "https://" + h.hubFQN + "/"
+	lab := hub + "user/" + user + "/lab"
+	// wait evaluates a JavaScript expression until it is true. Errors
+	// while the page navigates (login, spawn, redirects) are retried.
+	wait := func(what, expr string, timeout time.Duration) error {
+		deadline := time.Now().Add(timeout)
+		var last error
+		for time.Now().Before(deadline) {
+			ok, err := chromedp.Run(bctx, chromedp.Evaluate[bool](expr))
+			if err == nil && ok {
+				return nil
+			}
+			last = err
+			select {
+			case <-bctx.Done():
+				return fail("waiting for "+what, bctx.Err())
+			case <-time.After(250 * time.Millisecond):
+			}
+		}
+		return fail("waiting for "+what, fmt.Errorf("not after %s (last error: %v)", timeout, last))
+	}
+
+	// 1. The hub's login page.
+	start := time.Now()
+	if err := chromedp.Do(bctx,
+		chromedp.Navigate(hub),
+		chromedp.WaitVisible(chromedp.ID(`#username_input`)),
+		chromedp.SendKeys(chromedp.ID(`#username_input`), user),
+		chromedp.SendKeys(chromedp.ID(`#password_input`), labClassPassword),
+		chromedp.Click(chromedp.ID(`#login_submit`)),
+	); err != nil {
+		return fail("logging in", err)
+	}
+	// 2.-3. The spawn, then JupyterLab on Welcome.ipynb (default_url),
+	// its kernel connected and idle.
+	if err := wait("JupyterLab on Welcome.ipynb", `(() => {
+		const c = document.querySelector('.jp-NotebookPanel .jp-CodeCell .cm-content');
+		const k = document.querySelector('.jp-NotebookPanel [data-status]');
+		return !!c && c.textContent.includes('getpass') && location.pathname.endsWith('/lab/tree/Welcome.ipynb') && !!k && k.getAttribute('data-status') === 'idle';
+	})()`, 4*time.Minute); err != nil {
+		return err
+	}
+	t.Logf("%s: login → JupyterLab with Welcome.ipynb and an idle kernel: %s", user, time.Since(start).Round(10*time.Millisecond))
+
+	// 4. Run the notebook's code cell and read its output.
+	start = time.Now()
+	if err := chromedp.Do(bctx,
+		chromedp.Click(chromedp.CSS(`.jp-NotebookPanel .jp-CodeCell .cm-content`)),
+		chromedp.Click(chromedp.CSS(`.jp-NotebookPanel-toolbar [data-command="notebook:run-cell-and-select-next"]`)),
+	); err != nil {
+		return fail("running the cell", err)
+	}
+	want := "Hello, " + user + " - Python 3."
+	// A cell that never runs is reported at the end: the terminal and the
+	// upload are checked all the same.
+	cellErr := wait("the cell's output", fmt.Sprintf(`[...document.querySelectorAll('.jp-NotebookPanel .jp-CodeCell .jp-OutputArea-output')].some(o => o.textContent.includes(%q))`, want), 2*time.Minute)
+	if cellErr == nil {
+		t.Logf("%s: cell → output %q: %s", user, want, time.Since(start).Round(10*time.Millisecond))
+	}
+
+	// 5. A terminal from the launcher. Its text reaches the DOM in
+	// screen-reader mode, whichever renderer xterm picks.
+	saved, err := chromedp.Run(bctx, chromedp.Evaluate[bool](fmt.Sprintf(`(async () => {
+		const xsrf = (document.cookie.match(/(?:^|; )_xsrf=([^;]*)/) || [])[1] || '';
+		const r = await fetch(%q, {method: 'PUT', headers: {'Content-Type': 'application/json', 'X-XSRFToken': decodeURIComponent(xsrf)},
+			body: JSON.stringify({raw: '{"screenReaderMode": true}'})});
+		return r.ok;
+	})()`, lab+"/api/settings/@jupyterlab/terminal-extension:plugin"), chromedp.EvalAwaitPromise))
+	if err != nil || !saved {
+		return fail("turning on the terminal's screen-reader mode", fmt.Errorf("saved %v: %v", saved, err))
+	}
+	if err := chromedp.Do(bctx, chromedp.Navigate(lab+"/tree/Welcome.ipynb")); err != nil {
+		return fail("reloading JupyterLab", err)
+	}
+	if err := wait("the launcher button", `(() => { const b = document.querySelector('.jp-FileBrowser-toolbar [data-command="launcher:create"]'); if (b) b.click(); return !!b; })()`, 2*time.Minute); err != nil {
+		return err
+	}
+	if err := wait("the launcher's terminal card", `(() => { const c = [...document.querySelectorAll('.jp-LauncherCard')].find(e => e.textContent.trim() === 'Terminal'); if (c) c.click(); return !!c; })()`, time.Minute); err != nil {
+		return err
+	}
+	if err := chromedp.Do(bctx,
+		chromedp.WaitVisible(chromedp.CSS(`.jp-Terminal .xterm-helper-textarea`)),
+		chromedp.Sleep(2*time.Second), // the shell's prompt
+		chromedp.Focus(chromedp.CSS(`.jp-Terminal .xterm-helper-textarea`)),
+		chromedp.SendKeys(chromedp.CSS(`.jp-Terminal .xterm-helper-textarea`), `echo term-$(id -un)-$((6*7)); git clone -q `+hubconfig.CourseDir+`/notes && cat notes/README.md; touch `+hubconfig.CourseDir+`/$(id -un) || echo read-only-$((2*3))`+"\r"),
+	); err != nil {
+		return fail("typing into the terminal", err)
+	}
+	if err := wait("the terminal's output", fmt.Sprintf(`(() => { const t = document.querySelector('.jp-Terminal'); return !!t && t.textContent.includes(%q) && t.textContent.includes('read-only-6') && t.textContent.includes('# Week 1'); })()`, "term-"+user+"-42"), time.Minute); err != nil {
+		return err
+	}
+
+	// 6. Upload 10 MiB with the file browser's upload button.
+	upload := filepath.Join(t.TempDir(), "upload-"+user+".bin")
+	if err := os.WriteFile(upload, []byte(strings.Repeat(user[:1], uploadBytes)), 0o600); err != nil {
+		return err
+	}
+	if _, err := chromedp.Call(bctx, page.SetInterceptFileChooserDialog, page.SetInterceptFileChooserDialogParams{Enabled: true}); err != nil {
+		return fail("intercepting the file chooser", err)
+	}
+	chooser, err := chromedp.Run(bctx, chromedp.WaitEvent(page.FileChooserOpened, nil,
+		chromedp.Click(chromedp.CSS(`.jp-FileBrowser-toolbar .jp-id-upload button`))))
+	if err != nil {
+		return fail("opening the upload dialog", err)
+	}
+	start = time.Now()
+	if _, err := chromedp.Call(bctx, dom.SetFileInputFiles, dom.SetFileInputFilesParams{Files: []string{upload}, BackendNodeID: chooser.BackendNodeID}); err != nil {
+		return fail("choosing the file to upload", err)
+	}
+	landed := fmt.Sprintf("/home/%s/assignments/%s", user, filepath.Base(upload))
+	for {
+		out := strings.TrimSpace(h.ssh(t, ctx, ip, "sudo stat -c '%s %U' "+landed+" 2>/dev/null || true"))
+		if out == fmt.Sprintf("%d %s", uploadBytes, user) {
+			break
+		}
+		if time.Since(start) > 3*time.Minute {
+			return fail("the upload", fmt.Errorf("%s is %q after %s, want %d bytes owned by %s", landed, out, time.Since(start).Round(time.Second), uploadBytes, user))
+		}
+		time.Sleep(time.Second)
+	}
+	t.Logf("%s: 10 MiB upload landed: %s", user, time.Since(start).Round(10*time.Millisecond))
+
+	// Debian's nbgitpuller handlers authenticate nobody under
+	// jupyter-server 2: they must not be served. A request without any
+	// login must not make this student's server clone anything anywhere.
+	anon := h.client(t, "/")
+	code, _, err := anon.Do(ctx, http.MethodGet, "user/"+user+"/git-pull/api?repo=file://"+hubconfig.CourseDir+"/notes&targetpath=../pulled-by-anyone", nil)
+	if err != nil {
+		return fmt.Errorf("%s: the unauthenticated git-pull request: %w", user, err)
+	}
+	if out := h.ssh(t, ctx, ip, fmt.Sprintf("sudo test -e /home/%s/pulled-by-anyone && echo CLONED || echo absent", user)); strings.TrimSpace(out) != "absent" || code == http.StatusOK {
+		return fmt.Errorf("%s: an unauthenticated git-pull request answered %d and the clone is %q", user, code, out)
+	}
+	return cellErr
+}
+
+// consoleLog keeps what the page reports as errors and warnings (console,
+// uncaught exceptions, the browser's own log: failed websockets, TLS).
+type consoleLog struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (c *consoleLog) add(format string, args ...any) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.lines = append(c.lines, fmt.Sprintf(format, args...))
+}
+
+func (c *consoleLog) last(n int) []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.lines[max(0, len(c.lines)-n):])
+}
+
+func (c *consoleLog) listen(ev any) {
+	switch e := ev.(type) {
+	case *runtime.EventConsoleAPICalled:
+		if e.Type == runtime.ConsoleAPICalledTypeError || e.Type == runtime.ConsoleAPICalledTypeWarning {
+			var parts []string
+			for _, a := range e.Args {
+				if a.Description != "" {
+					parts = append(parts, a.Description)
+				} else {
+					parts = append(parts, string(a.Value))
+				}
+			}
+			c.add("console.%s: %s", e.Type, strings.Join(parts, " "))
+		}
+	case *runtime.EventExceptionThrown:
+		desc := ""
+		if e.ExceptionDetails.Exception != nil {
+			desc = e.ExceptionDetails.Exception.Description
+		}
+		c.add("exception: %s %s", e.ExceptionDetails.Text, desc)
+	case *log.EventEntryAdded:
+		if e.Entry.Level == log.EntryLevelError || e.Entry.Level == log.EntryLevelWarning {
+			c.add("%s %s: %s %s", e.Entry.Source, e.Entry.Level, e.Entry.Text, e.Entry.URL)
+		}
+	}
+}
+
+// browser starts a headless Chromium that resolves only the hub's name to
+// the droplet and trusts the lab's CA through an NSS database in its own
+// temporary HOME (no certificate errors are ignored); it stops with t.
+func (h *classHub) browser(ctx context.Context, t *testing.T, ip string) (context.Context, *consoleLog, error) {
+	home := t.TempDir()
+	nssdb := filepath.Join(home, ".pki", "nssdb")
+	if err := os.MkdirAll(nssdb, 0o700); err != nil {
+		return nil, nil, err
+	}
+	if out, err := exec.CommandContext(ctx, "certutil", "-N", "-d", "sql:"+nssdb, "--empty-password").CombinedOutput(); err != nil {
+		return nil, nil, fmt.Errorf("certutil -N: %v: %s", err, out)
+	}
+	rest := []byte(h.caPEM)
+	for i := 0; ; i++ {
+		var block *pem.Block
+		block, rest = pem.Decode(rest)
+		if block == nil {
+			break
+		}
+		cert := filepath.Join(home, fmt.Sprintf("lab-ca-%d.pem", i))
+		if err := os.WriteFile(cert, pem.EncodeToMemory(block), 0o600); err != nil {
+			return nil, nil, err
+		}
+		if out, err := exec.CommandContext(ctx, "certutil", "-A", "-d", "sql:"+nssdb, "-n", fmt.Sprintf("jhub-lab-ca-%d", i), "-t", "C,,", "-i", cert).CombinedOutput(); err != nil {
+			return nil, nil, fmt.Errorf("certutil -A: %v: %s", err, out)
+		}
+	}
+	path, _ := exec.LookPath("chromium")
+	// Headless, no first-run UI, --disable-background-networking among them.
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(path),
+		chromedp.Env("HOME="+home),
+		chromedp.UserDataDir(filepath.Join(home, "profile")),
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.Flag("host-resolver-rules", "MAP "+h.hubFQN+" "+ip),
+		chromedp.WindowSize(1400, 900),
+	)
+	actx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
+	console := &consoleLog{}
+	bctx, cancelBrowser := chromedp.NewContext(actx, chromedp.WithListener(console.listen))
+	t.Cleanup(func() { cancelBrowser(); cancelAlloc() })
+	if err := chromedp.Do(bctx); err != nil {
+		return nil, nil, err
+	}
+	_, err := chromedp.Call(bctx, log.Enable, cdp.Empty{})
+	return bctx, console, err
+}
