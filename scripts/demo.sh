@@ -33,7 +33,8 @@ esac
 
 echo "== a student logs in through the edge, starts a server and runs code:"
 student_rc=0
-"$work/student" -hub "$hub" -user alice -password-file "$work/class.password" -ca "$JHUB_LAB_CA" -dns "$JHUB_LAB_DNS" || student_rc=$?
+"$work/student" -hub "$hub" -user alice -password-file "$work/class.password" -ca "$JHUB_LAB_CA" -dns "$JHUB_LAB_DNS" \
+  -code "import getpass, numpy; print(getpass.getuser(), 'runs numpy', numpy.__version__, ':', numpy.arange(6).reshape(2, 3).sum(axis=0))" || student_rc=$?
 [ "$student_rc" = 0 ] || echo "demo: the student could not run code" >&2
 
 cat <<EOT
