@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/digitalocean/godo"
 	"golang.org/x/oauth2"
@@ -151,9 +152,17 @@ func TestMetadataHandler(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, _, _ := sim.Droplet(d.ID)
-	ip, _ := got.PublicIPv4()
-	addr := netip.MustParseAddr(ip)
+	// The droplet has its address once it is active (the create action
+	// ends), which a busy machine may take a moment to get to.
+	var ip string
+	for end := time.Now().Add(30 * time.Second); ip == "" && time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+		got, _, _ := sim.Droplet(d.ID)
+		ip, _ = got.PublicIPv4()
+	}
+	addr, err := netip.ParseAddr(ip)
+	if err != nil {
+		t.Fatalf("droplet %d has no public address after 30 s: %v", d.ID, err)
+	}
 	l := &Lab{sim: sim, droplets: map[int]*droplet{}, byIP: map[netip.Addr]int{}}
 	l.droplets[d.ID] = &droplet{spec: dosim.MachineSpec{ID: d.ID, Name: "hub", IPv4: addr, SSHPublicKeys: []string{"ssh-ed25519 AAAA test"}}}
 	l.byIP[addr] = d.ID
