@@ -153,6 +153,9 @@ _jhub = _load(` + pyStr(hubClassesName) + `)
 	set("JupyterHub.spawner_class", "_jhub.JhubSpawner")
 	set("JhubSpawner.unit_properties", pyList(pyStrings(slices.Concat(s.Limits.unitProperties(), serverUnitProperties))...))
 	set("JhubSpawner.course_group", pyString(CourseGroup))
+	// A lecture's students arrive together and their servers start at once.
+	set("Spawner.start_timeout", pyInt(SpawnStartTimeout))
+	set("Spawner.http_timeout", pyInt(SpawnHTTPTimeout))
 	if len(s.CourseFiles) > 0 {
 		b.WriteString("# Course files: each server start copies the missing ones into the notebook directory, as the user.\n")
 		set("JhubSpawner.course_files", pyValue("_os.path.join(_release, "+pyStr(courseDirName)+")"))

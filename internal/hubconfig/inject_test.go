@@ -50,7 +50,7 @@ func TestHostileStringsStayData(t *testing.T) {
 	}
 	got := execHubConfig(t, cfg.Path)
 	wantSpawner := map[string]any{"notebook_dir": "~/" + hostile[2], "default_url": "/lab/tree/" + hostile[0],
-		"cmd": append([]any{"jupyterhub-singleuser"}, anys(hostile)...)}
+		"cmd": append([]any{"jupyterhub-singleuser"}, anys(hostile)...), "start_timeout": float64(SpawnStartTimeout), "http_timeout": float64(SpawnHTTPTimeout)}
 	if !reflect.DeepEqual(got["Spawner"], wantSpawner) {
 		t.Errorf("Spawner = %#v\nwant %#v", got["Spawner"], wantSpawner)
 	}

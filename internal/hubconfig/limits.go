@@ -88,3 +88,14 @@ func (l Limits) unitProperties() []string {
 		fmt.Sprintf("OOMScoreAdjust=%d", StudentOOMScoreAdjust),
 	}
 }
+
+// Spawn timeouts, in seconds. A lecture's students arrive within a minute
+// and their servers compete for the droplet's CPU: in the lab (bench/lecture,
+// 60 students over 60 s on 2 cores) the servers that did start took up to
+// 80 s to answer, and every spawn after the 27th failed at JupyterHub's
+// default 30 s http_timeout. A student waits out a slow start rather than
+// getting an error page.
+const (
+	SpawnStartTimeout = 300 // the spawner's start returns (systemd-run, seeding the course)
+	SpawnHTTPTimeout  = 240 // the new server answers its first request
+)

@@ -309,7 +309,7 @@ func TestHubConfigMeaning(t *testing.T) {
 			"MemoryMax=768M", "TasksMax=512", "CPUQuota=100%", "LimitNPROC=512", "OOMScoreAdjust=500",
 			"PrivateTmp=yes", "NoNewPrivileges=yes", "TimeoutStopSec=20s",
 		}},
-		"Spawner": {"notebook_dir": "~/assignments", "default_url": "/lab/tree/Welcome.ipynb"},
+		"Spawner": {"notebook_dir": "~/assignments", "default_url": "/lab/tree/Welcome.ipynb", "start_timeout": float64(SpawnStartTimeout), "http_timeout": float64(SpawnHTTPTimeout)},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("config assigns\n%v\nwant\n%v", got, want)
@@ -394,7 +394,7 @@ func TestHubConfigMinimal(t *testing.T) {
 		t.Errorf("load_roles = %v", roles)
 	}
 	// JupyterLab, in the home directory.
-	if sp := got["Spawner"]; !reflect.DeepEqual(sp, map[string]any{"default_url": "/lab"}) {
+	if sp := got["Spawner"]; !reflect.DeepEqual(sp, map[string]any{"default_url": "/lab", "start_timeout": float64(SpawnStartTimeout), "http_timeout": float64(SpawnHTTPTimeout)}) {
 		t.Errorf("c.Spawner = %v", sp)
 	}
 	if got["Authenticator"]["any_allow_config"] != true {
