@@ -123,7 +123,7 @@ func run(o options) (*report, error) {
 	students := make([]*student, o.n)
 	var wg sync.WaitGroup
 	var firstOutputs sync.WaitGroup // every student has output (or failed)
-	var kernelsMem memSplit
+	var idleMem memSplit
 	allUp := make(chan struct{})
 	start := time.Now()
 	for i := range students {
@@ -144,14 +144,14 @@ func run(o options) (*report, error) {
 	// Every student who got this far now has an idle kernel and a server:
 	// what each costs is measured here, before the held cells start.
 	if smp != nil {
-		kernelsMem = smp.split()
+		idleMem = smp.split()
 	}
 	close(allUp)
 	wg.Wait()
 	r := newReport(o, time.Since(start), students)
 	if smp != nil {
 		r.Resources = smp.summary()
-		r.Memory = kernelsMem
+		r.Memory = idleMem
 	}
 	return r, nil
 }

@@ -227,22 +227,19 @@ func (s *Server) volumeByNameLocked(name, region string) (*volume, error) {
 }
 
 func (s *Server) deleteVolume(r *http.Request) (int, any, error) {
-	s.mu.Lock()
-	v, err := s.volumeLocked(r)
-	if err == nil {
-		err = s.removeVolumeLocked(v)
-	}
-	s.mu.Unlock()
-	if err != nil {
-		return 0, nil, err
-	}
-	return s.destroyVolume(r.Context(), v)
+	return s.deleteFoundVolume(r, func() (*volume, error) { return s.volumeLocked(r) })
 }
 
 func (s *Server) deleteVolumeByName(r *http.Request) (int, any, error) {
 	q := r.URL.Query()
+	return s.deleteFoundVolume(r, func() (*volume, error) { return s.volumeByNameLocked(q.Get("name"), q.Get("region")) })
+}
+
+// deleteFoundVolume forgets the volume find returns (called with s.mu held)
+// and destroys its storage.
+func (s *Server) deleteFoundVolume(r *http.Request, find func() (*volume, error)) (int, any, error) {
 	s.mu.Lock()
-	v, err := s.volumeByNameLocked(q.Get("name"), q.Get("region"))
+	v, err := find()
 	if err == nil {
 		err = s.removeVolumeLocked(v)
 	}
