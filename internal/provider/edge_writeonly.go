@@ -44,9 +44,10 @@ var writeOnlySecrets = []string{hubconfig.SecretPassword, hubconfig.SecretAdminP
 // writeOnlyDocs is the part of each write-only attribute's description
 // that says how it is installed.
 func writeOnlyDocs(name string) string {
-	return " Write-only (Terraform 1.11 or later): Terraform keeps it in no plan and no state, and neither does the provider, which keeps only a " +
-		"bcrypt hash of the installed file's sha256 (in private state) to find it changed on the droplet. Conflicts with `" + name + "`; requires `" +
-		name + versionSuffix + "`. A new value is installed only when `" + name + versionSuffix + "` changes: changing the value alone does nothing."
+	return " Write-only (Terraform 1.11 or later): neither Terraform nor the provider keeps it in plan or state; the provider keeps only a " +
+		"bcrypt hash of the installed file's sha256 (private state), to find the droplet's copy changed. Conflicts with `" + name + "`; requires `" +
+		name + versionSuffix + "`. The value is installed when the hub is created and when `" + name + versionSuffix + "` changes " +
+		"(and again on a new droplet, or to repair a copy changed on the droplet): changing the value alone does nothing."
 }
 
 // writeOnlyString is the write-only form of the sensitive string attribute
