@@ -51,10 +51,13 @@ resource "jhub_edge" "hub" {
   admin_users   = var.admins
 
   # Students log in with the class password; admins only with their own.
+  # The class password is write-only: it stays out of Terraform's state and
+  # plans, and a new one is installed when class_password_version changes.
   auth = {
-    kind            = "shared-password"
-    password        = var.class_password
-    admin_passwords = var.admin_passwords
+    kind                = "shared-password"
+    password_wo         = var.class_password
+    password_wo_version = var.class_password_version
+    admin_passwords     = var.admin_passwords
   }
 
   # Each student's server gets a share of the droplet: limits derived

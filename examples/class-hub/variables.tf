@@ -32,9 +32,16 @@ variable "admin_ssh_private_key" {
 }
 
 variable "class_password" {
-  description = "The class password students log in with (at least 12 characters). It never admits an admin."
+  description = "The class password students log in with (at least 12 characters). It never admits an admin. Ephemeral: Terraform keeps it in no state or plan file."
   type        = string
   sensitive   = true
+  ephemeral   = true
+}
+
+variable "class_password_version" {
+  description = "Increment it with a new class_password: only a new version installs the new password."
+  type        = number
+  default     = 1
 }
 
 variable "admin_passwords" {

@@ -54,7 +54,7 @@ func renderEdge(s Settings, r *release) ([]byte, error) {
 		if a.CARootPEM != "" {
 			cfg.TLS.ACME.CARootFile = r.path("tls/acme_ca_root.pem")
 		}
-		if a.DNSToken != "" {
+		if s.gives(SecretDNSToken, a.DNSToken) {
 			cfg.TLS.ACME.DNS = edgeconfig.DNSConfig{TokenFile: r.path(secretsDir + "/do_token"), APIURL: a.DNSAPIURL, Resolvers: a.DNSResolvers}
 		}
 	}

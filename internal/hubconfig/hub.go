@@ -132,7 +132,7 @@ _jhub = _load(` + pyStr(hubClassesName) + `)
 		b.WriteString("# Students log in with the class password, admins only with their own.\n")
 		set("ThrottledLogin.failures_per_minute", pyInt(LoginFailuresPerName))
 		set("ThrottledLogin.address_failures_per_minute", pyInt(LoginFailuresPerAddress))
-		if s.Auth.Password != "" {
+		if s.gives(SecretPassword, s.Auth.Password) {
 			set("PasswordCheck.class_password", "_secret('hub_password', strip=False)")
 		}
 		if len(s.AdminUsers) > 0 {

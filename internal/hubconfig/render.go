@@ -29,6 +29,10 @@ type File struct {
 	Owner   string      // user (and group of the same name) owning the file: ondroplet.RootUser or ondroplet.EdgeUser
 	Content []byte
 	Secret  bool // never log or diff Content
+	// Attr names the given secret (SecretPassword, …) that is this file's
+	// whole content, "" for other files. A withheld secret's file has no
+	// Content.
+	Attr string
 	// Restart names the unit to restart when this file's content differs
 	// from the running release's file at the same path ("" = none). Every
 	// unit file restarts its own unit; jhub-edge otherwise reloads (SIGHUP,
@@ -119,25 +123,33 @@ const (
 
 func build(s Settings, l layout) ([]File, error) {
 	r := &release{layout: l}
+	given := func(rel, owner, attr string, content []byte) *File {
+		if s.Withheld[attr] {
+			content = nil
+		}
+		f := r.secret(rel, owner, content)
+		f.Attr = attr
+		return f
+	}
 	// The hub reads its config and these secrets only when it starts.
 	r.secret(secretsDir+"/cookie_secret", ondroplet.RootUser, []byte(s.Secrets.CookieSecret+"\n")).Restart = HubUnit
 	r.secret(secretsDir+"/proxy_token", ondroplet.EdgeUser, []byte(s.Secrets.ProxyToken+"\n")).Restart = HubUnit
 	switch s.Auth.Kind {
 	case AuthSharedPassword, AuthDummy:
-		if s.Auth.Password != "" {
-			r.secret(secretsDir+"/hub_password", ondroplet.RootUser, []byte(s.Auth.Password)).Restart = HubUnit
+		if s.gives(SecretPassword, s.Auth.Password) {
+			given(secretsDir+"/hub_password", ondroplet.RootUser, SecretPassword, []byte(s.Auth.Password)).Restart = HubUnit
 		}
 		if len(s.AdminUsers) > 0 {
 			pw, err := json.Marshal(s.Auth.AdminPasswords)
 			if err != nil {
 				return nil, fmt.Errorf("hubconfig: encoding auth.admin_passwords: %w", err)
 			}
-			r.secret(secretsDir+"/admin_passwords", ondroplet.RootUser, pw).Restart = HubUnit
+			given(secretsDir+"/admin_passwords", ondroplet.RootUser, SecretAdminPasswords, pw).Restart = HubUnit
 		}
 	case AuthGitHub, AuthOIDC:
 		// The edge runs the login; the hub trusts only identities signed
 		// with the shared key (root reads the edge's file).
-		r.secret(oauthClientSecretFile, ondroplet.EdgeUser, []byte(s.Auth.ClientSecret+"\n"))
+		given(oauthClientSecretFile, ondroplet.EdgeUser, SecretClientSecret, []byte(s.Auth.ClientSecret+"\n"))
 		r.secret(IdentityKeyFile, ondroplet.EdgeUser, []byte(s.Secrets.identityKey()+"\n")).Restart = HubUnit
 	}
 	if len(s.Secrets.BasicAuthHashes) > 0 {
@@ -156,13 +168,14 @@ func build(s Settings, l layout) ([]File, error) {
 	switch t.Mode {
 	case TLSPEM:
 		r.add("tls/cert.pem", ondroplet.FileMode, ondroplet.RootUser, []byte(t.CertPEM))
-		r.secret(secretsDir+"/tls_key.pem", ondroplet.EdgeUser, []byte(t.KeyPEM))
+		// The edge loads its key and its DNS token only when it starts.
+		given(secretsDir+"/tls_key.pem", ondroplet.EdgeUser, SecretKeyPEM, []byte(t.KeyPEM)).Restart = EdgeUnit
 	case TLSACME:
 		if t.ACME.CARootPEM != "" {
 			r.add("tls/acme_ca_root.pem", ondroplet.FileMode, ondroplet.RootUser, []byte(t.ACME.CARootPEM))
 		}
-		if t.ACME.DNSToken != "" {
-			r.secret(secretsDir+"/do_token", ondroplet.EdgeUser, []byte(t.ACME.DNSToken+"\n"))
+		if s.gives(SecretDNSToken, t.ACME.DNSToken) {
+			given(secretsDir+"/do_token", ondroplet.EdgeUser, SecretDNSToken, []byte(t.ACME.DNSToken+"\n")).Restart = EdgeUnit
 		}
 	}
 	if s.Edge.ProxyMode == ProxyCHP {

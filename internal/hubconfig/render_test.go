@@ -497,3 +497,84 @@ func TestRestartOnlyWhatChanged(t *testing.T) {
 		})
 	}
 }
+
+// A withheld secret (a write-only attribute between its changes) renders
+// the release it was installed with: the same files, byte for byte, except
+// that its own file has no content. A new value restarts the unit that
+// reads it only at start.
+func TestWithheldSecretsRenderTheSameRelease(t *testing.T) {
+	cert, key := selfSignedPEM(t, "hub.example.edu")
+	otherCert, otherKey := selfSignedPEM(t, "hub.example.edu")
+	base := classHub(t)
+	variants := map[string]func(*Settings){
+		"shared": func(s *Settings) { s.Auth = sharedAuth() },
+		"github": func(s *Settings) {
+			s.Auth = Auth{Kind: AuthGitHub, ClientID: "Iv1.abc", ClientSecret: "gh-secret"}
+		},
+		"pem": func(s *Settings) { s.Edge.TLS = TLS{Mode: TLSPEM, CertPEM: cert, KeyPEM: key} },
+		"dns": func(s *Settings) {
+			s.Edge.TLS.ACME.Challenges = []string{"dns-01"}
+			s.Edge.TLS.ACME.DNSToken = "dop_v1_token"
+		},
+	}
+	for name, modify := range variants {
+		t.Run(name, func(t *testing.T) {
+			given := base
+			modify(&given)
+			withheld := given
+			withheld.Withheld = map[string]bool{}
+			// Each secret the variant sets is withheld.
+			for attr, v := range map[string]*string{
+				SecretPassword:     &withheld.Auth.Password,
+				SecretClientSecret: &withheld.Auth.ClientSecret,
+				SecretDNSToken:     &withheld.Edge.TLS.ACME.DNSToken,
+				SecretKeyPEM:       &withheld.Edge.TLS.KeyPEM,
+			} {
+				withheld.Withheld[attr] = *v != ""
+				*v = ""
+			}
+			withheld.Withheld[SecretAdminPasswords] = len(withheld.Auth.AdminPasswords) > 0
+			withheld.Auth.AdminPasswords = nil
+			a, b := mustRender(t, given), mustRender(t, withheld)
+			if len(a) != len(b) {
+				t.Fatalf("%d files with the values, %d withheld", len(a), len(b))
+			}
+			attrs := 0
+			for i := range a {
+				fa, fb := a[i], b[i]
+				if fa.Path != fb.Path || fa.Mode != fb.Mode || fa.Owner != fb.Owner || fa.Restart != fb.Restart || fa.Attr != fb.Attr || fa.Secret != fb.Secret {
+					t.Errorf("file %d: %s %o %s %q %q, withheld %s %o %s %q %q", i, fa.Path, fa.Mode, fa.Owner, fa.Restart, fa.Attr, fb.Path, fb.Mode, fb.Owner, fb.Restart, fb.Attr)
+				}
+				switch {
+				case fa.Attr != "":
+					attrs++
+					if len(fa.Content) == 0 || fb.Content != nil || !fa.Secret {
+						t.Errorf("%s (%s): %d bytes given, %d withheld, secret %v", fa.Path, fa.Attr, len(fa.Content), len(fb.Content), fa.Secret)
+					}
+				case !bytes.Equal(fa.Content, fb.Content):
+					t.Errorf("%s differs when the secrets are withheld", fa.Path)
+				}
+			}
+			if attrs == 0 {
+				t.Error("no file holds a given secret")
+			}
+		})
+	}
+
+	// The edge reads its key and its DNS token only at start.
+	pem := base
+	pem.Edge.TLS = TLS{Mode: TLSPEM, CertPEM: cert, KeyPEM: key}
+	rekeyed := pem
+	rekeyed.Edge.TLS = TLS{Mode: TLSPEM, CertPEM: otherCert, KeyPEM: otherKey}
+	if got := restarts(t, pem, rekeyed); !slices.Contains(got, EdgeUnit) {
+		t.Errorf("a new key restarts %v, want %s among them", got, EdgeUnit)
+	}
+	dns := base
+	dns.Edge.TLS.ACME.Challenges = []string{"dns-01"}
+	dns.Edge.TLS.ACME.DNSToken = "dop_v1_token"
+	retoken := dns
+	retoken.Edge.TLS.ACME.DNSToken = "dop_v1_other"
+	if got := restarts(t, dns, retoken); !slices.Equal(got, []string{EdgeUnit}) {
+		t.Errorf("a new DNS token restarts %v, want only %s", got, EdgeUnit)
+	}
+}

@@ -128,12 +128,14 @@ func renderUnits(s Settings, current string) map[string][]byte {
 var oomProtected = fmt.Sprintf("OOMScoreAdjust=%d", ServiceOOMScoreAdjust)
 
 // edgeRestartKey digests the settings the edge only applies at start:
-// the proxy mode (listeners), TLS and every host name.
+// the proxy mode (listeners), TLS and every host name. The TLS key and the
+// DNS token restart it through their files (File.Restart): a unit holds no
+// digest of a secret, which a write-only attribute would not give again.
 func edgeRestartKey(s Settings) string {
 	h := sha256.New()
 	t := s.Edge.TLS
 	a := t.ACME
-	fields := []string{s.Edge.ProxyMode, t.Mode, t.CertPEM, t.KeyPEM, a.Email, a.DirectoryURL, a.CARootPEM, a.DNSToken, a.DNSAPIURL,
+	fields := []string{s.Edge.ProxyMode, t.Mode, t.CertPEM, a.Email, a.DirectoryURL, a.CARootPEM, a.DNSAPIURL,
 		strings.Join(a.Challenges, ","), strings.Join(a.DNSResolvers, ","), strings.Join(s.HubHosts, ",")}
 	for _, site := range s.Edge.Sites {
 		fields = append(fields, site.Host)

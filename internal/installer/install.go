@@ -30,6 +30,13 @@ type File struct {
 	Owner   string      // "user" or "user:group"; "" means root. Missing users are created as system users.
 	Content []byte
 	Secret  bool // content never leaves the tar stream, and is redacted from errors
+	// Keep is the sha256 (hex) of the host's copy to keep: a secret whose
+	// value the provider no longer holds, or holds but must not install
+	// (a write-only attribute whose version did not change). When the
+	// host's file has this hash, mode and owner it stays and Content is
+	// not sent; otherwise Content is installed, and with no Content the
+	// install fails. State.Matches compares the host's file with Keep.
+	Keep string
 }
 
 // Service is a systemd unit the release runs.
@@ -61,6 +68,7 @@ type Result struct {
 	SentBytes int64    // file content sent; files already on the host are copied there
 	Installed []string // packages apt-get installed (or marked as installed by hand)
 	Removed   []string // packages dropped from Release.Packages, left to apt's autoremove
+	Kept      []string // paths of Keep files whose host copy was kept
 }
 
 // StepError is a failed Install step, with what rollback did.
@@ -144,11 +152,10 @@ func (c *Client) installRelease(ctx context.Context, r Release) (Result, error) 
 			return Result{}, fmt.Errorf("install: service name %q is not a systemd unit name like jhub-edge.service", s.Name)
 		}
 	}
-	id := releaseID(files)
-	res := Result{ReleaseID: id}
+	var res Result
 	c.secrets = nil
 	for _, f := range files {
-		if f.Secret {
+		if f.Secret && len(f.Content) > 0 {
 			c.secrets = append(c.secrets, f.Content)
 		}
 	}
@@ -158,12 +165,8 @@ func (c *Client) installRelease(ctx context.Context, r Release) (Result, error) 
 	if err != nil {
 		return res, &StepError{Step: "users", Err: err}
 	}
-	want := map[string]FileState{}
 	var paths []string
 	for _, f := range files {
-		a := accounts[f.Owner]
-		sum := sha256.Sum256(f.Content)
-		want[f.Path] = FileState{SHA256: hex.EncodeToString(sum[:]), Mode: f.Mode.Perm(), Owner: a.user, Group: a.group}
 		paths = append(paths, f.Path)
 	}
 	units := make([]string, len(r.Services))
@@ -174,6 +177,24 @@ func (c *Client) installRelease(ctx context.Context, r Release) (Result, error) 
 	if err != nil {
 		return res, &StepError{Step: "inspect", Err: err}
 	}
+	want := map[string]FileState{}
+	for i, f := range files {
+		a := accounts[f.Owner]
+		w := FileState{SHA256: f.Keep, Mode: f.Mode.Perm(), Owner: a.user, Group: a.group}
+		switch {
+		case f.Keep != "" && before.files[f.Path] == w:
+			res.Kept = append(res.Kept, f.Path)
+		case f.Keep != "" && f.Content == nil:
+			return res, &StepError{Step: "inspect", Err: fmt.Errorf("%s on the host is not the copy to keep (changed by hand, or a new droplet), and its content was not given", f.Path)}
+		default:
+			files[i].Keep = ""
+			w.SHA256 = contentSHA(f.Content)
+		}
+		want[f.Path] = w
+	}
+	// Kept files count with the hash they keep: the id is the files' on the host.
+	id := releaseID(files)
+	res.ReleaseID = id
 	changed := map[string]bool{}
 	for p, w := range want {
 		if before.files[p] != w {
@@ -533,12 +554,26 @@ func isUnitPath(p string) bool {
 	return strings.HasPrefix(p, "/etc/systemd/") || strings.HasPrefix(p, "/lib/systemd/") || strings.HasPrefix(p, "/usr/lib/systemd/")
 }
 
+// contentSHA is the hex sha256 of content, as sha256sum prints it.
+func contentSHA(content []byte) string {
+	sum := sha256.Sum256(content)
+	return hex.EncodeToString(sum[:])
+}
+
+// fileSHA is the hash f has on the host once installed: the kept copy's or
+// its content's.
+func fileSHA(f File) string {
+	if f.Keep != "" {
+		return f.Keep
+	}
+	return contentSHA(f.Content)
+}
+
 // releaseID is the content hash of the (sorted) files: equal input, equal id.
 func releaseID(files []File) string {
 	h := sha256.New()
 	for _, f := range files {
-		_, _ = fmt.Fprintf(h, "%s\x00%o\x00%s\x00%d\x00", f.Path, f.Mode.Perm(), f.Owner, len(f.Content)) // a hash never fails
-		h.Write(f.Content)
+		_, _ = fmt.Fprintf(h, "%s\x00%o\x00%s\x00%s\x00", f.Path, f.Mode.Perm(), f.Owner, fileSHA(f)) // a hash never fails
 	}
 	return hex.EncodeToString(h.Sum(nil))[:24]
 }

@@ -2,8 +2,6 @@ package installer
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"os"
 	"strconv"
@@ -26,14 +24,14 @@ type FileState struct {
 	Owner, Group string
 }
 
-// Matches reports whether f is on disk as Install puts it: same content,
-// mode and owner (and group, when f names one).
+// Matches reports whether f is on disk as Install puts it: same content
+// (the kept copy's hash, for a File.Keep), mode and owner (and group, when
+// f names one).
 func (s State) Matches(f File) bool {
 	fs, ok := s.Files[f.Path]
 	if !ok {
 		return false
 	}
-	sum := sha256.Sum256(f.Content)
 	mode, owner := f.Mode, f.Owner
 	if mode == 0 {
 		mode = ondroplet.FileMode
@@ -42,7 +40,7 @@ func (s State) Matches(f File) bool {
 		owner = ondroplet.RootUser
 	}
 	user, group, hasGroup := strings.Cut(owner, ":")
-	return fs.SHA256 == hex.EncodeToString(sum[:]) && fs.Mode == mode.Perm() && fs.Owner == user && (!hasGroup || fs.Group == group)
+	return fs.SHA256 == fileSHA(f) && fs.Mode == mode.Perm() && fs.Owner == user && (!hasGroup || fs.Group == group)
 }
 
 // State reads the current release, the given files and the given units.

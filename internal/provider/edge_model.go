@@ -56,15 +56,22 @@ type authModel struct {
 	Kind              types.String `tfsdk:"kind"`
 	CreateSystemUsers types.Bool   `tfsdk:"create_system_users"`
 	Password          types.String `tfsdk:"password"`
+	PasswordWO        types.String `tfsdk:"password_wo"`
+	PasswordWOVersion types.Int64  `tfsdk:"password_wo_version"`
 	AdminPasswords    types.Map    `tfsdk:"admin_passwords"`
-	ClientID          types.String `tfsdk:"client_id"`
-	ClientSecret      types.String `tfsdk:"client_secret"`
-	IssuerURL         types.String `tfsdk:"issuer_url"`
-	Scopes            types.List   `tfsdk:"scopes"`
-	UsernameClaim     types.String `tfsdk:"username_claim"`
-	AllowedDomains    types.List   `tfsdk:"allowed_domains"`
-	GitHubOrg         types.String `tfsdk:"github_org"`
-	GitHubURL         types.String `tfsdk:"github_url"`
+	// AdminPasswordsWO is write-only: set from the configuration (copyWriteOnly).
+	AdminPasswordsWO        types.Map    `tfsdk:"admin_passwords_wo"`
+	AdminPasswordsWOVersion types.Int64  `tfsdk:"admin_passwords_wo_version"`
+	ClientID                types.String `tfsdk:"client_id"`
+	ClientSecret            types.String `tfsdk:"client_secret"`
+	ClientSecretWO          types.String `tfsdk:"client_secret_wo"`
+	ClientSecretWOVersion   types.Int64  `tfsdk:"client_secret_wo_version"`
+	IssuerURL               types.String `tfsdk:"issuer_url"`
+	Scopes                  types.List   `tfsdk:"scopes"`
+	UsernameClaim           types.String `tfsdk:"username_claim"`
+	AllowedDomains          types.List   `tfsdk:"allowed_domains"`
+	GitHubOrg               types.String `tfsdk:"github_org"`
+	GitHubURL               types.String `tfsdk:"github_url"`
 }
 
 // limitsModel is jhub_edge's limits.
@@ -129,16 +136,20 @@ type idleCullMdl struct {
 }
 
 type tlsModel struct {
-	Mode             types.String `tfsdk:"mode"`
-	ACMEEmail        types.String `tfsdk:"acme_email"`
-	ACMEDirectoryURL types.String `tfsdk:"acme_directory_url"`
-	ACMECARootPEM    types.String `tfsdk:"acme_ca_root_pem"`
-	ACMEChallenges   types.List   `tfsdk:"acme_challenges"`
-	DNSToken         types.String `tfsdk:"dns_token"`
-	DNSAPIURL        types.String `tfsdk:"dns_api_url"`
-	DNSResolvers     types.List   `tfsdk:"dns_resolvers"`
-	CertPEM          types.String `tfsdk:"cert_pem"`
-	KeyPEM           types.String `tfsdk:"key_pem"`
+	Mode              types.String `tfsdk:"mode"`
+	ACMEEmail         types.String `tfsdk:"acme_email"`
+	ACMEDirectoryURL  types.String `tfsdk:"acme_directory_url"`
+	ACMECARootPEM     types.String `tfsdk:"acme_ca_root_pem"`
+	ACMEChallenges    types.List   `tfsdk:"acme_challenges"`
+	DNSToken          types.String `tfsdk:"dns_token"`
+	DNSTokenWO        types.String `tfsdk:"dns_token_wo"`
+	DNSTokenWOVersion types.Int64  `tfsdk:"dns_token_wo_version"`
+	DNSAPIURL         types.String `tfsdk:"dns_api_url"`
+	DNSResolvers      types.List   `tfsdk:"dns_resolvers"`
+	CertPEM           types.String `tfsdk:"cert_pem"`
+	KeyPEM            types.String `tfsdk:"key_pem"`
+	KeyPEMWO          types.String `tfsdk:"key_pem_wo"`
+	KeyPEMWOVersion   types.Int64  `tfsdk:"key_pem_wo_version"`
 }
 
 type siteModel struct {
@@ -162,7 +173,9 @@ func (m *edgeModel) settingsKnown() bool {
 	vals := []attr.Value{m.SSHUser, m.HubHosts, m.BaseURL, m.AllowedUsers, m.AdminUsers, m.Limits,
 		m.CourseFiles, m.NamedServers, m.NamedServerLimit, m.HubBindURL, m.BasicAuthUsers, m.ProxyMode, m.TrustedCAPEM, m.ExtraUFWRules}
 	if m.Auth != nil {
-		vals = append(vals, m.Auth.Kind, m.Auth.CreateSystemUsers, m.Auth.Password, m.Auth.AdminPasswords, m.Auth.ClientID, m.Auth.ClientSecret)
+		a := m.Auth
+		vals = append(vals, a.Kind, a.CreateSystemUsers, a.Password, a.AdminPasswords, a.ClientID, a.ClientSecret,
+			a.PasswordWO, a.PasswordWOVersion, a.AdminPasswordsWO, a.AdminPasswordsWOVersion, a.ClientSecretWO, a.ClientSecretWOVersion)
 	}
 	if m.Spawner != nil {
 		vals = append(vals, m.Spawner.NotebookDir, m.Spawner.DefaultURL, m.Spawner.Cmd)
@@ -171,7 +184,8 @@ func (m *edgeModel) settingsKnown() bool {
 		vals = append(vals, m.IdleCull.Timeout, m.IdleCull.Every)
 	}
 	if t := m.TLS; t != nil {
-		vals = append(vals, t.Mode, t.ACMEEmail, t.ACMEDirectoryURL, t.ACMECARootPEM, t.ACMEChallenges, t.DNSToken, t.DNSAPIURL, t.DNSResolvers, t.CertPEM, t.KeyPEM)
+		vals = append(vals, t.Mode, t.ACMEEmail, t.ACMEDirectoryURL, t.ACMECARootPEM, t.ACMEChallenges, t.DNSToken, t.DNSAPIURL, t.DNSResolvers, t.CertPEM, t.KeyPEM,
+			t.DNSTokenWO, t.DNSTokenWOVersion, t.KeyPEMWO, t.KeyPEMWOVersion)
 	}
 	for _, s := range m.Sites {
 		vals = append(vals, s.Host, s.StaticFiles, s.Root, s.Upstream)
@@ -190,7 +204,9 @@ func (m *edgeModel) settingsKnown() bool {
 	return true
 }
 
-// settings maps the model onto the hub's settings, without secrets.
+// settings maps the model onto the hub's settings, without the generated
+// secrets. A secret given in its write-only form is taken from the model
+// (copyWriteOnly), or withheld where it is null there (state).
 func (m *edgeModel) settings(ctx context.Context) (hubconfig.Settings, diag.Diagnostics) {
 	var diags diag.Diagnostics
 	list := func(l types.List) []string {
@@ -230,11 +246,15 @@ func (m *edgeModel) settings(ctx context.Context) (hubconfig.Settings, diag.Diag
 	if a := m.Auth; a != nil {
 		s.Auth = hubconfig.Auth{
 			Kind: a.Kind.ValueString(), CreateSystemUsers: a.CreateSystemUsers.ValueBool(),
-			Password: a.Password.ValueString(), ClientID: a.ClientID.ValueString(), ClientSecret: a.ClientSecret.ValueString(),
+			Password: orWriteOnly(a.Password, a.PasswordWO), ClientID: a.ClientID.ValueString(), ClientSecret: orWriteOnly(a.ClientSecret, a.ClientSecretWO),
 			IssuerURL: a.IssuerURL.ValueString(), Scopes: list(a.Scopes), UsernameClaim: a.UsernameClaim.ValueString(),
 			AllowedDomains: list(a.AllowedDomains), GitHubOrg: a.GitHubOrg.ValueString(), GitHubURL: a.GitHubURL.ValueString(),
 		}
-		if pw := strMap(a.AdminPasswords); len(pw) > 0 {
+		admins := a.AdminPasswords
+		if admins.IsNull() {
+			admins = a.AdminPasswordsWO
+		}
+		if pw := strMap(admins); len(pw) > 0 {
 			s.Auth.AdminPasswords = pw
 		}
 	}
@@ -258,10 +278,19 @@ func (m *edgeModel) settings(ctx context.Context) (hubconfig.Settings, diag.Diag
 			Mode: t.Mode.ValueString(),
 			ACME: hubconfig.ACME{
 				Email: t.ACMEEmail.ValueString(), DirectoryURL: t.ACMEDirectoryURL.ValueString(), CARootPEM: t.ACMECARootPEM.ValueString(),
-				Challenges: list(t.ACMEChallenges), DNSToken: t.DNSToken.ValueString(), DNSAPIURL: t.DNSAPIURL.ValueString(), DNSResolvers: list(t.DNSResolvers),
+				Challenges: list(t.ACMEChallenges), DNSToken: orWriteOnly(t.DNSToken, t.DNSTokenWO), DNSAPIURL: t.DNSAPIURL.ValueString(), DNSResolvers: list(t.DNSResolvers),
 			},
 			CertPEM: t.CertPEM.ValueString(),
-			KeyPEM:  t.KeyPEM.ValueString(),
+			KeyPEM:  orWriteOnly(t.KeyPEM, t.KeyPEMWO),
+		}
+	}
+	// A write-only value is in the model only where the configuration was read.
+	for attr, f := range m.writeOnlyFields() {
+		if f.value.IsNull() {
+			if s.Withheld == nil {
+				s.Withheld = map[string]bool{}
+			}
+			s.Withheld[attr] = true
 		}
 	}
 	for _, site := range m.Sites {

@@ -56,11 +56,13 @@ func (r *edgeResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRe
 	if req.Plan.Raw.IsNull() {
 		return
 	}
-	var plan edgeModel
+	var plan, cfg edgeModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	resp.Diagnostics.Append(req.Config.Get(ctx, &cfg)...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	plan.copyWriteOnly(&cfg)
 	// The id is the address: it moves with the hub to a rebuilt droplet.
 	resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("id"), plan.Host)...)
 	limits, d := plan.plannedLimits(ctx)
@@ -80,7 +82,7 @@ func (r *edgeResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRe
 			return
 		}
 		if err := s.Validate(); err != nil {
-			resp.Diagnostics.Append(fieldDiags("Invalid hub settings", err)...)
+			resp.Diagnostics.Append(writeOnlyDiags("Invalid hub settings", err, &plan)...)
 			return
 		}
 		if base, err := hubconfig.NormalizeBaseURL(s.BaseURL); err == nil && len(s.HubHosts) > 0 {
@@ -99,36 +101,61 @@ func (r *edgeResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRe
 	if !plan.BasicAuthUsers.Equal(state.BasicAuthUsers) {
 		resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("basic_auth_hashes"), types.MapUnknown(types.StringType))...)
 	}
+	// The admins' passwords file lists exactly admin_users: a kept one
+	// would lack a new admin's password or still hold a removed one's.
+	if pv, sv := plan.writeOnlyFields()[hubconfig.SecretAdminPasswords], state.writeOnlyFields()[hubconfig.SecretAdminPasswords]; !pv.version.IsNull() &&
+		pv.version.Equal(sv.version) && !plan.AdminUsers.Equal(state.AdminUsers) {
+		resp.Diagnostics.AddAttributeError(path.Root("auth").AtName("admin_passwords_wo_version"), "The admins' passwords must be installed again",
+			"admin_users changed, and the admins' passwords installed from auth.admin_passwords_wo name exactly the old admin_users. "+
+				"Give every admin's password in auth.admin_passwords_wo and increment auth.admin_passwords_wo_version.")
+	}
 	if state.ReleaseID.ValueString() == driftedRelease {
 		resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("release_id"), types.StringUnknown())...)
 	}
 }
 
 func (r *edgeResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
-	var plan edgeModel
+	var plan, cfg edgeModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	resp.Diagnostics.Append(req.Config.Get(ctx, &cfg)...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	plan.copyWriteOnly(&cfg)
 	secrets, err := hubconfig.GenerateSecrets()
 	if err != nil {
 		resp.Diagnostics.AddError("Cannot generate secrets", err.Error())
 		return
 	}
 	plan.ID = plan.Host
-	resp.Diagnostics.Append(r.install(ctx, &plan, secrets, "", nil)...)
+	kept, d := r.install(ctx, &plan, secrets, "", nil, nil)
+	resp.Diagnostics.Append(d...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+	resp.Diagnostics.Append(kept.save(ctx, resp.Private.SetKey)...)
 }
 
 func (r *edgeResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
-	var plan, state edgeModel
+	var plan, cfg, state edgeModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	resp.Diagnostics.Append(req.Config.Get(ctx, &cfg)...)
 	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
 	if resp.Diagnostics.HasError() {
 		return
+	}
+	plan.copyWriteOnly(&cfg)
+	old, d := readVerifiers(ctx, req.Private.GetKey)
+	resp.Diagnostics.Append(d...)
+	// A write-only secret whose version did not change keeps the droplet's
+	// copy: a new value alone is not installed.
+	keep := verifiers{}
+	was := state.writeOnlyFields()
+	for attr, f := range plan.writeOnlyFields() {
+		if h, ok := old[attr]; ok && f.version.Equal(was[attr].version) {
+			keep[attr] = h
+		}
 	}
 	secrets, d := state.secrets(ctx)
 	resp.Diagnostics.Append(d...)
@@ -152,27 +179,31 @@ func (r *edgeResource) Update(ctx context.Context, req resource.UpdateRequest, r
 	} else {
 		restore = state.TLSBundle.ValueString()
 	}
-	resp.Diagnostics.Append(r.install(ctx, &plan, secrets, restore, oldRules)...)
+	kept, d := r.install(ctx, &plan, secrets, restore, oldRules, keep)
+	resp.Diagnostics.Append(d...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+	resp.Diagnostics.Append(kept.save(ctx, resp.Private.SetKey)...)
 }
 
 // install renders the release for m and installs it, then brings the extra
 // ufw rules from oldRules to m's; on success m carries the secrets, the
-// release id and the TLS bundle read back from the host.
-func (r *edgeResource) install(ctx context.Context, m *edgeModel, secrets hubconfig.Secrets, tlsBundle string, oldRules []string) diag.Diagnostics {
+// release id and the TLS bundle read back from the host, and the result
+// the verifiers of the write-only secrets' files. The droplet's copy of a
+// write-only secret in keep stays when keep verifies it.
+func (r *edgeResource) install(ctx context.Context, m *edgeModel, secrets hubconfig.Secrets, tlsBundle string, oldRules []string, keep verifiers) (verifiers, diag.Diagnostics) {
 	var diags diag.Diagnostics
 	s, d := m.settings(ctx)
 	diags.Append(d...)
 	if diags.HasError() {
-		return diags
+		return nil, diags
 	}
 	secrets, err := secrets.WithBasicAuth(s.Edge.BasicAuthUsers)
 	if err != nil {
 		diags.AddAttributeError(path.Root("basic_auth_users"), "Cannot hash basic auth passwords", err.Error())
-		return diags
+		return nil, diags
 	}
 	s.Secrets = secrets
 
@@ -182,32 +213,36 @@ func (r *edgeResource) install(ctx context.Context, m *edgeModel, secrets hubcon
 	c, done, err := sshConns.get(ctx, m)
 	if err != nil {
 		diags.AddAttributeError(path.Root("host"), "Cannot reach the droplet over SSH", err.Error())
-		return diags
+		return nil, diags
 	}
 	defer func() { done(diags.HasError()) }()
 	if err := c.WaitCloudInit(ctx); err != nil {
 		diags.AddError("The droplet's bootstrap failed", err.Error())
-		return diags
+		return nil, diags
 	}
-	rel, err := release(ctx, c, &s)
+	rel, attrs, err := release(ctx, c, &s)
 	if err != nil {
 		diags.AddError("Cannot prepare the release", err.Error())
-		return diags
+		return nil, diags
+	}
+	if err := keepVerified(ctx, c, rel.Files, attrs, keep); err != nil {
+		diags.AddError("Cannot read the installed secrets' hashes", err.Error())
+		return nil, diags
 	}
 	if tlsBundle != "" {
 		if err := c.ImportTLS(ctx, []byte(tlsBundle)); err != nil {
 			diags.AddError("Cannot restore the certificates", err.Error())
-			return diags
+			return nil, diags
 		}
 	}
 	trust, err := r.trust(ctx, m, c)
 	if err != nil {
 		diags.AddAttributeError(path.Root("trusted_ca_pem"), "Cannot build the trust for the health check", err.Error())
-		return diags
+		return nil, diags
 	}
 	diags.Append(m.StudentPackages.ElementsAs(ctx, &rel.Packages, true)...)
 	if diags.HasError() {
-		return diags
+		return nil, diags
 	}
 	base, _ := hubconfig.NormalizeBaseURL(s.BaseURL)
 	rel.Health = func(ctx context.Context) error {
@@ -222,15 +257,20 @@ func (r *edgeResource) install(ctx context.Context, m *edgeModel, secrets hubcon
 			summary = fmt.Sprintf("Install failed at step %q", se.Step)
 		}
 		diags.AddError(summary, err.Error()+"\n\nThe previous release, if any, keeps serving. Fix the cause and apply again.")
-		return diags
+		return nil, diags
 	}
 	tflog.Info(ctx, "hub installed", map[string]any{"release": res.ReleaseID, "changed": res.Changed, "restarted": res.Restarted, "reloaded": res.Reloaded,
-		"packages_installed": res.Installed, "packages_removed": res.Removed})
+		"packages_installed": res.Installed, "packages_removed": res.Removed, "kept": res.Kept})
+	kept, err := keep.record(rel.Files, attrs, m.writeOnlyFields(), res)
+	if err != nil {
+		diags.AddError("Cannot hash the installed secrets", err.Error())
+		return nil, diags
+	}
 	var rules []string
 	diags.Append(m.ExtraUFWRules.ElementsAs(ctx, &rules, true)...)
 	if err := c.ApplyFirewall(ctx, oldRules, rules); err != nil {
 		diags.AddAttributeError(path.Root("extra_ufw_rules"), "Cannot apply the firewall rules", err.Error())
-		return diags
+		return nil, diags
 	}
 	// A bundle planned from state stays as planned; what the droplet holds
 	// now (a renewal) comes in with the next refresh.
@@ -246,30 +286,35 @@ func (r *edgeResource) install(ctx context.Context, m *edgeModel, secrets hubcon
 	diags.Append(m.setSecrets(secrets)...)
 	m.ReleaseID = types.StringValue(res.ReleaseID)
 	m.HubURL = types.StringValue("https://" + s.HubHosts[0] + base)
-	return diags
+	return kept, diags
 }
 
 // release renders the files for s with the edge build for the host's
-// machine. The build lives inside the release (hubconfig.DefaultEdgeBinary),
-// so a new build is a new release and a rollback restores the old binary.
-func release(ctx context.Context, c *installer.Client, s *hubconfig.Settings) (installer.Release, error) {
+// machine, and names the files of the given secrets (path → attribute).
+// The build lives inside the release (hubconfig.DefaultEdgeBinary), so a
+// new build is a new release and a rollback restores the old binary.
+func release(ctx context.Context, c *installer.Client, s *hubconfig.Settings) (installer.Release, map[string]string, error) {
 	arch, err := c.Arch(ctx)
 	if err != nil {
-		return installer.Release{}, err
+		return installer.Release{}, nil, err
 	}
 	bin, err := bundle.Edge(arch)
 	if err != nil {
-		return installer.Release{}, err
+		return installer.Release{}, nil, err
 	}
 	s.EdgeBinary = hubconfig.DefaultEdgeBinary
 	files, err := hubconfig.Render(*s)
 	if err != nil {
-		return installer.Release{}, err
+		return installer.Release{}, nil, err
 	}
 	rel := installer.Release{Files: []installer.File{{Path: s.EdgeBinary, Mode: 0o755, Owner: "root", Content: bin}}}
+	attrs := map[string]string{}
 	restart := map[string][]string{}
 	for _, f := range files {
 		rel.Files = append(rel.Files, installer.File{Path: f.Path, Mode: f.Mode, Owner: f.Owner, Content: f.Content, Secret: f.Secret})
+		if f.Attr != "" {
+			attrs[f.Path] = f.Attr
+		}
 		if f.Restart != "" {
 			restart[f.Restart] = append(restart[f.Restart], f.Path)
 		}
@@ -282,7 +327,32 @@ func release(ctx context.Context, c *installer.Client, s *hubconfig.Settings) (i
 	for _, unit := range hubconfig.Units(*s) {
 		rel.Services = append(rel.Services, installer.Service{Name: unit, Reload: unit == hubconfig.EdgeUnit, RestartOnChange: restart[unit]})
 	}
-	return rel, nil
+	return rel, attrs, nil
+}
+
+// keepVerified sets Keep on the files of the secrets in keep whose copy on
+// the droplet the verifiers recognise: that copy stays, whatever the
+// configuration holds now.
+func keepVerified(ctx context.Context, c *installer.Client, files []installer.File, attrs map[string]string, keep verifiers) error {
+	var paths []string
+	for p, attr := range attrs {
+		if _, ok := keep[attr]; ok {
+			paths = append(paths, p)
+		}
+	}
+	if len(paths) == 0 {
+		return nil
+	}
+	st, err := c.State(ctx, paths, nil)
+	if err != nil {
+		return err
+	}
+	for i, f := range files {
+		if sha := st.Files[f.Path].SHA256; keep.verifies(attrs[f.Path], sha) {
+			files[i].Keep = sha
+		}
+	}
+	return nil
 }
 
 func dialEdge(ctx context.Context, m *edgeModel) (*installer.Client, error) {
@@ -376,6 +446,8 @@ func (r *edgeResource) Read(ctx context.Context, req resource.ReadRequest, resp 
 		return
 	}
 	s.Secrets = secrets
+	kept, d := readVerifiers(ctx, req.Private.GetKey)
+	resp.Diagnostics.Append(d...)
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	c, done, err := sshConns.get(ctx, &state)
@@ -389,7 +461,7 @@ func (r *edgeResource) Read(ctx context.Context, req resource.ReadRequest, resp 
 	}
 	broken := false
 	defer func() { done(broken) }()
-	rel, err := release(ctx, c, &s)
+	rel, attrs, err := release(ctx, c, &s)
 	if err != nil {
 		resp.Diagnostics.AddWarning("Cannot check for drift", err.Error())
 		return
@@ -410,7 +482,15 @@ func (r *edgeResource) Read(ctx context.Context, req resource.ReadRequest, resp 
 	}
 	drift := st.ReleaseID == ""
 	for _, f := range rel.Files {
-		if !st.Matches(f) {
+		// A withheld secret's file is the droplet's copy when the verifier knows it.
+		withheld := f.Content == nil && s.Withheld[attrs[f.Path]]
+		if withheld {
+			f.Keep = st.Files[f.Path].SHA256
+			if !kept.verifies(attrs[f.Path], f.Keep) {
+				f.Keep = ""
+			}
+		}
+		if !st.Matches(f) || (withheld && f.Keep == "") {
 			tflog.Warn(ctx, "file differs from the release", map[string]any{"path": f.Path})
 			drift = true
 		}

@@ -3,6 +3,7 @@ package provider
 import (
 	"context"
 	"fmt"
+	"maps"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/listvalidator"
@@ -25,8 +26,24 @@ func (r *edgeResource) Schema(ctx context.Context, _ resource.SchemaRequest, res
 	str := func(desc string) schema.StringAttribute {
 		return schema.StringAttribute{Description: desc, Optional: true}
 	}
-	secret := func(desc string) schema.StringAttribute {
-		return schema.StringAttribute{Description: desc + " Sensitive: kept in state, installed as a 0600 file, never logged.", Optional: true, Sensitive: true}
+	// secret is a sensitive attribute whose write-only form, name_wo, keeps it out of state.
+	secret := func(name, desc string) schema.StringAttribute {
+		return schema.StringAttribute{
+			MarkdownDescription: desc + " Sensitive: kept in state, installed as a 0600 file, never logged; `" + name + writeOnlySuffix + "` keeps it out of state.",
+			Optional:            true, Sensitive: true,
+		}
+	}
+	authAttrs := map[string]schema.Attribute{}
+	tlsAttrs := map[string]schema.Attribute{}
+	authAttrs["password_wo"], authAttrs["password_wo_version"] = writeOnlyString("password", "The class password, as `password`.")
+	authAttrs["admin_passwords_wo"], authAttrs["admin_passwords_wo_version"] = writeOnlyMap("admin_passwords",
+		"The admins' own passwords, as `admin_passwords`. The installed file lists exactly `admin_users`, so a change of `admin_users` needs a new `admin_passwords_wo_version` too.")
+	authAttrs["client_secret_wo"], authAttrs["client_secret_wo_version"] = writeOnlyString("client_secret", "The OAuth client secret, as `client_secret`.")
+	tlsAttrs["dns_token_wo"], tlsAttrs["dns_token_wo_version"] = writeOnlyString("dns_token", "The DigitalOcean API token for `dns-01`, as `dns_token`.")
+	tlsAttrs["key_pem_wo"], tlsAttrs["key_pem_wo_version"] = writeOnlyString("key_pem", "The private key, with `pem`, as `key_pem`.")
+	with := func(extra, attrs map[string]schema.Attribute) map[string]schema.Attribute {
+		maps.Copy(attrs, extra)
+		return attrs
 	}
 	strings := func(desc string) schema.ListAttribute {
 		return schema.ListAttribute{Description: desc, Optional: true, ElementType: types.StringType}
@@ -88,7 +105,7 @@ func (r *edgeResource) Schema(ctx context.Context, _ resource.SchemaRequest, res
 			"auth": schema.SingleNestedAttribute{
 				Description: "How students log in.",
 				Required:    true,
-				Attributes: map[string]schema.Attribute{
+				Attributes: with(authAttrs, map[string]schema.Attribute{
 					"kind": schema.StringAttribute{
 						Description: "`pam` (system accounts), `shared-password` (any allowed name with one class password), `github` (GitHub's OAuth web flow), `oidc` (any OpenID Connect provider) or `dummy` (labs and tests). " +
 							"With `github` and `oidc` the edge runs the login and hands JupyterHub a signed identity; register the callback URL https://HUB_HOST/BASE_URLhub/oauth_callback with the provider.",
@@ -96,21 +113,21 @@ func (r *edgeResource) Schema(ctx context.Context, _ resource.SchemaRequest, res
 						Validators: []validator.String{stringvalidator.OneOf(hubconfig.AuthPAM, hubconfig.AuthSharedPassword, hubconfig.AuthGitHub, hubconfig.AuthOIDC, hubconfig.AuthDummy)},
 					},
 					"create_system_users": schema.BoolAttribute{Description: "With `pam`: create a system account for each allowed or admin user.", Optional: true},
-					"password":            secret("The class password for `shared-password`; optional for `dummy`."),
+					"password":            secret("password", "The class password for `shared-password`; optional for `dummy`."),
 					"admin_passwords": schema.MapAttribute{
 						MarkdownDescription: fmt.Sprintf("Each admin's own password, by name, for `shared-password` and `dummy`: every name in `admin_users` needs one (at least %d characters), "+
-							"and it may not be the class password. Admins never log in with the class password. Sensitive: kept in state, installed as a 0600 file, never logged.", hubconfig.MinAdminPasswordLen),
+							"and it may not be the class password. Admins never log in with the class password. Sensitive: kept in state, installed as a 0600 file, never logged; `admin_passwords_wo` keeps them out of state.", hubconfig.MinAdminPasswordLen),
 						Optional: true, Sensitive: true, ElementType: types.StringType,
 					},
 					"client_id":       str("The OAuth client ID, for `github` and `oidc`."),
-					"client_secret":   secret("The OAuth client secret, for `github` and `oidc`."),
+					"client_secret":   secret("client_secret", "The OAuth client secret, for `github` and `oidc`."),
 					"issuer_url":      str("For `oidc`: the provider's issuer (https), read by discovery, for example https://accounts.google.com."),
 					"scopes":          strings("For `oidc`: scopes besides `openid`, for example `[\"profile\", \"email\"]`; for `github`, extra scopes (`read:org` is added with `github_org`)."),
 					"username_claim":  str("For `oidc`: the claim that becomes the hub user name, `preferred_username` or `email` (the part before @, with `allowed_domains`). It is lower-cased and must be a valid hub user name."),
 					"allowed_domains": strings("For `oidc` with `username_claim = \"email\"`: the e-mail domains that may log in (verified addresses only)."),
 					"github_org":      str("For `github`: only active members of this organisation log in (besides the roster)."),
 					"github_url":      str("For `github`: a GitHub Enterprise Server base URL (https); default github.com."),
-				},
+				}),
 			},
 			"allowed_users": schema.SetAttribute{
 				Description: "The class roster: the students who may log in. A student removed here loses access at the next apply; their files stay.",
@@ -187,7 +204,7 @@ func (r *edgeResource) Schema(ctx context.Context, _ resource.SchemaRequest, res
 			"tls": schema.SingleNestedAttribute{
 				Description: "Where the certificate comes from.",
 				Required:    true,
-				Attributes: map[string]schema.Attribute{
+				Attributes: with(tlsAttrs, map[string]schema.Attribute{
 					"mode": schema.StringAttribute{
 						Description: "`acme` (Let's Encrypt or another ACME CA; renewed automatically), `pem` (your certificate) or `selfsigned` (labs).",
 						Required:    true,
@@ -197,12 +214,12 @@ func (r *edgeResource) Schema(ctx context.Context, _ resource.SchemaRequest, res
 					"acme_directory_url": str("The ACME directory; defaults to Let's Encrypt production."),
 					"acme_ca_root_pem":   str("PEM roots trusted for the ACME directory's own HTTPS, for test CAs such as Pebble."),
 					"acme_challenges":    strings("Challenges to offer: `http-01`, `tls-alpn-01`, `dns-01` (through the DigitalOcean API). Defaults to http-01 and tls-alpn-01."),
-					"dns_token":          secret("DigitalOcean API token for `dns-01`."),
+					"dns_token":          secret("dns_token", "DigitalOcean API token for `dns-01`."),
 					"dns_api_url":        str("DigitalOcean API endpoint for `dns-01`; defaults to DigitalOcean's."),
 					"dns_resolvers":      strings("Resolvers (host:port) used to check that dns-01 records have propagated."),
 					"cert_pem":           str("Certificate chain, with `pem`."),
-					"key_pem":            secret("Private key, with `pem`."),
-				},
+					"key_pem":            secret("key_pem", "Private key, with `pem`."),
+				}),
 			},
 			"trusted_ca_pem": schema.StringAttribute{
 				Description: "PEM roots the provider trusts when it proves the hub answers over HTTPS. Defaults to the system roots; " +

@@ -42,13 +42,13 @@ func TestAccExampleClassHub_planErrors(t *testing.T) {
 		want string
 	}{
 		"missing acme_email":     {map[string]config.Variable{"acme_email": config.StringVariable("")}, `(?s)Error: Invalid hub settings.*\ntls\.acme_email: ""`},
-		"missing class password": {map[string]config.Variable{"class_password": config.StringVariable("")}, `(?s)Error: Invalid hub settings.*\nauth\.password: required`},
+		"missing class password": {map[string]config.Variable{"class_password": config.StringVariable("")}, `(?s)Error: Invalid hub settings.*\nauth\.password_wo: required`},
 		"public key as private":  {map[string]config.Variable{"admin_ssh_private_key": config.StringVariable(testkit.NewSSHKey(t, "").AuthorizedKey)}, `(?s)Error: Unusable SSH private key.*ssh_private_key = var.admin_ssh_private_key.*public key`},
 		"user name with a space": {map[string]config.Variable{"students": config.ListVariable(config.StringVariable("Alice Smith"))}, `(?s)Error: Invalid hub settings.*\nallowed_users\["Alice Smith"\]: "Alice Smith" is not a valid user name`},
 		"package with a version": {map[string]config.Variable{"student_packages": config.ListVariable(config.StringVariable("python3-numpy"), config.StringVariable("python3-pandas=2.2.3"))},
 			`(?s)Error: Invalid Debian package name.*student_packages\["python3-pandas=2.2.3"\]: .*write\s+"python3-pandas"`},
 		"every mistake in one plan": {map[string]config.Variable{"acme_email": config.StringVariable(""), "class_password": config.StringVariable("short")},
-			`(?s)Error: Invalid hub settings.*(auth\.password: too short.*tls\.acme_email|tls\.acme_email.*auth\.password: too short)`},
+			`(?s)Error: Invalid hub settings.*(auth\.password_wo: too short.*tls\.acme_email|tls\.acme_email.*auth\.password_wo: too short)`},
 	} {
 		t.Run(name, func(t *testing.T) {
 			sim := testSim(t, dosim.Options{})
