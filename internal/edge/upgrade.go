@@ -222,13 +222,15 @@ func (p *proxy) switchProtocols(w http.ResponseWriter, r *http.Request, out *htt
 		p.errorHandler(w, r, err)
 		return nil, nil, nil, false
 	}
-	// A kernel may take minutes to answer; a client that left meanwhile
-	// must not keep the upstream connection waiting that long.
-	stop := context.AfterFunc(ctx, func() { _ = back.SetDeadline(time.Unix(1, 0)) })
 	deadline, _ := ctx.Deadline()
+	err = back.SetDeadline(deadline)
+	// A kernel may take minutes to answer; a client that left meanwhile
+	// must not keep the upstream connection waiting that long. (Set after
+	// the deadline, which would otherwise overwrite it.)
+	stop := context.AfterFunc(ctx, func() { _ = back.SetDeadline(time.Unix(1, 0)) })
 	br := bufio.NewReaderSize(back, 4<<10)
 	var res *http.Response
-	if err = back.SetDeadline(deadline); err == nil {
+	if err == nil {
 		if err = out.Write(back); err == nil {
 			res, err = http.ReadResponse(br, out)
 		}
