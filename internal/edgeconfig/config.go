@@ -194,9 +194,9 @@ const (
 	DefaultReadHeaderTimeout = 10 * time.Second
 	// jupyter-server answers a kernel's websocket upgrade only once the
 	// kernel is alive and has answered kernel_info, waiting up to its
-	// kernel_info_timeout (60 s) for each, after the kernel's launch: at a
-	// lecture's start on 2 cores that took over 30 s (bench/results/lecture),
-	// and a shorter bound turned a slow kernel into a 502.
+	// kernel_info_timeout (60 s) for each, after the kernel's launch. The
+	// former 30 s bound is the one path that fits the 502 a kernel
+	// websocket got at a 60-student lecture (bench/results/lecture/NOTES.md).
 	DefaultUpgradeTimeout = 3 * time.Minute
 	DefaultIdleTimeout    = 120 * time.Second
 	// nginx's client_body_timeout; 1 KiB/s (8 kbit/s) is a tenth of a 2G
