@@ -20,6 +20,8 @@ resource "jhub_droplet" "hub" {
   name   = "hub-${replace(var.domain, ".", "-")}"
   region = var.region
   size   = var.size
+  # The plan warns when the roster is more than the size holds (docs/guides/sizing.md).
+  expected_students = length(var.students)
   # The droplet's sudo account, for SSH only: never a hub user name.
   admin_user      = "sysadmin"
   ssh_public_keys = [var.admin_ssh_public_key]

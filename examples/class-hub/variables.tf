@@ -86,7 +86,7 @@ variable "region" {
 }
 
 variable "size" {
-  description = "Droplet size; about 1 GiB per ten students running small notebooks."
+  description = "Droplet size. docs/guides/sizing.md lists how many students each size holds; the plan warns when the roster is larger."
   type        = string
   default     = "s-2vcpu-4gb"
 }

@@ -337,7 +337,7 @@ func FuzzCleanPath(f *testing.F) {
 		f.Add(p)
 	}
 	target, _ := url.Parse("http://127.0.0.1:8081/base/")
-	pr := newUpstreams(slog.New(slog.DiscardHandler)).newProxy(target, new(atomic.Int64))
+	pr := newUpstreams(slog.New(slog.DiscardHandler), edgeconfig.DefaultUpgradeTimeout).newProxy(target, new(atomic.Int64))
 	f.Fuzz(func(t *testing.T, raw string) {
 		req, err := http.ReadRequest(bufio.NewReader(strings.NewReader("GET " + raw + " HTTP/1.1\r\nHost: h\r\n\r\n")))
 		if err != nil {

@@ -1,12 +1,14 @@
 package edge
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -23,13 +25,17 @@ type upstreams struct {
 	// hsts mirrors the live config: when the edge sends HSTS itself, an
 	// upstream's own header is dropped so the client sees exactly one.
 	hsts atomic.Bool
+	// upgradeTimeout is limits.upgrade_timeout: dial plus the upstream's
+	// answer to a websocket upgrade.
+	upgradeTimeout time.Duration
 }
 
-func newUpstreams(log *slog.Logger) *upstreams {
+func newUpstreams(log *slog.Logger, upgradeTimeout time.Duration) *upstreams {
 	dialer := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
 	return &upstreams{
-		log:    log,
-		dialer: dialer,
+		log:            log,
+		dialer:         dialer,
+		upgradeTimeout: upgradeTimeout,
 		transport: &http.Transport{
 			Proxy:                 nil, // never honour HTTP_PROXY for loopback upstreams
 			DialContext:           dialer.DialContext,
@@ -233,5 +239,9 @@ func (p *proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 		err = ue.Err
 	}
 	p.u.log.Warn("upstream request failed", "upstream", p.targetName, "path", r.URL.Path, "err", err.Error())
+	if errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, context.DeadlineExceeded) {
+		http.Error(w, "504 Gateway Timeout: the upstream service did not answer in time", http.StatusGatewayTimeout)
+		return
+	}
 	http.Error(w, "502 Bad Gateway: the upstream service did not answer", http.StatusBadGateway)
 }

@@ -93,7 +93,7 @@ func New(cfg *edgeconfig.Config, opts Options) (*Server, error) {
 		opts:      opts,
 		log:       opts.Logger,
 		access:    opts.AccessLog,
-		up:        newUpstreams(opts.Logger),
+		up:        newUpstreams(opts.Logger, cfg.Limits.UpgradeTimeout),
 		routes:    newRouteTable(),
 		cookieKey: make([]byte, 32),
 		limits:    cfg.Limits,

@@ -64,10 +64,6 @@ func (p *proxy) upgradeRequest(r *http.Request, upgrade string) *http.Request {
 	return &http.Request{Method: http.MethodGet, URL: &u, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1, Header: h, Host: r.Host}
 }
 
-// upgradeHandshakeTimeout bounds dialling the upstream and its answer to
-// the upgrade; once switched, connections have no deadline at all.
-const upgradeHandshakeTimeout = 30 * time.Second
-
 // dialUpstream opens a connection to the target for one upgraded request.
 func (p *proxy) dialUpstream(ctx context.Context) (net.Conn, error) {
 	host := p.target.Host
@@ -214,12 +210,12 @@ func eofIsNil(err error) error {
 }
 
 // switchProtocols dials the target, sends out and reads the answer within
-// upgradeHandshakeTimeout. It returns ok only for 101 Switching Protocols,
-// with the deadline cleared and the upstream's header; otherwise it has
-// answered the client itself.
+// the upgrade timeout, or until the client goes away. It returns ok only
+// for 101 Switching Protocols, with the deadline cleared and the
+// upstream's header; otherwise it has answered the client itself.
 func (p *proxy) switchProtocols(w http.ResponseWriter, r *http.Request, out *http.Request) (net.Conn, *bufio.Reader, http.Header, bool) {
 	p.act.Store(time.Now().UnixNano())
-	ctx, cancel := context.WithTimeout(r.Context(), upgradeHandshakeTimeout)
+	ctx, cancel := context.WithTimeout(r.Context(), p.u.upgradeTimeout)
 	defer cancel()
 	back, err := p.dialUpstream(ctx)
 	if err != nil {
@@ -227,12 +223,20 @@ func (p *proxy) switchProtocols(w http.ResponseWriter, r *http.Request, out *htt
 		return nil, nil, nil, false
 	}
 	deadline, _ := ctx.Deadline()
+	err = back.SetDeadline(deadline)
+	// A kernel may take minutes to answer; a client that left meanwhile
+	// must not keep the upstream connection waiting that long. (Set after
+	// the deadline, which would otherwise overwrite it.)
+	stop := context.AfterFunc(ctx, func() { _ = back.SetDeadline(time.Unix(1, 0)) })
 	br := bufio.NewReaderSize(back, 4<<10)
 	var res *http.Response
-	if err = back.SetDeadline(deadline); err == nil {
+	if err == nil {
 		if err = out.Write(back); err == nil {
 			res, err = http.ReadResponse(br, out)
 		}
+	}
+	if err == nil && !stop() {
+		err = ctx.Err() // answered just as the time ran out or the client left
 	}
 	if err != nil {
 		_ = back.Close()

@@ -27,25 +27,27 @@ import (
 // echoServer is a websocket upstream that echoes every message, prefixed
 // with the path it was opened on.
 func echoServer(t testing.TB) *httptest.Server {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := websocket.Accept(w, r, &websocket.AcceptOptions{Subprotocols: []string{"v1.kernel.websocket.jupyter.org"}})
+	srv := httptest.NewServer(http.HandlerFunc(serveEcho))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func serveEcho(w http.ResponseWriter, r *http.Request) {
+	c, err := websocket.Accept(w, r, &websocket.AcceptOptions{Subprotocols: []string{"v1.kernel.websocket.jupyter.org"}})
+	if err != nil {
+		return
+	}
+	defer c.CloseNow()
+	c.SetReadLimit(1 << 20)
+	for {
+		typ, msg, err := c.Read(context.Background())
 		if err != nil {
 			return
 		}
-		defer c.CloseNow()
-		c.SetReadLimit(1 << 20)
-		for {
-			typ, msg, err := c.Read(context.Background())
-			if err != nil {
-				return
-			}
-			if err := c.Write(context.Background(), typ, append([]byte(r.URL.Path+" "), msg...)); err != nil {
-				return
-			}
+		if err := c.Write(context.Background(), typ, append([]byte(r.URL.Path+" "), msg...)); err != nil {
+			return
 		}
-	}))
-	t.Cleanup(srv.Close)
-	return srv
+	}
 }
 
 func (te *testEdge) dialWS(ctx context.Context, url string) *websocket.Conn {

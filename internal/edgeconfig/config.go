@@ -140,6 +140,9 @@ type LimitsConfig struct {
 	// Retry-After until the window has made room, without hashing.
 	AuthMaxFailures   int           `yaml:"auth_max_failures,omitempty"`
 	AuthFailureWindow time.Duration `yaml:"auth_failure_window,omitempty"`
+	// UpgradeTimeout bounds dialling an upstream and waiting for its answer
+	// to a websocket upgrade; once switched, a websocket has no deadline.
+	UpgradeTimeout time.Duration `yaml:"upgrade_timeout,omitempty"`
 }
 
 // Hub modes.
@@ -189,7 +192,13 @@ type BasicAuthConfig struct {
 const (
 	DefaultMaxHeaderBytes    = 64 << 10
 	DefaultReadHeaderTimeout = 10 * time.Second
-	DefaultIdleTimeout       = 120 * time.Second
+	// jupyter-server answers a kernel's websocket upgrade only once the
+	// kernel is alive and has answered kernel_info, waiting up to its
+	// kernel_info_timeout (60 s) for each, after the kernel's launch. The
+	// former 30 s bound is the one path that fits the 502 a kernel
+	// websocket got at a 60-student lecture (bench/results/lecture/NOTES.md).
+	DefaultUpgradeTimeout = 3 * time.Minute
+	DefaultIdleTimeout    = 120 * time.Second
 	// nginx's client_body_timeout; 1 KiB/s (8 kbit/s) is a tenth of a 2G
 	// mobile uplink, so only a stalled or hostile client falls below it.
 	DefaultBodyTimeout = 60 * time.Second
@@ -264,6 +273,7 @@ func (c *Config) applyDefaults() {
 	setDefault(&l.MaxConnsPerClient, DefaultMaxConnsPerClient)
 	setDefault(&l.AuthMaxFailures, DefaultAuthMaxFailures)
 	setDefault(&l.AuthFailureWindow, DefaultAuthFailureWindow)
+	setDefault(&l.UpgradeTimeout, DefaultUpgradeTimeout)
 	for i := range c.Hub.Hosts {
 		c.Hub.Hosts[i] = strings.ToLower(c.Hub.Hosts[i])
 	}
@@ -324,6 +334,7 @@ func (c *Config) validate() error {
 		{"limits.max_conns_per_client", int64(c.Limits.MaxConnsPerClient)},
 		{"limits.auth_max_failures", int64(c.Limits.AuthMaxFailures)},
 		{"limits.auth_failure_window", int64(c.Limits.AuthFailureWindow)},
+		{"limits.upgrade_timeout", int64(c.Limits.UpgradeTimeout)},
 	} {
 		if l.v < 0 {
 			errs.add(l.field, "must be positive (leave it out for the default)")

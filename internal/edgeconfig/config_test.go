@@ -112,6 +112,7 @@ func TestConfigErrorsNameTheField(t *testing.T) {
 		{head + hub + "limits: {body_timeout: -1s}\n", "limits.body_timeout: must be positive"},
 		{head + hub + "limits: {body_min_rate: -5}\n", "limits.body_min_rate: must be positive"},
 		{head + hub + "limits: {max_conns_per_client: -1}\n", "limits.max_conns_per_client: must be positive"},
+		{head + hub + "limits: {upgrade_timeout: -1s}\n", "limits.upgrade_timeout: must be positive"},
 		{head + hub + "limits: {auth_max_failures: -1}\n", "limits.auth_max_failures: must be positive"},
 		{head + hub + "limits: {auth_failure_window: -1m}\n", "limits.auth_failure_window: must be positive"},
 		{head + hub + "log: {level: loud}\n", "log.level: \"loud\" is not one of"},

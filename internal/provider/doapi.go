@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 
 	"github.com/digitalocean/godo"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
@@ -46,23 +47,52 @@ func requireClient(c *client, diags *diag.Diagnostics) bool {
 	return true
 }
 
-// size looks a droplet size up by slug. The sizes are listed once per
-// configured provider, so the plans of several droplets cost one call.
+// size looks a droplet size up by slug.
 func (c *client) size(ctx context.Context, slug string) (godo.Size, bool, error) {
+	sizes, err := c.allSizes(ctx)
+	if err != nil {
+		return godo.Size{}, false, err
+	}
+	s, ok := sizes[slug]
+	return s, ok, nil
+}
+
+// smallestSize is the size with the least memory (then the cheapest)
+// offered in region that fits accepts.
+func (c *client) smallestSize(ctx context.Context, region string, fits func(godo.Size) bool) (godo.Size, bool, error) {
+	sizes, err := c.allSizes(ctx)
+	if err != nil {
+		return godo.Size{}, false, err
+	}
+	var best godo.Size
+	found := false
+	for _, s := range sizes {
+		if !s.Available || !slices.Contains(s.Regions, region) || !fits(s) {
+			continue
+		}
+		if !found || s.Memory < best.Memory || (s.Memory == best.Memory && s.PriceMonthly < best.PriceMonthly) {
+			best, found = s, true
+		}
+	}
+	return best, found, nil
+}
+
+// allSizes lists DigitalOcean's sizes once per configured provider, so the
+// plans of several droplets cost one call.
+func (c *client) allSizes(ctx context.Context) (map[string]godo.Size, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.sizes == nil {
 		all, err := listAll(func(opt *godo.ListOptions) ([]godo.Size, *godo.Response, error) { return c.do.Sizes.List(ctx, opt) })
 		if err != nil {
-			return godo.Size{}, false, err
+			return nil, err
 		}
 		c.sizes = map[string]godo.Size{}
 		for _, s := range all {
 			c.sizes[s.Slug] = s
 		}
 	}
-	s, ok := c.sizes[slug]
-	return s, ok, nil
+	return c.sizes, nil
 }
 
 // listAll pages through a godo list call.

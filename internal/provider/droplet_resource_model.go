@@ -36,6 +36,7 @@ type dropletModel struct {
 	AptMirror          types.String   `tfsdk:"apt_mirror"`
 	AptSecurityMirror  types.String   `tfsdk:"apt_security_mirror"`
 	SwapMiB            types.Int64    `tfsdk:"swap_mib"`
+	ExpectedStudents   types.Int64    `tfsdk:"expected_students"`
 	HostPublicKey      types.String   `tfsdk:"host_public_key"`
 	RegisteredKeyIDs   types.Set      `tfsdk:"registered_ssh_key_ids"`
 	Memory             types.Int64    `tfsdk:"memory"`

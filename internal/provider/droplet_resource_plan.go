@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/digitalocean/godo"
 	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
@@ -13,6 +14,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/classhub/terraform-provider-jhub/internal/cloudinit"
+	"github.com/classhub/terraform-provider-jhub/internal/sizing"
 )
 
 // ValidateConfig checks the rules between attributes; each attribute's own
@@ -101,7 +103,39 @@ func (r *dropletResource) ModifyPlan(ctx context.Context, req resource.ModifyPla
 	if state == nil || len(changed) > 0 {
 		r.checkPayload(ctx, &plan, &resp.Diagnostics)
 	}
+	r.checkClassSize(ctx, &plan, &resp.Diagnostics)
 	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
+}
+
+// checkClassSize warns when expected_students is more than size holds by
+// the sizing guide: each student with a server and a running kernel, as at
+// a lecture, with the guide's headroom; and names the smallest size in the
+// region that holds them.
+func (r *dropletResource) checkClassSize(ctx context.Context, plan *dropletModel, diags *diag.Diagnostics) {
+	if plan.ExpectedStudents.IsNull() || plan.ExpectedStudents.IsUnknown() || plan.Memory.IsNull() || plan.Memory.IsUnknown() {
+		return
+	}
+	n, memory := int(plan.ExpectedStudents.ValueInt64()), int(plan.Memory.ValueInt64())
+	holds := sizing.Students(memory, true)
+	if n <= holds {
+		return
+	}
+	fix := "Choose a size with more memory"
+	if r.client != nil {
+		// Without the sizes (the API failed) the advice stays general.
+		best, ok, err := r.client.smallestSize(ctx, plan.Region.ValueString(), func(s godo.Size) bool { return sizing.Students(s.Memory, true) >= n })
+		if err == nil && ok {
+			fix = fmt.Sprintf("Choose size = %q (%d MiB, holds %d)", best.Slug, best.Memory, sizing.Students(best.Memory, true))
+		} else if err == nil {
+			fix = fmt.Sprintf("No size offered in %s holds %d: split the class over several hubs", plan.Region.ValueString(), n)
+		}
+	}
+	diags.AddAttributeWarning(path.Root("size"), "The droplet is too small for the class",
+		fmt.Sprintf("expected_students = %d, but size %q (%d MiB) holds %d students with a running kernel each (%d with only their server open), "+
+			"by the sizing guide (docs/guides/sizing.md: %d MiB per student with a kernel, %d MiB for the hub, edge and system, %d%% of the memory kept free). "+
+			"%s, or lower expected_students if fewer of them work at once; past the limit, a lecture's start runs the droplet out of memory.",
+			n, plan.Size.ValueString(), memory, holds, sizing.Students(memory, false),
+			sizing.PerStudentMiB(true), sizing.ReserveMiB, sizing.HeadroomPercent, fix))
 }
 
 // replacedInAPI lists the attributes the API cannot change on a droplet

@@ -154,6 +154,12 @@ func (r *dropletResource) Schema(ctx context.Context, _ resource.SchemaRequest, 
 				Optional:            true,
 				PlanModifiers:       []planmodifier.String{requiresReplaceOnceSet()},
 			},
+			"expected_students": schema.Int64Attribute{
+				MarkdownDescription: "How many students the hub serves, usually `length(var.students)`. Optional; when set, the plan warns if `size` holds fewer " +
+					"students, each with a running kernel, than this, by the figures of the sizing guide (docs/guides/sizing.md), and names a size that holds them. Changes nothing on the droplet.",
+				Optional:   true,
+				Validators: []validator.Int64{int64validator.AtLeast(1)},
+			},
 			"swap_mib": schema.Int64Attribute{
 				MarkdownDescription: "Size of the swap file in MiB; 0 for none. Defaults to 2048 on sizes with less than 2 GiB of memory and 0 otherwise. " + bootstrapMD,
 				Optional:            true,

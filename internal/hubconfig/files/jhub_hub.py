@@ -150,9 +150,9 @@ def private_home(pw):
         os.chmod(pw.pw_dir, 0o700)
 
 
-async def _run(*argv, check=True):
+async def _run(*argv, check=True, **popen):
     proc = await asyncio.create_subprocess_exec(
-        *argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        *argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, **popen
     )
     out, _ = await proc.communicate()
     out = out.decode("utf-8", "replace").strip()
@@ -425,20 +425,19 @@ class JhubSpawner(AccountRules, Spawner):
             self.port = random_port()
         unit = unit_name(self.user.name, self.name)
         root = self._root_dir(pw.pw_dir)
+        # Awaited, never subprocess.run: the hub's event loop serves every
+        # other login, spawn and route while a lecture's servers start.
         as_user = dict(
             user=pw.pw_uid, group=pw.pw_gid, extra_groups=[], cwd=pw.pw_dir, umask=0o022,
-            env={"PATH": "/usr/bin:/bin", "HOME": pw.pw_dir}, stdin=subprocess.DEVNULL,
+            env={"PATH": "/usr/bin:/bin", "HOME": pw.pw_dir},
         )
         if root.startswith(pw.pw_dir + "/"):
             # As the user: a root mkdir would follow links the student planted.
-            subprocess.run(["mkdir", "-p", "--", root], check=True, **as_user)
+            await _run("mkdir", "-p", "--", root, **as_user)
         if self.course_files and os.path.isdir(self.course_files):
-            seeded = subprocess.run(
-                ["/usr/bin/python3", "-I", "-B", SEED_SCRIPT, self.course_files, root],
-                capture_output=True, text=True, **as_user,
-            )
-            if seeded.stdout or seeded.stderr or seeded.returncode:
-                self.log.info("Course files for %s: copied %s; %s", self.user.name, seeded.stdout.split(), seeded.stderr.strip() or "ok")
+            rc, out = await _run("/usr/bin/python3", "-I", "-B", SEED_SCRIPT, self.course_files, root, check=False, **as_user)
+            if out or rc:
+                self.log.info("Course files for %s (exit %d): %s", self.user.name, rc, out)
         if self.course_group and self.user.admin:
             # An admin's account may be newer than the hub's last start (prepare).
             await _run("/usr/sbin/usermod", "--append", "--groups", self.course_group, "--", pw.pw_name)
