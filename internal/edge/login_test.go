@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"log/slog"
@@ -39,8 +40,9 @@ var registerClients sync.Once
 
 // startOP runs zitadel's example OpenID Provider (a real OP: discovery,
 // JWKS, signed ID tokens, PKCE, nonce) on loopback with two web clients,
-// "jhub" and "other", both allowed to return to the hub's callback.
-func startOP(t *testing.T) *httptest.Server {
+// "jhub" and "other", both allowed to return to the hub's callback;
+// withTLS serves it over HTTPS with httptest's own certificate.
+func startOP(t *testing.T, withTLS bool) *httptest.Server {
 	t.Helper()
 	registerClients.Do(func() {
 		cb := "https://hub.test/hub/oauth_callback"
@@ -66,7 +68,11 @@ func startOP(t *testing.T) *httptest.Server {
 		t.Fatal(err)
 	}
 	srv := httptest.NewUnstartedServer(nil)
-	srv.Start()
+	if withTLS {
+		srv.StartTLS()
+	} else {
+		srv.Start()
+	}
 	srv.Config.Handler = exampleop.SetupServer(srv.URL+"/", storage.NewStorage(us), slog.New(slog.DiscardHandler), false)
 	t.Cleanup(srv.Close)
 	return srv
@@ -145,7 +151,12 @@ type loginEnv struct {
 
 func startLoginEdge(t *testing.T, login string) *loginEnv {
 	t.Helper()
-	env := &loginEnv{t: t, op: startOP(t), hub: newIdentityHub(t)}
+	return startLoginEdgeOP(t, startOP(t, false), login)
+}
+
+func startLoginEdgeOP(t *testing.T, op *httptest.Server, login string) *loginEnv {
+	t.Helper()
+	env := &loginEnv{t: t, op: op, hub: newIdentityHub(t)}
 	dir := prepareDir(t)
 	for name, v := range map[string]string{"client_secret": "jhub-secret", "identity_key": testIdentityKey} {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(v+"\n"), 0o600); err != nil {
@@ -334,7 +345,7 @@ func TestOIDCLoginRefusals(t *testing.T) {
 // issued: another client's token (wrong audience), an expired one, and a
 // nonce of another login are all refused.
 func TestOIDCTokenChecks(t *testing.T) {
-	op := startOP(t)
+	op := startOP(t, false)
 	dir := t.TempDir()
 	for name, v := range map[string]string{"jhub": "jhub-secret", "other": "other-secret", "key": testIdentityKey} {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(v), 0o600); err != nil {
@@ -548,5 +559,29 @@ func TestLogoutEndsTheEdgeSession(t *testing.T) {
 	}
 	if got := c.Jar.Cookies(hub); len(got) != 0 {
 		t.Fatalf("cookies after logout: %v", got)
+	}
+}
+
+// TestLoginProviderCA: an OP whose certificate only ca_file's roots
+// vouch for is unreachable with the system roots (no login starts) and
+// reached with ca_file; verification is never switched off.
+func TestLoginProviderCA(t *testing.T) {
+	op := startOP(t, true)
+	start := func(env *loginEnv) *http.Response {
+		c := env.browser()
+		c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+		resp, _ := env.get(c, "https://hub.test/hub/oauth_login")
+		return resp
+	}
+	if resp := start(startLoginEdgeOP(t, op, oidcLogin+"    username_claim: preferred_username\n")); resp.StatusCode != http.StatusBadGateway {
+		t.Fatalf("with the system roots the login started: %d %s", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	caFile := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: op.Certificate().Raw}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	resp := start(startLoginEdgeOP(t, op, oidcLogin+"    username_claim: preferred_username\n    ca_file: "+strconv.Quote(caFile)+"\n"))
+	if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusFound || !strings.HasPrefix(loc, op.URL+"/") {
+		t.Fatalf("with ca_file: %d Location %q, want a redirect to the OP", resp.StatusCode, loc)
 	}
 }

@@ -65,6 +65,7 @@ type authModel struct {
 	AllowedDomains    types.List   `tfsdk:"allowed_domains"`
 	GitHubOrg         types.String `tfsdk:"github_org"`
 	GitHubURL         types.String `tfsdk:"github_url"`
+	CAPEM             types.String `tfsdk:"ca_pem"`
 }
 
 // limitsModel is jhub_edge's limits.
@@ -233,6 +234,7 @@ func (m *edgeModel) settings(ctx context.Context) (hubconfig.Settings, diag.Diag
 			Password: a.Password.ValueString(), ClientID: a.ClientID.ValueString(), ClientSecret: a.ClientSecret.ValueString(),
 			IssuerURL: a.IssuerURL.ValueString(), Scopes: list(a.Scopes), UsernameClaim: a.UsernameClaim.ValueString(),
 			AllowedDomains: list(a.AllowedDomains), GitHubOrg: a.GitHubOrg.ValueString(), GitHubURL: a.GitHubURL.ValueString(),
+			CAPEM: a.CAPEM.ValueString(),
 		}
 		if pw := strMap(a.AdminPasswords); len(pw) > 0 {
 			s.Auth.AdminPasswords = pw
