@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
@@ -28,6 +27,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/classhub/terraform-provider-jhub/internal/edgeconfig"
+	"github.com/classhub/terraform-provider-jhub/internal/testkit/ghstandin"
 )
 
 const (
@@ -432,79 +432,13 @@ func issueIDToken(t *testing.T, op *httptest.Server, h *loginHandler) (raw, nonc
 	return raw, p.nonce, tok
 }
 
-// githubStandIn serves GitHub's OAuth web flow and the two API calls the
-// edge makes, as GitHub Enterprise Server lays them out (BASE/login/oauth,
-// BASE/api/v3). It checks the client secret and PKCE like GitHub; it
-// does not cover GitHub's consent screen, rate limits or SSO-enforced
-// organisations.
+// githubStandIn serves GitHub's OAuth web flow and API (ghstandin) for
+// one OAuth app, "jhub", with login's organisations.
 func githubStandIn(t *testing.T, login string, orgs map[string]string) *httptest.Server {
-	type grant struct{ challenge, login string }
-	var mu sync.Mutex
-	codes, tokens := map[string]grant{}, map[string]string{}
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /login/oauth/authorize", func(w http.ResponseWriter, r *http.Request) {
-		q := r.URL.Query()
-		if q.Get("client_id") != "jhub" || q.Get("code_challenge_method") != "S256" || q.Get("state") == "" {
-			http.Error(w, "bad authorize request", http.StatusBadRequest)
-			return
-		}
-		mu.Lock()
-		code := "code-" + strconv.Itoa(len(codes)+len(tokens))
-		codes[code] = grant{q.Get("code_challenge"), login}
-		mu.Unlock()
-		http.Redirect(w, r, q.Get("redirect_uri")+"?code="+code+"&state="+url.QueryEscape(q.Get("state")), http.StatusFound)
-	})
-	mux.HandleFunc("POST /login/oauth/access_token", func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		g, ok := codes[r.FormValue("code")]
-		delete(codes, r.FormValue("code"))
-		mu.Unlock()
-		sum := sha256.Sum256([]byte(r.FormValue("code_verifier")))
-		if !ok || r.FormValue("client_secret") != "jhub-secret" || r.FormValue("client_id") != "jhub" ||
-			strings.TrimRight(base64URL(sum[:]), "=") != g.challenge {
-			w.Header().Set("Content-Type", "application/json")
-			_, _ = io.WriteString(w, `{"error":"bad_verification_code"}`)
-			return
-		}
-		mu.Lock()
-		tok := "gho_" + strconv.Itoa(len(tokens))
-		tokens[tok] = g.login
-		mu.Unlock()
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = fmt.Fprintf(w, `{"access_token":%q,"token_type":"bearer","scope":"read:org"}`, tok)
-	})
-	user := func(r *http.Request) (string, bool) {
-		mu.Lock()
-		defer mu.Unlock()
-		l, ok := tokens[strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")]
-		return l, ok
-	}
-	mux.HandleFunc("GET /api/v3/user", func(w http.ResponseWriter, r *http.Request) {
-		l, ok := user(r)
-		if !ok {
-			http.Error(w, `{"message":"Bad credentials"}`, http.StatusUnauthorized)
-			return
-		}
-		_, _ = fmt.Fprintf(w, `{"login":%q,"id":1}`, l)
-	})
-	mux.HandleFunc("GET /api/v3/user/memberships/orgs/{org}", func(w http.ResponseWriter, r *http.Request) {
-		if _, ok := user(r); !ok {
-			http.Error(w, `{"message":"Bad credentials"}`, http.StatusUnauthorized)
-			return
-		}
-		state, ok := orgs[r.PathValue("org")]
-		if !ok {
-			http.Error(w, `{"message":"Not Found"}`, http.StatusNotFound)
-			return
-		}
-		_, _ = fmt.Fprintf(w, `{"state":%q}`, state)
-	})
-	s := httptest.NewServer(mux)
+	s := httptest.NewServer(ghstandin.New("jhub", "jhub-secret", "https://hub.test/hub/oauth_callback", map[string]map[string]string{login: orgs}))
 	t.Cleanup(s.Close)
 	return s
 }
-
-func base64URL(b []byte) string { return base64.URLEncoding.EncodeToString(b) }
 
 // TestGitHubLogin: GitHub's web flow against the stand-in, with an
 // Enterprise base URL: the login is lower-cased, an organisation
@@ -525,6 +459,9 @@ func TestGitHubLogin(t *testing.T) {
 			gh := githubStandIn(t, tc.login, tc.orgs)
 			env := startLoginEdge(t, fmt.Sprintf("    kind: github\n    github_url: %q\n    github_org: %q\n", gh.URL, tc.org))
 			c := env.browser()
+			// The browser is signed in to GitHub already.
+			ghURL, _ := url.Parse(gh.URL)
+			c.Jar.SetCookies(ghURL, []*http.Cookie{{Name: ghstandin.SessionCookie, Value: tc.login}})
 			resp, body := env.get(c, "https://hub.test/hub/oauth_login?next=/hub/spawn")
 			if resp.StatusCode != http.StatusFound || !strings.HasPrefix(resp.Header.Get("Location"), "https://hub.test/hub/oauth_callback?") {
 				t.Fatalf("authorize: %d %s %s", resp.StatusCode, resp.Header.Get("Location"), body)
