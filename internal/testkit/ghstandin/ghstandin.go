@@ -117,14 +117,14 @@ func (s *Server) accessToken(w http.ResponseWriter, r *http.Request) {
 	if !ok || r.FormValue("client_id") != s.clientID || r.FormValue("client_secret") != s.secret ||
 		base64.RawURLEncoding.EncodeToString(sum[:]) != g.challenge || (r.FormValue("redirect_uri") != "" && r.FormValue("redirect_uri") != g.redirect) {
 		// GitHub answers 200 with an error body.
-		_ = json.NewEncoder(w).Encode(map[string]string{"error": "bad_verification_code"})
+		writeJSON(w, map[string]string{"error": "bad_verification_code"})
 		return
 	}
 	tok := "gho_" + random()
 	s.mu.Lock()
 	s.tokens[tok] = g.login
 	s.mu.Unlock()
-	_ = json.NewEncoder(w).Encode(map[string]string{"access_token": tok, "token_type": "bearer", "scope": "read:org"})
+	writeJSON(w, map[string]string{"access_token": tok, "token_type": "bearer", "scope": "read:org"})
 }
 
 // login is the user a request's bearer token belongs to.
@@ -138,7 +138,17 @@ func (s *Server) login(r *http.Request) (string, bool) {
 func apiError(w http.ResponseWriter, code int, msg string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(map[string]string{"message": msg})
+	writeJSON(w, map[string]string{"message": msg})
+}
+
+// writeJSON answers v; a client that went away gets nothing more.
+func writeJSON(w http.ResponseWriter, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	_, _ = w.Write(b)
 }
 
 func (s *Server) user(w http.ResponseWriter, r *http.Request) {
@@ -148,7 +158,7 @@ func (s *Server) user(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(map[string]any{"login": l, "id": len(l)})
+	writeJSON(w, map[string]string{"login": l})
 }
 
 func (s *Server) membership(w http.ResponseWriter, r *http.Request) {
@@ -163,5 +173,5 @@ func (s *Server) membership(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(map[string]string{"state": state})
+	writeJSON(w, map[string]string{"state": state})
 }
