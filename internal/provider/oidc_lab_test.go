@@ -185,9 +185,12 @@ func (h *classHub) checkOIDCClass(ctx context.Context, t *testing.T, ip, issuer 
 	// alice, on the roster: the provider's login lands on the hub's home.
 	alice := h.oauthStudent(t, opCA)
 	var callbacks []*url.URL
-	alice.Browser().CheckRedirect = func(r *http.Request, _ []*http.Request) error {
+	alice.Browser().CheckRedirect = func(r *http.Request, via []*http.Request) error {
 		if strings.HasSuffix(r.URL.Path, "/"+edgeconfig.CallbackPath) {
 			callbacks = append(callbacks, r.URL)
+		}
+		if len(via) >= 10 { // as net/http's default policy
+			return fmt.Errorf("stopped after %d redirects at %s", len(via), r.URL.Path)
 		}
 		return nil
 	}
