@@ -522,3 +522,29 @@ func TestLoginProviderCA(t *testing.T) {
 		t.Fatalf("with ca_file: %d Location %q, want a redirect to the OP", resp.StatusCode, loc)
 	}
 }
+
+// TestGitHubSignIn: a browser not signed in to GitHub is sent to the
+// stand-in's sign-in form and, once signed in, back through the
+// authorization to the edge's callback, which logs it in.
+func TestGitHubSignIn(t *testing.T) {
+	gh := githubStandIn(t, "Alice", nil)
+	env := startLoginEdge(t, fmt.Sprintf("    kind: github\n    github_url: %q\n", gh.URL))
+	c := env.browser()
+	resp, body := env.get(c, "https://hub.test/hub/oauth_login?next=/hub/spawn")
+	back := resp.Request.URL.Query().Get("return_to")
+	if resp.StatusCode != http.StatusOK || resp.Request.URL.Path != "/login" || back == "" {
+		t.Fatalf("want GitHub's sign-in form, got %d at %s: %s", resp.StatusCode, resp.Request.URL, body)
+	}
+	resp, err := c.PostForm(gh.URL+"/session", url.Values{"login": {"Alice"}, "return_to": {back}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusFound || !strings.HasPrefix(loc, "https://hub.test/hub/oauth_callback?") {
+		t.Fatalf("after signing in: %d %s", resp.StatusCode, loc)
+	}
+	resp, body = env.get(c, resp.Header.Get("Location"))
+	if _, hdr := env.hub.last(); resp.StatusCode != http.StatusFound || checkIdentity(t, hdr) != "alice" {
+		t.Fatalf("callback: %d %s %q", resp.StatusCode, body, hdr)
+	}
+}
