@@ -103,7 +103,7 @@ func (h *classHub) checkGitHubClass(ctx context.Context, t *testing.T, ip, gh st
 		return err
 	}
 	if p.status != http.StatusOK || p.url.Host != h.hubFQN || p.url.Path != "/hub/home" || !slices.Contains(hubCookies(c), hubLoginCookie) {
-		return fmt.Errorf("Alice-Smith's login through GitHub ended %s with cookies %v", p, hubCookies(c))
+		return fmt.Errorf("Alice-Smith's login through GitHub ended %s with cookies %v; the edge says:\n%s", p, hubCookies(c), h.refusals(t, ctx, ip))
 	}
 	if err := c.StartServer(ctx, alice); err != nil {
 		return err

@@ -199,7 +199,7 @@ func (h *classHub) checkOIDCClass(ctx context.Context, t *testing.T, ip, issuer 
 		return err
 	}
 	if p.status != http.StatusOK || p.url.Host != h.hubFQN || p.url.Path != "/hub/home" || !slices.Contains(hubCookies(alice), hubLoginCookie) {
-		return fmt.Errorf("alice's login through the OP ended %s with cookies %v", p, hubCookies(alice))
+		return fmt.Errorf("alice's login through the OP ended %s with cookies %v; the edge says:\n%s", p, hubCookies(alice), h.refusals(t, ctx, ip))
 	}
 	t.Logf("alice logged in through the OP (%d callbacks)", len(callbacks))
 	if err := alice.StartServer(ctx, "alice"); err != nil {
@@ -304,6 +304,12 @@ func (h *classHub) checkOIDCClass(ctx context.Context, t *testing.T, ip, issuer 
 		return fmt.Errorf("after logout hub/api/user: %d %v, want 403", code, err)
 	}
 	return nil
+}
+
+// refusals are the edge's last reasons for refusing a login (its log
+// has them; the browser gets none).
+func (h *classHub) refusals(t *testing.T, ctx context.Context, ip string) string {
+	return h.ssh(t, ctx, ip, "sudo journalctl -u "+hubconfig.EdgeUnit+" --no-pager -o cat | grep -i 'login refused' | tail -n 5")
 }
 
 // forgeFromKernel sends, from code in the student's kernel, requests
