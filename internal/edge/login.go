@@ -5,6 +5,8 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -13,6 +15,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"os"
 	"regexp"
 	"slices"
 	"strconv"
@@ -107,8 +110,22 @@ func newLoginHandler(cfg edgeconfig.LoginConfig, base string, hub http.Handler, 
 	if err != nil {
 		return nil, fmt.Errorf("hub.login.username_pattern: %w", err)
 	}
+	client := &http.Client{Timeout: 30 * time.Second}
+	if cfg.CAFile != "" {
+		pemData, err := os.ReadFile(cfg.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("hub.login.ca_file: %w", err)
+		}
+		roots := x509.NewCertPool()
+		if !roots.AppendCertsFromPEM(pemData) {
+			return nil, fmt.Errorf("hub.login.ca_file: %s holds no PEM certificate", cfg.CAFile)
+		}
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.TLSClientConfig = &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}
+		client.Transport = tr
+	}
 	return &loginHandler{cfg: cfg, base: base, hub: hub, secret: secret, key: []byte(key), names: names,
-		pending: p, log: log, client: &http.Client{Timeout: 30 * time.Second}, now: time.Now}, nil
+		pending: p, log: log, client: client, now: time.Now}, nil
 }
 
 func (h *loginHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {

@@ -4,9 +4,9 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"log/slog"
@@ -27,6 +27,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/classhub/terraform-provider-jhub/internal/edgeconfig"
+	"github.com/classhub/terraform-provider-jhub/internal/testkit/ghstandin"
 )
 
 const (
@@ -39,8 +40,9 @@ var registerClients sync.Once
 
 // startOP runs zitadel's example OpenID Provider (a real OP: discovery,
 // JWKS, signed ID tokens, PKCE, nonce) on loopback with two web clients,
-// "jhub" and "other", both allowed to return to the hub's callback.
-func startOP(t *testing.T) *httptest.Server {
+// "jhub" and "other", both allowed to return to the hub's callback;
+// withTLS serves it over HTTPS with httptest's own certificate.
+func startOP(t *testing.T, withTLS bool) *httptest.Server {
 	t.Helper()
 	registerClients.Do(func() {
 		cb := "https://hub.test/hub/oauth_callback"
@@ -66,7 +68,11 @@ func startOP(t *testing.T) *httptest.Server {
 		t.Fatal(err)
 	}
 	srv := httptest.NewUnstartedServer(nil)
-	srv.Start()
+	if withTLS {
+		srv.StartTLS()
+	} else {
+		srv.Start()
+	}
 	srv.Config.Handler = exampleop.SetupServer(srv.URL+"/", storage.NewStorage(us), slog.New(slog.DiscardHandler), false)
 	t.Cleanup(srv.Close)
 	return srv
@@ -145,7 +151,12 @@ type loginEnv struct {
 
 func startLoginEdge(t *testing.T, login string) *loginEnv {
 	t.Helper()
-	env := &loginEnv{t: t, op: startOP(t), hub: newIdentityHub(t)}
+	return startLoginEdgeOP(t, startOP(t, false), login)
+}
+
+func startLoginEdgeOP(t *testing.T, op *httptest.Server, login string) *loginEnv {
+	t.Helper()
+	env := &loginEnv{t: t, op: op, hub: newIdentityHub(t)}
 	dir := prepareDir(t)
 	for name, v := range map[string]string{"client_secret": "jhub-secret", "identity_key": testIdentityKey} {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(v+"\n"), 0o600); err != nil {
@@ -334,7 +345,7 @@ func TestOIDCLoginRefusals(t *testing.T) {
 // issued: another client's token (wrong audience), an expired one, and a
 // nonce of another login are all refused.
 func TestOIDCTokenChecks(t *testing.T) {
-	op := startOP(t)
+	op := startOP(t, false)
 	dir := t.TempDir()
 	for name, v := range map[string]string{"jhub": "jhub-secret", "other": "other-secret", "key": testIdentityKey} {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(v), 0o600); err != nil {
@@ -421,79 +432,13 @@ func issueIDToken(t *testing.T, op *httptest.Server, h *loginHandler) (raw, nonc
 	return raw, p.nonce, tok
 }
 
-// githubStandIn serves GitHub's OAuth web flow and the two API calls the
-// edge makes, as GitHub Enterprise Server lays them out (BASE/login/oauth,
-// BASE/api/v3). It checks the client secret and PKCE like GitHub; it
-// does not cover GitHub's consent screen, rate limits or SSO-enforced
-// organisations.
+// githubStandIn serves GitHub's OAuth web flow and API (ghstandin) for
+// one OAuth app, "jhub", with login's organisations.
 func githubStandIn(t *testing.T, login string, orgs map[string]string) *httptest.Server {
-	type grant struct{ challenge, login string }
-	var mu sync.Mutex
-	codes, tokens := map[string]grant{}, map[string]string{}
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /login/oauth/authorize", func(w http.ResponseWriter, r *http.Request) {
-		q := r.URL.Query()
-		if q.Get("client_id") != "jhub" || q.Get("code_challenge_method") != "S256" || q.Get("state") == "" {
-			http.Error(w, "bad authorize request", http.StatusBadRequest)
-			return
-		}
-		mu.Lock()
-		code := "code-" + strconv.Itoa(len(codes)+len(tokens))
-		codes[code] = grant{q.Get("code_challenge"), login}
-		mu.Unlock()
-		http.Redirect(w, r, q.Get("redirect_uri")+"?code="+code+"&state="+url.QueryEscape(q.Get("state")), http.StatusFound)
-	})
-	mux.HandleFunc("POST /login/oauth/access_token", func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		g, ok := codes[r.FormValue("code")]
-		delete(codes, r.FormValue("code"))
-		mu.Unlock()
-		sum := sha256.Sum256([]byte(r.FormValue("code_verifier")))
-		if !ok || r.FormValue("client_secret") != "jhub-secret" || r.FormValue("client_id") != "jhub" ||
-			strings.TrimRight(base64URL(sum[:]), "=") != g.challenge {
-			w.Header().Set("Content-Type", "application/json")
-			_, _ = io.WriteString(w, `{"error":"bad_verification_code"}`)
-			return
-		}
-		mu.Lock()
-		tok := "gho_" + strconv.Itoa(len(tokens))
-		tokens[tok] = g.login
-		mu.Unlock()
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = fmt.Fprintf(w, `{"access_token":%q,"token_type":"bearer","scope":"read:org"}`, tok)
-	})
-	user := func(r *http.Request) (string, bool) {
-		mu.Lock()
-		defer mu.Unlock()
-		l, ok := tokens[strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")]
-		return l, ok
-	}
-	mux.HandleFunc("GET /api/v3/user", func(w http.ResponseWriter, r *http.Request) {
-		l, ok := user(r)
-		if !ok {
-			http.Error(w, `{"message":"Bad credentials"}`, http.StatusUnauthorized)
-			return
-		}
-		_, _ = fmt.Fprintf(w, `{"login":%q,"id":1}`, l)
-	})
-	mux.HandleFunc("GET /api/v3/user/memberships/orgs/{org}", func(w http.ResponseWriter, r *http.Request) {
-		if _, ok := user(r); !ok {
-			http.Error(w, `{"message":"Bad credentials"}`, http.StatusUnauthorized)
-			return
-		}
-		state, ok := orgs[r.PathValue("org")]
-		if !ok {
-			http.Error(w, `{"message":"Not Found"}`, http.StatusNotFound)
-			return
-		}
-		_, _ = fmt.Fprintf(w, `{"state":%q}`, state)
-	})
-	s := httptest.NewServer(mux)
+	s := httptest.NewServer(ghstandin.New("jhub", "jhub-secret", "https://hub.test/hub/oauth_callback", map[string]map[string]string{login: orgs}))
 	t.Cleanup(s.Close)
 	return s
 }
-
-func base64URL(b []byte) string { return base64.URLEncoding.EncodeToString(b) }
 
 // TestGitHubLogin: GitHub's web flow against the stand-in, with an
 // Enterprise base URL: the login is lower-cased, an organisation
@@ -514,6 +459,9 @@ func TestGitHubLogin(t *testing.T) {
 			gh := githubStandIn(t, tc.login, tc.orgs)
 			env := startLoginEdge(t, fmt.Sprintf("    kind: github\n    github_url: %q\n    github_org: %q\n", gh.URL, tc.org))
 			c := env.browser()
+			// The browser is signed in to GitHub already.
+			ghURL, _ := url.Parse(gh.URL)
+			c.Jar.SetCookies(ghURL, []*http.Cookie{{Name: ghstandin.SessionCookie, Value: tc.login}})
 			resp, body := env.get(c, "https://hub.test/hub/oauth_login?next=/hub/spawn")
 			if resp.StatusCode != http.StatusFound || !strings.HasPrefix(resp.Header.Get("Location"), "https://hub.test/hub/oauth_callback?") {
 				t.Fatalf("authorize: %d %s %s", resp.StatusCode, resp.Header.Get("Location"), body)
@@ -548,5 +496,55 @@ func TestLogoutEndsTheEdgeSession(t *testing.T) {
 	}
 	if got := c.Jar.Cookies(hub); len(got) != 0 {
 		t.Fatalf("cookies after logout: %v", got)
+	}
+}
+
+// TestLoginProviderCA: an OP whose certificate only ca_file's roots
+// vouch for is unreachable with the system roots (no login starts) and
+// reached with ca_file; verification is never switched off.
+func TestLoginProviderCA(t *testing.T) {
+	op := startOP(t, true)
+	start := func(env *loginEnv) *http.Response {
+		c := env.browser()
+		c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+		resp, _ := env.get(c, "https://hub.test/hub/oauth_login")
+		return resp
+	}
+	if resp := start(startLoginEdgeOP(t, op, oidcLogin+"    username_claim: preferred_username\n")); resp.StatusCode != http.StatusBadGateway {
+		t.Fatalf("with the system roots the login started: %d %s", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	caFile := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: op.Certificate().Raw}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	resp := start(startLoginEdgeOP(t, op, oidcLogin+"    username_claim: preferred_username\n    ca_file: "+strconv.Quote(caFile)+"\n"))
+	if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusFound || !strings.HasPrefix(loc, op.URL+"/") {
+		t.Fatalf("with ca_file: %d Location %q, want a redirect to the OP", resp.StatusCode, loc)
+	}
+}
+
+// TestGitHubSignIn: a browser not signed in to GitHub is sent to the
+// stand-in's sign-in form and, once signed in, back through the
+// authorization to the edge's callback, which logs it in.
+func TestGitHubSignIn(t *testing.T) {
+	gh := githubStandIn(t, "Alice", nil)
+	env := startLoginEdge(t, fmt.Sprintf("    kind: github\n    github_url: %q\n", gh.URL))
+	c := env.browser()
+	resp, body := env.get(c, "https://hub.test/hub/oauth_login?next=/hub/spawn")
+	back := resp.Request.URL.Query().Get("return_to")
+	if resp.StatusCode != http.StatusOK || resp.Request.URL.Path != "/login" || back == "" {
+		t.Fatalf("want GitHub's sign-in form, got %d at %s: %s", resp.StatusCode, resp.Request.URL, body)
+	}
+	resp, err := c.PostForm(gh.URL+"/session", url.Values{"login": {"Alice"}, "return_to": {back}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusFound || !strings.HasPrefix(loc, "https://hub.test/hub/oauth_callback?") {
+		t.Fatalf("after signing in: %d %s", resp.StatusCode, loc)
+	}
+	resp, body = env.get(c, resp.Header.Get("Location"))
+	if _, hdr := env.hub.last(); resp.StatusCode != http.StatusFound || checkIdentity(t, hdr) != "alice" {
+		t.Fatalf("callback: %d %s %q", resp.StatusCode, body, hdr)
 	}
 }

@@ -51,6 +51,10 @@ type LoginConfig struct {
 	// optional organisation every user must be an active member of.
 	GitHubURL string `yaml:"github_url,omitempty"`
 	GitHubOrg string `yaml:"github_org,omitempty"`
+	// CAFile holds PEM roots trusted for the provider's HTTPS (a campus
+	// or GitHub Enterprise CA) instead of the system roots; verification
+	// is never switched off.
+	CAFile string `yaml:"ca_file,omitempty"`
 }
 
 func (l *LoginConfig) validate(errs *fieldErrs, field string) {
@@ -64,6 +68,7 @@ func (l *LoginConfig) validate(errs *fieldErrs, field string) {
 			errs.add(field+f, "%v", err)
 		}
 	}
+	checkFile(errs, field+".ca_file", l.CAFile, false)
 	if _, err := regexp.Compile(l.UsernamePattern); err != nil || l.UsernamePattern == "" {
 		errs.add(field+".username_pattern", "must be the hub's user-name regular expression")
 	}

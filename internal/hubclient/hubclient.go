@@ -85,6 +85,11 @@ func (h *Client) InsecureCookies() []string {
 	return bad
 }
 
+// Browser is the student's browser itself (cookies, trust, the lab's
+// names), for pages outside the hub such as a login provider's; the hub's
+// own calls above share its cookies.
+func (h *Client) Browser() *http.Client { return h.http }
+
 // URL is the hub page p, relative to the hub's base URL.
 func (h *Client) URL(p string) string { return h.base.String() + strings.TrimPrefix(p, "/") }
 

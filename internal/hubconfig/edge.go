@@ -78,6 +78,9 @@ func renderEdge(s Settings, r *release) ([]byte, error) {
 			IssuerURL:       a.IssuerURL, UsernameClaim: a.UsernameClaim, AllowedDomains: a.AllowedDomains,
 			GitHubURL: a.GitHubURL, GitHubOrg: a.GitHubOrg,
 		}
+		if a.CAPEM != "" {
+			cfg.Hub.Login.CAFile = r.path(loginCAFile)
+		}
 	}
 	for _, site := range s.Edge.Sites {
 		sc := edgeconfig.SiteConfig{Host: site.Host, Upstream: site.Upstream, BasicAuth: guard(site.BasicAuth)}

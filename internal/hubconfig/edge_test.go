@@ -130,7 +130,7 @@ func TestEdgeConfigVariantsAccepted(t *testing.T) {
 		for _, a := range []Auth{
 			{Kind: AuthOIDC, ClientID: "jhub", ClientSecret: "oidc-secret", IssuerURL: "https://sso.example.edu/realms/cs",
 				Scopes: []string{"profile", "email"}, UsernameClaim: ClaimEmail, AllowedDomains: []string{"example.edu"}},
-			{Kind: AuthGitHub, ClientID: "Iv1.x", ClientSecret: "gh-secret", GitHubOrg: "cs101", GitHubURL: "https://git.example.edu"},
+			{Kind: AuthGitHub, ClientID: "Iv1.x", ClientSecret: "gh-secret", GitHubOrg: "cs101", GitHubURL: "https://git.example.edu", CAPEM: cert},
 		} {
 			s := classHub(t)
 			s.Auth = a
@@ -140,6 +140,13 @@ func TestEdgeConfigVariantsAccepted(t *testing.T) {
 				l.IdentityKeyFile != dir+"/"+IdentityKeyFile || l.UsernamePattern != UserNamePattern || l.IssuerURL != a.IssuerURL ||
 				l.UsernameClaim != a.UsernameClaim || l.GitHubOrg != a.GitHubOrg || l.GitHubURL != a.GitHubURL {
 				t.Errorf("%s: login = %+v", a.Kind, l)
+			}
+			if ca, want := l.CAFile != "", a.CAPEM != ""; ca != want {
+				t.Errorf("%s: ca_file %q with ca_pem set %v", a.Kind, l.CAFile, want)
+			} else if ca {
+				if b, err := os.ReadFile(l.CAFile); err != nil || string(b) != a.CAPEM {
+					t.Errorf("%s: %s holds %q (%v), want ca_pem", a.Kind, l.CAFile, b, err)
+				}
 			}
 		}
 	})

@@ -118,7 +118,10 @@ const (
 	// hub after an OAuth login (edgeconfig.IdentityHeader), 0600 jhub-edge.
 	IdentityKeyFile       = secretsDir + "/identity_key"
 	oauthClientSecretFile = secretsDir + "/oauth_client_secret"
-	sitesDir              = "sites"
+	// loginCAFile holds auth.ca_pem, the roots the edge trusts for the
+	// login provider (not secret).
+	loginCAFile = "tls/login_ca.pem"
+	sitesDir    = "sites"
 )
 
 func build(s Settings, l layout) ([]File, error) {
@@ -150,6 +153,9 @@ func build(s Settings, l layout) ([]File, error) {
 		// The edge runs the login; the hub trusts only identities signed
 		// with the shared key (root reads the edge's file).
 		given(oauthClientSecretFile, ondroplet.EdgeUser, SecretClientSecret, []byte(s.Auth.ClientSecret+"\n"))
+		if s.Auth.CAPEM != "" {
+			r.add(loginCAFile, ondroplet.FileMode, ondroplet.RootUser, []byte(s.Auth.CAPEM))
+		}
 		r.secret(IdentityKeyFile, ondroplet.EdgeUser, []byte(s.Secrets.identityKey()+"\n")).Restart = HubUnit
 	}
 	if len(s.Secrets.BasicAuthHashes) > 0 {

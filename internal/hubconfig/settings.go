@@ -2,6 +2,7 @@ package hubconfig
 
 import (
 	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"maps"
 	"net"
@@ -144,6 +145,10 @@ type Auth struct {
 	// a GitHub Enterprise Server base URL [auth.github_org, auth.github_url].
 	GitHubOrg string
 	GitHubURL string
+	// CAPEM is PEM roots the edge trusts for the provider's HTTPS instead
+	// of the system roots: a campus or GitHub Enterprise CA, a lab's CA
+	// (github, oidc) [auth.ca_pem].
+	CAPEM string
 }
 
 // Failed password logins allowed per minute before the hub answers 429:
@@ -484,6 +489,7 @@ func (a Auth) validate(add adder, admins []string, withheld map[string]bool) {
 		needNot("allowed_domains", len(a.AllowedDomains) > 0)
 		needNot("github_org", a.GitHubOrg != "")
 		needNot("github_url", a.GitHubURL != "")
+		needNot("ca_pem", a.CAPEM != "")
 	}
 }
 
@@ -506,6 +512,11 @@ func (a Auth) validateOAuth(add adder, needNot func(string, bool)) {
 	for i, sc := range a.Scopes {
 		if !scopeRE.MatchString(sc) {
 			add(fmt.Sprintf("auth.scopes[%d]", i), "%q is not an OAuth scope (printable ASCII, no spaces or quotes)", sc)
+		}
+	}
+	if a.CAPEM != "" {
+		if !x509.NewCertPool().AppendCertsFromPEM([]byte(a.CAPEM)) {
+			add("auth.ca_pem", "must be PEM certificates (the roots of the provider's HTTPS certificate)")
 		}
 	}
 	checkURL := func(field, v string) {

@@ -95,6 +95,10 @@ func TestValidateNamesTheAttribute(t *testing.T) {
 		{"github with issuer", func(s *Settings) {
 			s.Auth = Auth{Kind: AuthGitHub, ClientID: "id", ClientSecret: "x", IssuerURL: "https://sso.example.edu"}
 		}, "auth.issuer_url"},
+		{"github ca_pem not PEM", func(s *Settings) {
+			s.Auth = Auth{Kind: AuthGitHub, ClientID: "id", ClientSecret: "x", CAPEM: "not a certificate"}
+		}, "auth.ca_pem"},
+		{"pam with ca_pem", func(s *Settings) { s.Auth.CAPEM = "x" }, "auth.ca_pem"},
 		{"pam with allowed_domains", func(s *Settings) { s.Auth.AllowedDomains = []string{"uni.edu"} }, "auth.allowed_domains"},
 		{"empty user", func(s *Settings) { s.AllowedUsers = []string{"a", ""} }, `allowed_users[""]`},
 		{"padded admin", func(s *Settings) { s.AdminUsers = []string{" prof"} }, `admin_users[" prof"]`},

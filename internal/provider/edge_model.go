@@ -72,6 +72,7 @@ type authModel struct {
 	AllowedDomains          types.List   `tfsdk:"allowed_domains"`
 	GitHubOrg               types.String `tfsdk:"github_org"`
 	GitHubURL               types.String `tfsdk:"github_url"`
+	CAPEM                   types.String `tfsdk:"ca_pem"`
 }
 
 // limitsModel is jhub_edge's limits.
@@ -249,6 +250,7 @@ func (m *edgeModel) settings(ctx context.Context) (hubconfig.Settings, diag.Diag
 			Password: orWriteOnly(a.Password, a.PasswordWO), ClientID: a.ClientID.ValueString(), ClientSecret: orWriteOnly(a.ClientSecret, a.ClientSecretWO),
 			IssuerURL: a.IssuerURL.ValueString(), Scopes: list(a.Scopes), UsernameClaim: a.UsernameClaim.ValueString(),
 			AllowedDomains: list(a.AllowedDomains), GitHubOrg: a.GitHubOrg.ValueString(), GitHubURL: a.GitHubURL.ValueString(),
+			CAPEM: a.CAPEM.ValueString(),
 		}
 		admins := a.AdminPasswords
 		if admins.IsNull() {

@@ -26,6 +26,7 @@ func TestAccEdge_validation(t *testing.T) {
 		"shared no pass":        {`auth = { kind = "shared-password" }`, `(?s)auth.password: required.*set\s+auth.password,\s+or\s+auth.password_wo\s+with\s+auth.password_wo_version`},
 		"oidc email no domains": {`auth = { kind = "oidc", client_id = "jhub", client_secret = "s3cret-oidc-value", issuer_url = "https://sso.example.edu", username_claim = "email" }`, `(?s)auth.allowed_domains: required with username_claim email`},
 		"oidc http issuer":      {`auth = { kind = "oidc", client_id = "jhub", client_secret = "s3cret-oidc-value", issuer_url = "http://sso.example.edu", username_claim = "preferred_username" }`, `(?s)auth.issuer_url: .*must be an https`},
+		"github ca not PEM":     {`auth = { kind = "github", client_id = "Iv1.x", client_secret = "s3cret-gh-value", ca_pem = "not a certificate" }`, `(?s)auth.ca_pem: must be PEM certificates`},
 		"github bad org":        {`auth = { kind = "github", client_id = "Iv1.x", client_secret = "s3cret-gh-value", github_org = "a/b" }`, `(?s)auth.github_org`},
 		"student named root":    {`allowed_users = ["alice", "root"]`, `(?s)Error: Invalid hub settings.*\nallowed_users\["root"\]: "root" is a system or service account`},
 		"admin is the ssh user": {`admin_users = ["jhub"]`, `(?s)admin_users\["jhub"\].*droplet's admin user`},

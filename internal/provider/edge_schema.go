@@ -127,6 +127,7 @@ func (r *edgeResource) Schema(ctx context.Context, _ resource.SchemaRequest, res
 					"allowed_domains": strings("For `oidc` with `username_claim = \"email\"`: the e-mail domains that may log in (verified addresses only)."),
 					"github_org":      str("For `github`: only active members of this organisation log in (besides the roster)."),
 					"github_url":      str("For `github`: a GitHub Enterprise Server base URL (https); default github.com."),
+					"ca_pem":          str("For `github` and `oidc`: PEM roots the edge trusts for the provider's HTTPS (a campus or GitHub Enterprise CA, a lab's CA) instead of the system roots."),
 				}),
 			},
 			"allowed_users": schema.SetAttribute{

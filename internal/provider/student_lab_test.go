@@ -73,14 +73,19 @@ func stringsVariable(names []string) config.Variable {
 // own provider block (source classhub/jhub), so the provider comes with
 // the step.
 func (h *classHub) exampleStep(t *testing.T, students, admins []string) resource.TestStep {
+	return h.exampleDirStep(t, classHubExample, h.exampleVars(students, admins))
+}
+
+// exampleDirStep applies the example in dir as shipped with vars.
+func (h *classHub) exampleDirStep(t *testing.T, dir config.TestStepConfigFunc, vars config.Variables) resource.TestStep {
 	env := h.lab.Env()
 	t.Setenv("TF_ACC_PROVIDER_NAMESPACE", "classhub")
 	t.Setenv("DIGITALOCEAN_TOKEN", env.Token)
 	t.Setenv("DIGITALOCEAN_API_URL", env.APIURL)
 	return resource.TestStep{
 		ProtoV6ProviderFactories: protoV6ProviderFactories,
-		ConfigDirectory:          classHubExample,
-		ConfigVariables:          h.exampleVars(students, admins),
+		ConfigDirectory:          dir,
+		ConfigVariables:          vars,
 	}
 }
 
