@@ -19,6 +19,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/classhub/terraform-provider-jhub/internal/hubconfig"
+	"github.com/classhub/terraform-provider-jhub/internal/ondroplet"
 )
 
 func (r *edgeResource) Schema(ctx context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
@@ -179,6 +180,17 @@ func (r *edgeResource) Schema(ctx context.Context, _ resource.SchemaRequest, res
 					"timeout": schema.StringAttribute{Description: "Idle time before a server is stopped, such as `1h`; at least `1m`.", Required: true},
 					"every":   str("How often to check, such as `5m`; defaults to half the timeout, at most 5m."),
 				},
+			},
+			"volume_name": schema.StringAttribute{
+				Description: "The class volume the hub's state lives on, usually `jhub_volume.<name>.name`, attached to the droplet by a " +
+					"`jhub_volume_attachment` (add it to `depends_on`, so the volume is attached before the hub is installed and detached after it is removed). " +
+					"The hub formats it (ext4) only when it is blank, mounts `/dev/disk/by-id/scsi-0DO_Volume_<name>` at `" + ondroplet.VolumeDir + "` (in `/etc/fstab`, " +
+					"`nofail`) and keeps there the students' homes (`" + ondroplet.VolumeHomes + "/<user>`), the hub database, the course directory and the edge's " +
+					"ACME account and certificates, so a rebuilt droplet, or a hub destroyed and applied again, finds every student's files with their owners, the same " +
+					"users and the same certificate without a new ACME order. Unset: all of it lives on the droplet's own disk and goes with it. " +
+					"Setting it on a running hub moves the database, course directory and certificates onto the volume; homes made before stay on the droplet's disk.",
+				Optional:   true,
+				Validators: []validator.String{checkString("Invalid volume name", "must be a DigitalOcean volume name", checkVolumeName)},
 			},
 			"hub_bind_url": schema.StringAttribute{
 				Description: "Where the hub process itself listens, on loopback. Defaults to `" + hubconfig.DefaultHubBindURL + "`.",
