@@ -524,3 +524,11 @@ func TestOnVolume(t *testing.T) {
 		}
 	}
 }
+
+// ServerUnits is the glob of the units jhub_hub.py names.
+func TestServerUnitsMatchesTheSpawner(t *testing.T) {
+	prefix, _, _ := strings.Cut(ServerUnits, "*")
+	if !strings.Contains(string(hubClassesPy), "\nUNIT_PREFIX = \""+prefix+"\"\n") {
+		t.Errorf("jhub_hub.py's UNIT_PREFIX is not %q", prefix)
+	}
+}

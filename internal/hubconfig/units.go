@@ -130,6 +130,10 @@ func renderUnits(s Settings, current string) map[string][]byte {
 	return units
 }
 
+// ServerUnits matches the students' server units (jhub_hub.py's
+// UNIT_PREFIX): what must stop before their homes' volume is unmounted.
+const ServerUnits = "jupyter-*.service"
+
 // oomProtected keeps the OOM killer away from the class's services: it
 // picks a student's server (StudentOOMScoreAdjust) first.
 var oomProtected = fmt.Sprintf("OOMScoreAdjust=%d", ServiceOOMScoreAdjust)

@@ -61,7 +61,7 @@ func (c *Client) UnmountVolume(ctx context.Context, units []string) error {
 	f := quote(c.p("/etc/fstab"))
 	script := unmountScript()
 	if len(units) > 0 {
-		script = "systemctl stop " + strings.Join(units, " ") + " 2>/dev/null || true\n" + script
+		script = "systemctl stop " + Command(units...) + " 2>/dev/null || true\n" + script
 	}
 	want := fstabWith(old, "", "")
 	if !bytes.Equal(old, want) {
@@ -148,7 +148,7 @@ func mountScript(dev string, units []string) string {
 	v := quote(ondroplet.VolumeDir)
 	stop := "true"
 	if len(units) > 0 {
-		stop = "systemctl stop " + strings.Join(units, " ") + " 2>/dev/null || true"
+		stop = "systemctl stop " + Command(units...) + " 2>/dev/null || true"
 	}
 	fmt.Fprintf(&b, `stopped=
 stop() { if [ -z "$stopped" ]; then %s; stopped=1; fi; }

@@ -200,13 +200,13 @@ func (r *edgeResource) install(ctx context.Context, m *edgeModel, secrets hubcon
 		return diags
 	}
 	if name := m.VolumeName.ValueString(); name != "" {
-		if err := c.MountVolume(ctx, name, hubconfig.Units(s)); err != nil {
+		if err := c.MountVolume(ctx, name, append(hubconfig.Units(s), hubconfig.ServerUnits)); err != nil {
 			diags.AddAttributeError(path.Root("volume_name"), "Cannot put the hub's state on the volume", err.Error()+
 				"\n\nAttach the volume to this droplet (jhub_volume_attachment, listed in jhub_edge's depends_on) and apply again; nothing on the volume was changed unless it was blank.")
 			return diags
 		}
 	} else if leaveVolume {
-		if err := c.UnmountVolume(ctx, hubconfig.Units(s)); err != nil {
+		if err := c.UnmountVolume(ctx, append(hubconfig.Units(s), hubconfig.ServerUnits)); err != nil {
 			diags.AddAttributeError(path.Root("volume_name"), "Cannot take the hub off the volume", err.Error())
 			return diags
 		}
@@ -471,9 +471,10 @@ func (r *edgeResource) Delete(ctx context.Context, req resource.DeleteRequest, r
 		resp.Diagnostics.AddError("Cannot remove the hub", err.Error())
 		return
 	}
-	// The state stays on the volume, unmounted, so detaching it is clean.
+	// The state stays on the volume, unmounted (students' servers stopped
+	// first: they hold their homes), so detaching it is clean.
 	if state.VolumeName.ValueString() != "" {
-		if err := c.UnmountVolume(ctx, nil); err != nil {
+		if err := c.UnmountVolume(ctx, []string{hubconfig.ServerUnits}); err != nil {
 			resp.Diagnostics.AddAttributeError(path.Root("volume_name"), "Cannot unmount the class volume", err.Error())
 		}
 	}
