@@ -55,7 +55,7 @@ func (r *edgeResource) Schema(ctx context.Context, _ resource.SchemaRequest, res
 			// A new address is an in-place update, not a replacement: the hub
 			// moves to the new droplet with the certificates kept in state.
 			"host": schema.StringAttribute{
-				Description: "The droplet's address, usually `jhub_droplet.<name>.ipv4_address`. When it changes (a rebuilt droplet), the hub is installed on the new droplet in place, with the certificates and ACME account kept in state, so the CA is not asked again.",
+				Description: "The droplet's address, usually `jhub_droplet.<name>.ipv4_address`. When it changes (a rebuilt droplet), the hub is installed on the new droplet in place, with the certificates and ACME account kept in state (or, with `volume_name`, found on the class volume, which wins), so the CA is not asked again.",
 				Required:    true,
 			},
 			"host_public_key": schema.StringAttribute{
