@@ -65,7 +65,7 @@ func (h *classHub) openNotebook(ctx context.Context, t *testing.T, write bool) (
 	if write {
 		code := `import json, os
 p = os.path.expanduser("~/hw.ipynb")
-nb = {"cells": [{"cell_type": "markdown", "metadata": {}, "source": "alice's week 1"}], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+nb = {"cells": [{"cell_type": "markdown", "metadata": {}, "source": "alice's week 1"}], "metadata": {}, "nbformat": 4, "nbformat_minor": 4}
 with open(p, "w") as f:
     json.dump(nb, f)
 os.chmod(p, 0o640)
