@@ -34,15 +34,9 @@ func (c *Client) MountVolume(ctx context.Context, name string, units []string) e
 	if err != nil {
 		return fmt.Errorf("preparing volume %s (%s): %w", name, dev, err)
 	}
-	old, err := c.sh(ctx, "cat "+quote(c.p("/etc/fstab"))+" 2>/dev/null || true", nil)
+	want, script, err := c.fstab(ctx, dev, strings.TrimSpace(string(fs)))
 	if err != nil {
-		return fmt.Errorf("reading /etc/fstab: %w", err)
-	}
-	want := fstabWith(old, dev, strings.TrimSpace(string(fs)))
-	script := ""
-	if !bytes.Equal(old, want) {
-		f := quote(c.p("/etc/fstab"))
-		script = "cat > " + f + ".jhub-new && chmod 644 " + f + ".jhub-new && mv -f " + f + ".jhub-new " + f + "\nsystemctl daemon-reload\n"
+		return err
 	}
 	if _, err := c.sh(ctx, script+mountScript(dev, units), bytes.NewReader(want)); err != nil {
 		return fmt.Errorf("mounting volume %s at %s: %w", name, ondroplet.VolumeDir, err)
@@ -54,23 +48,34 @@ func (c *Client) MountVolume(ctx context.Context, name string, units []string) e
 // drops them from /etc/fstab: the hub's state stays on the volume, which
 // can then be detached cleanly. Running it again changes nothing.
 func (c *Client) UnmountVolume(ctx context.Context, units []string) error {
-	old, err := c.sh(ctx, "cat "+quote(c.p("/etc/fstab"))+" 2>/dev/null || true", nil)
+	want, write, err := c.fstab(ctx, "", "")
 	if err != nil {
-		return fmt.Errorf("reading /etc/fstab: %w", err)
+		return err
 	}
-	f := quote(c.p("/etc/fstab"))
-	script := unmountScript()
+	script := unmountScript() + write
 	if len(units) > 0 {
 		script = "systemctl stop " + Command(units...) + " 2>/dev/null || true\n" + script
-	}
-	want := fstabWith(old, "", "")
-	if !bytes.Equal(old, want) {
-		script += "cat > " + f + ".jhub-new && chmod 644 " + f + ".jhub-new && mv -f " + f + ".jhub-new " + f + "\nsystemctl daemon-reload\n"
 	}
 	if _, err := c.sh(ctx, script, bytes.NewReader(want)); err != nil {
 		return fmt.Errorf("unmounting the class volume from %s: %w", ondroplet.VolumeDir, err)
 	}
 	return nil
+}
+
+// fstab reads /etc/fstab and returns it as fstabWith(dev, fs) has it, with
+// the script that writes it from stdin and reloads systemd's view of it
+// ("" when the file already says so).
+func (c *Client) fstab(ctx context.Context, dev, fs string) ([]byte, string, error) {
+	f := quote(c.p("/etc/fstab"))
+	old, err := c.sh(ctx, "cat "+f+" 2>/dev/null || true", nil)
+	if err != nil {
+		return nil, "", fmt.Errorf("reading /etc/fstab: %w", err)
+	}
+	want := fstabWith(old, dev, fs)
+	if bytes.Equal(old, want) {
+		return want, "", nil
+	}
+	return want, "cat > " + f + ".jhub-new && chmod 644 " + f + ".jhub-new && mv -f " + f + ".jhub-new " + f + "\nsystemctl daemon-reload\n", nil
 }
 
 // probeScript waits for dev, formats it when blkid finds no signature on
