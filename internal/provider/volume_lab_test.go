@@ -129,18 +129,19 @@ func TestLabClassHubOnVolume(t *testing.T) {
 			if serial != h.serial {
 				return fmt.Errorf("%s: the hub serves certificate %s, not %s", what, serial, h.serial)
 			}
+			h.hostKey = s.RootModule().Resources["jhub_droplet.hub"].Primary.Attributes["host_public_key"]
+			ip = dropletIP(s)
+			// The mount comes back after a reboot: fstab, not the installer's mount.
+			if fstab := h.ssh(t, ctx, ip, "cat /etc/fstab"); !strings.Contains(fstab, ondroplet.VolumeDevice(volume)+" "+ondroplet.VolumeDir+" ext4 defaults,nofail") {
+				return fmt.Errorf("%s: /etc/fstab lacks the volume:\n%s", what, fstab)
+			}
+			// Last, so an order the new edge started is in Pebble's log by now.
 			n, err := h.lab.ACMEOrders()
 			if err != nil {
 				return err
 			}
 			if n != orders {
 				return fmt.Errorf("%s: Pebble received %d orders, %d before", what, n, orders)
-			}
-			h.hostKey = s.RootModule().Resources["jhub_droplet.hub"].Primary.Attributes["host_public_key"]
-			ip = dropletIP(s)
-			// The mount comes back after a reboot: fstab, not the installer's mount.
-			if fstab := h.ssh(t, ctx, ip, "cat /etc/fstab"); !strings.Contains(fstab, ondroplet.VolumeDevice(volume)+" "+ondroplet.VolumeDir+" ext4 defaults,nofail") {
-				return fmt.Errorf("%s: /etc/fstab lacks the volume:\n%s", what, fstab)
 			}
 			return nil
 		}
@@ -160,11 +161,19 @@ func TestLabClassHubOnVolume(t *testing.T) {
 					if first.owner != "alice" || first.mode != "0o640" {
 						return fmt.Errorf("alice's notebook: %+v", first)
 					}
-					if h.serial, err = h.servedSerial(ctx); err != nil {
+					// Every host's certificate (the hub's and the course site's) is
+					// issued, and h.serial is the hub's; then the orders settle.
+					if err := h.checkEdge(ctx, ip); err != nil {
 						return err
 					}
-					if orders, err = h.lab.ACMEOrders(); err != nil || orders < 1 {
-						return fmt.Errorf("Pebble received %d orders (%v), want the hub's", orders, err)
+					for prev := -1; orders != prev; time.Sleep(5 * time.Second) {
+						prev = orders
+						if orders, err = h.lab.ACMEOrders(); err != nil {
+							return err
+						}
+					}
+					if orders < 1 {
+						return fmt.Errorf("Pebble received no order for the hub")
 					}
 					t.Logf("first apply: Pebble received %d orders", orders)
 					// The state directories are the volume's; the admin's home is not.
