@@ -177,10 +177,11 @@ func TestLabClassHubOnVolume(t *testing.T) {
 					}
 					t.Logf("first apply: Pebble received %d orders", orders)
 					// The state directories are the volume's; the admin's home is not.
-					out := h.ssh(t, ctx, ip, "findmnt -n -o TARGET,SOURCE "+ondroplet.HubStateDir+" "+ondroplet.EdgeStateDir+" "+ondroplet.CourseDir+"; ls -d ~/.ssh")
-					for _, want := range []string{ondroplet.HubStateDir, ondroplet.EdgeStateDir, ondroplet.CourseDir, "/home/" + h.admin + "/.ssh"} {
+					out := h.ssh(t, ctx, ip, "for d in "+ondroplet.HubStateDir+" "+ondroplet.EdgeStateDir+" "+ondroplet.CourseDir+
+						"; do findmnt -n -o TARGET,SOURCE --mountpoint $d; done; echo admin home on $(findmnt -n -o TARGET -T $HOME)")
+					for _, want := range []string{ondroplet.HubStateDir + " ", ondroplet.EdgeStateDir + " ", ondroplet.CourseDir + " ", "admin home on /\n"} {
 						if !strings.Contains(out, want) {
-							return fmt.Errorf("%s missing from the droplet's mounts and the admin's home:\n%s", want, out)
+							return fmt.Errorf("%q missing from the droplet's mounts and the admin's home:\n%s", want, out)
 						}
 					}
 					return nil
