@@ -30,6 +30,34 @@ resource "jhub_droplet" "hub" {
   apt_security_mirror = var.apt_security_mirror
 }
 
+# The class volume: students' homes, the hub database, the course directory
+# and the certificates live here, so replacing the droplet (a new image or
+# size) or destroying the hub and applying it again loses nothing and asks
+# the CA for no new certificate. See docs/guides/semester.md.
+resource "jhub_volume" "class" {
+  count                   = var.class_volume_gib > 0 ? 1 : 0
+  name                    = "${replace(var.domain, ".", "-")}-class"
+  region                  = var.region
+  size                    = var.class_volume_gib
+  initial_filesystem_type = "ext4"
+  description             = "Students' homes, hub database and certificates of ${var.domain}"
+
+  # In a real class, uncomment this: Terraform then refuses any plan that
+  # would delete the students' work (including `terraform destroy`; end a
+  # term with `terraform destroy -target=jhub_edge.hub -target=jhub_droplet.hub`,
+  # as the semester guide shows). It is off here because `make demo` and the
+  # tests tear everything down.
+  # lifecycle {
+  #   prevent_destroy = true
+  # }
+}
+
+resource "jhub_volume_attachment" "class" {
+  count      = var.class_volume_gib > 0 ? 1 : 0
+  droplet_id = jhub_droplet.hub.id
+  volume_id  = jhub_volume.class[0].id
+}
+
 resource "jhub_domain" "class" {
   name           = var.domain
   adopt_existing = var.adopt_existing_zone
@@ -45,6 +73,11 @@ resource "jhub_edge" "hub" {
   host_public_key = jhub_droplet.hub.host_public_key
   ssh_user        = jhub_droplet.hub.admin_user
   ssh_private_key = var.admin_ssh_private_key
+
+  # The hub's state on the class volume, attached before the hub is
+  # installed (and detached only after it is removed).
+  volume_name = var.class_volume_gib > 0 ? jhub_volume.class[0].name : null
+  depends_on  = [jhub_volume_attachment.class]
 
   hub_hosts = [jhub_domain.class.fqdns["hub"]]
   # The roster is the truth: whoever is removed here loses access at the

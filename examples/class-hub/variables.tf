@@ -91,6 +91,12 @@ variable "size" {
   default     = "s-2vcpu-4gb"
 }
 
+variable "class_volume_gib" {
+  description = "Size of the class volume (GiB) that keeps students' work and the certificates across rebuilds; it can grow later, never shrink. 0: no volume, everything lives on the droplet's disk and goes with it."
+  type        = number
+  default     = 10
+}
+
 variable "apt_mirror" {
   description = "Debian mirror for the droplet (campus mirror, or the lab's); null for the image's."
   type        = string

@@ -6,6 +6,8 @@ import (
 	"path"
 	"slices"
 	"strconv"
+
+	"github.com/classhub/terraform-provider-jhub/internal/ondroplet"
 )
 
 // The shared course directory on the droplet: readable by every student,
@@ -14,7 +16,7 @@ import (
 // adds a newer account). Setgid, so what one admin adds the others can
 // reach through the group.
 const (
-	CourseDir     = "/srv/course"
+	CourseDir     = ondroplet.CourseDir
 	CourseGroup   = "jhub-course"
 	CourseDirMode = 0o2775
 )

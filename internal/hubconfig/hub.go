@@ -125,6 +125,10 @@ _jhub = _load(` + pyStr(hubClassesName) + `)
 	set("AccountRules.reserved_names", pySet(slices.Compact(reserved)))
 	set("AccountRules.reserved_prefixes", pyList(pyString(reservedUserPrefix)))
 	set("AccountRules.students_group", pyString(StudentsGroup))
+	if s.OnVolume {
+		b.WriteString("# Homes live on the class volume; a home already there keeps its uid and gid.\n")
+		set("AccountRules.home_base", pyString(ondroplet.VolumeHomes))
+	}
 	switch s.Auth.Kind {
 	case AuthPAM:
 		set("LocalAuthenticator.create_system_users", pyBool(s.Auth.CreateSystemUsers))

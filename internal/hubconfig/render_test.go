@@ -578,3 +578,38 @@ func TestWithheldSecretsRenderTheSameRelease(t *testing.T) {
 		t.Errorf("a new DNS token restarts %v, want only %s", got, EdgeUnit)
 	}
 }
+
+// On the class volume, the services need their state's mounts (systemd
+// then refuses to start them on an empty disk), and new homes go there.
+func TestOnVolume(t *testing.T) {
+	s := classHub(t)
+	s.OnVolume = true
+	dir, _ := renderTo(t, s)
+	units := renderUnits(s, dir)
+	for unit, want := range map[string]string{
+		EdgeUnit: "RequiresMountsFor=" + ondroplet.EdgeStateDir + "\n",
+		HubUnit:  "RequiresMountsFor=" + ondroplet.HubStateDir + " " + CourseDir + " " + ondroplet.VolumeHomes + "\n",
+	} {
+		if !strings.Contains(string(units[unit]), want) {
+			t.Errorf("%s lacks %q:\n%s", unit, want, units[unit])
+		}
+	}
+	got := execHubConfig(t, path.Join(dir, "jupyterhub_config.py"))
+	if hb := got["AccountRules"]["home_base"]; hb != ondroplet.VolumeHomes {
+		t.Errorf("AccountRules.home_base = %v, want %s", hb, ondroplet.VolumeHomes)
+	}
+	// Without a volume, neither.
+	for unit, content := range renderUnits(classHub(t), dir) {
+		if strings.Contains(string(content), "RequiresMountsFor") {
+			t.Errorf("%s requires mounts without a volume", unit)
+		}
+	}
+}
+
+// ServerUnits is the glob of the units jhub_hub.py names.
+func TestServerUnitsMatchesTheSpawner(t *testing.T) {
+	prefix, _, _ := strings.Cut(ServerUnits, "*")
+	if !strings.Contains(string(hubClassesPy), "\nUNIT_PREFIX = \""+prefix+"\"\n") {
+		t.Errorf("jhub_hub.py's UNIT_PREFIX is not %q", prefix)
+	}
+}

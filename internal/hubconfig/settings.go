@@ -67,6 +67,11 @@ type Settings struct {
 	// address with a port below 1024 that no other listener uses (see
 	// InternalPorts) and no path. "" = DefaultHubBindURL.
 	HubBindURL string
+	// OnVolume says the hub's state lives on the class volume [volume_name]
+	// (the installer mounts it, ondroplet.VolumeBinds): the units require
+	// those mounts, and new students' homes go under ondroplet.VolumeHomes,
+	// keeping the uid and gid of a home already there.
+	OnVolume bool
 	// Edge configures the TLS edge in front of the hub [edge].
 	Edge Edge
 	// EdgeBinary is the absolute path of the jhub-edge binary on the droplet

@@ -18,9 +18,16 @@ import (
 // characters that need no quoting in a unit file.
 func renderUnits(s Settings, current string) map[string][]byte {
 	edgeConfig := path.Join(current, edgeConfigName)
+	// On the class volume, a service without its state there does not
+	// start (an empty disk would mean a fresh database and a new ACME order).
+	edgeMounts, hubMounts := []string{}, []string{}
+	if s.OnVolume {
+		edgeMounts = []string{"RequiresMountsFor=" + ondroplet.EdgeStateDir}
+		hubMounts = []string{"RequiresMountsFor=" + strings.Join([]string{ondroplet.HubStateDir, CourseDir, ondroplet.VolumeHomes}, " ")}
+	}
 	units := map[string][]byte{
 		EdgeUnit: unit(
-			[]string{
+			append([]string{
 				// A reload keeps listeners, limits, TLS settings and the
 				// certificate's host names; this digest of them changes the
 				// unit, and a changed unit is restarted (File.Restart).
@@ -28,7 +35,7 @@ func renderUnits(s Settings, current string) map[string][]byte {
 				"Description=jhub-edge: TLS, static sites and the proxy in front of JupyterHub",
 				"Wants=network-online.target",
 				"After=network-online.target",
-			},
+			}, edgeMounts...),
 			[]string{
 				"Type=simple",
 				"User=" + ondroplet.EdgeUser,
@@ -64,11 +71,11 @@ func renderUnits(s Settings, current string) map[string][]byte {
 			},
 		),
 		HubUnit: unit(
-			[]string{
+			append([]string{
 				"Description=JupyterHub (jhub; config " + path.Join(current, hubConfigName) + ")",
 				"Wants=network-online.target " + hubWants(s),
 				"After=network-online.target " + hubWants(s),
-			},
+			}, hubMounts...),
 			[]string{
 				// root: PAM, creating students' accounts, starting their
 				// servers' units, and binding a privileged port.
@@ -122,6 +129,10 @@ func renderUnits(s Settings, current string) map[string][]byte {
 	}
 	return units
 }
+
+// ServerUnits matches the students' server units (jhub_hub.py's
+// UNIT_PREFIX): what must stop before their homes' volume is unmounted.
+const ServerUnits = "jupyter-*.service"
 
 // oomProtected keeps the OOM killer away from the class's services: it
 // picks a student's server (StudentOOMScoreAdjust) first.

@@ -56,7 +56,8 @@ func (c *Client) ExportTLS(ctx context.Context) ([]byte, error) {
 // ImportTLS restores a bundle made by ExportTLS into ondroplet.TLSDir (files 0600,
 // directories 0700, owned by the edge's user, created if missing) before the
 // edge starts, so a rebuilt droplet serves without issuing again. An empty
-// bundle does nothing.
+// bundle does nothing, and so does a storage that already holds files (the
+// class volume's, perhaps renewed since the bundle was read).
 func (c *Client) ImportTLS(ctx context.Context, bundle []byte) error {
 	if len(bundle) == 0 {
 		return nil
@@ -80,7 +81,8 @@ func (c *Client) ImportTLS(ctx context.Context, bundle []byte) error {
 	}
 	dir, parent := quote(c.p(ondroplet.TLSDir)), quote(c.p(filepath.Dir(ondroplet.TLSDir)))
 	owner := strconv.Itoa(a.uid) + ":" + strconv.Itoa(a.gid)
-	_, err = c.sh(ctx, "mkdir -p "+dir+" && chown "+owner+" "+parent+" "+dir+" && chmod 700 "+parent+" "+dir+
+	_, err = c.sh(ctx, "if [ -d "+dir+" ] && [ -n \"$(find "+dir+" -type f -print -quit)\" ]; then cat >/dev/null; exit 0; fi\n"+
+		"mkdir -p "+dir+" && chown "+owner+" "+parent+" "+dir+" && chmod 700 "+parent+" "+dir+
 		" && tar -x --numeric-owner --same-owner --same-permissions -C "+dir+" -f -", &archive)
 	if err != nil {
 		return fmt.Errorf("writing the edge's TLS storage %s: %w", ondroplet.TLSDir, err)

@@ -100,6 +100,15 @@ func TestTLSExportImportRoundTrip(t *testing.T) {
 		t.Errorf("exported bundle differs from the storage's:\n got %s\nwant %s", out, want)
 	}
 
+	// A storage that holds certificates (the class volume's, renewed since
+	// the bundle in state was read) keeps them: the old bundle does not win.
+	if err := c.ImportTLS(ctx, bundle); err != nil {
+		t.Fatal(err)
+	}
+	if got := h.read(ondroplet.TLSDir + "/acme/certificates/pebble/hub.example.test/hub.example.test.crt"); got != "RENEWED" {
+		t.Errorf("importing into a storage with certificates replaced the renewed one: %q", got)
+	}
+
 	if err := c.ImportTLS(ctx, nil); err != nil {
 		t.Errorf("an empty bundle: %v", err)
 	}

@@ -1,6 +1,7 @@
 package lab
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -124,6 +125,17 @@ func (l *Lab) startPebble(ctx context.Context) error {
 			return fmt.Errorf("lab: pebble's %s did not answer within 30s (log: %s)", url, filepath.Join(dir, "pebble.log"))
 		}
 	}
+}
+
+// ACMEOrders counts the orders Pebble received since the lab started (its
+// log's "Added order" lines), so a test can prove a rebuild did not ask the
+// CA again.
+func (l *Lab) ACMEOrders() (int, error) {
+	b, err := os.ReadFile(filepath.Join(l.slot.stateDir(), "pebble.log"))
+	if err != nil {
+		return 0, fmt.Errorf("lab: counting ACME orders: %w", err)
+	}
+	return bytes.Count(b, []byte("Added order ")), nil
 }
 
 // listenerCert makes a throwaway CA and a server certificate for ip.

@@ -12,17 +12,15 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/classhub/terraform-provider-jhub/internal/dosim"
+	"github.com/classhub/terraform-provider-jhub/internal/ondroplet"
 )
 
 // Volumes: each one is a sparse image file under the slot's disk directory
 // (it outlives droplets, as a volume does), attached as a loop device whose
-// node appears inside the droplet at VolumeDevice(name). Snapshots are
+// node appears inside the droplet at ondroplet.VolumeDevice(name). Snapshots are
 // sparse copies of the image.
 
 var _ dosim.VolumeBackend = (*Lab)(nil)
-
-// VolumeDevice is where a volume appears on a droplet, as on DigitalOcean.
-func VolumeDevice(name string) string { return "/dev/disk/by-id/scsi-0DO_Volume_" + name }
 
 // attachment is a volume's loop device in a droplet.
 type attachment struct {
@@ -95,7 +93,7 @@ func (l *Lab) AttachVolume(ctx context.Context, volumeID, name string, dropletID
 		_, _ = run(ctx, "losetup", "-d", loop)
 		return fmt.Errorf("lab: attaching volume %s: %w", name, err)
 	}
-	dev := VolumeDevice(name)
+	dev := ondroplet.VolumeDevice(name)
 	mk := fmt.Sprintf("mkdir -p %s && rm -f %s && mknod -m 0660 %s b %d %d && chgrp disk %s",
 		filepath.Dir(dev), dev, dev, unix.Major(st.Rdev), unix.Minor(st.Rdev), dev)
 	if _, err := run(ctx, "nsenter", "-t", strconv.Itoa(pid), "-m", "--", "sh", "-c", mk); err != nil {
@@ -125,7 +123,7 @@ func (l *Lab) DetachVolume(ctx context.Context, volumeID, name string, dropletID
 	if d, err := l.lookup(dropletID); err == nil {
 		d.mu.Lock()
 		if pid, err := containerInit(d.ns); err == nil {
-			if _, err := run(ctx, "nsenter", "-t", strconv.Itoa(pid), "-m", "--", "rm", "-f", VolumeDevice(name)); err != nil {
+			if _, err := run(ctx, "nsenter", "-t", strconv.Itoa(pid), "-m", "--", "rm", "-f", ondroplet.VolumeDevice(name)); err != nil {
 				errs = append(errs, err)
 			}
 		}

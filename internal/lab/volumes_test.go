@@ -10,6 +10,8 @@ import (
 
 	"github.com/digitalocean/godo"
 	"golang.org/x/crypto/ssh"
+
+	"github.com/classhub/terraform-provider-jhub/internal/ondroplet"
 )
 
 // volumeAction waits for a volume action to complete.
@@ -43,7 +45,7 @@ func attach(t *testing.T, c *godo.Client, volumeID string, dropletID int) {
 // mountAt mounts a volume by its DigitalOcean device name inside a droplet.
 func mountAt(t *testing.T, s *ssh.Client, name, dir string) {
 	t.Helper()
-	mustRun(t, s, "sudo mkdir -p "+dir+" && sudo mount "+VolumeDevice(name)+" "+dir)
+	mustRun(t, s, "sudo mkdir -p "+dir+" && sudo mount "+ondroplet.VolumeDevice(name)+" "+dir)
 }
 
 // A volume is a real filesystem that outlives droplets: files written on

@@ -22,7 +22,34 @@ const (
 	TLSDir       = EdgeStateDir + "/tls" // the edge's certificate storage (certs.Storage)
 
 	CloudInitLogDir = "/var/log" // cloud-init.log, cloud-init-output.log
+
+	CourseDir = "/srv/course" // the shared course directory (hubconfig sets its group and mode)
 )
+
+// The class volume (jhub_edge's volume_name): what a rebuilt droplet must
+// find again lives on it. It is mounted at VolumeDir; the services' state
+// directories are bind mounts of directories on it (VolumeBinds), so their
+// paths are the same with or without a volume; students' homes are created
+// under VolumeHomes (not a bind over /home, which would hide the droplet
+// admin's ~/.ssh and lock the provider out).
+const (
+	VolumeDir   = "/mnt/jhub"
+	VolumeHomes = VolumeDir + "/home"
+)
+
+// VolumeBind is a directory on the volume and where it is bind-mounted.
+type VolumeBind struct{ Source, Target string }
+
+// VolumeBinds are the state directories that live on the volume: the hub's
+// database, the edge's ACME account and certificates, the course directory.
+var VolumeBinds = []VolumeBind{
+	{VolumeDir + "/hub", HubStateDir},
+	{VolumeDir + "/edge", EdgeStateDir},
+	{VolumeDir + "/course", CourseDir},
+}
+
+// VolumeDevice is where DigitalOcean's udev rules put a volume on a droplet.
+func VolumeDevice(name string) string { return "/dev/disk/by-id/scsi-0DO_Volume_" + name }
 
 // Owners and modes.
 const (

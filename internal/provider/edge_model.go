@@ -35,6 +35,7 @@ type edgeModel struct {
 	NamedServerLimit types.Int64  `tfsdk:"named_server_limit"`
 	IdleCull         *idleCullMdl `tfsdk:"idle_cull"`
 	HubBindURL       types.String `tfsdk:"hub_bind_url"`
+	VolumeName       types.String `tfsdk:"volume_name"`
 	TLS              *tlsModel    `tfsdk:"tls"`
 	TrustedCAPEM     types.String `tfsdk:"trusted_ca_pem"`
 	Sites            []siteModel  `tfsdk:"sites"`
@@ -172,7 +173,7 @@ type basicAuthMd struct {
 // a droplet is created and billed.
 func (m *edgeModel) settingsKnown() bool {
 	vals := []attr.Value{m.SSHUser, m.HubHosts, m.BaseURL, m.AllowedUsers, m.AdminUsers, m.Limits,
-		m.CourseFiles, m.NamedServers, m.NamedServerLimit, m.HubBindURL, m.BasicAuthUsers, m.ProxyMode, m.TrustedCAPEM, m.ExtraUFWRules}
+		m.CourseFiles, m.NamedServers, m.NamedServerLimit, m.HubBindURL, m.VolumeName, m.BasicAuthUsers, m.ProxyMode, m.TrustedCAPEM, m.ExtraUFWRules}
 	if m.Auth != nil {
 		a := m.Auth
 		vals = append(vals, a.Kind, a.CreateSystemUsers, a.Password, a.AdminPasswords, a.ClientID, a.ClientSecret,
@@ -243,6 +244,7 @@ func (m *edgeModel) settings(ctx context.Context) (hubconfig.Settings, diag.Diag
 		NamedServers:     m.NamedServers.ValueBool(),
 		NamedServerLimit: int(m.NamedServerLimit.ValueInt64()),
 		HubBindURL:       m.HubBindURL.ValueString(),
+		OnVolume:         m.VolumeName.ValueString() != "",
 	}
 	if a := m.Auth; a != nil {
 		s.Auth = hubconfig.Auth{

@@ -128,7 +128,7 @@ func (r *edgeResource) Create(ctx context.Context, req resource.CreateRequest, r
 		return
 	}
 	plan.ID = plan.Host
-	kept, d := r.install(ctx, &plan, secrets, "", nil, nil)
+	kept, d := r.install(ctx, &plan, secrets, "", nil, nil, false)
 	resp.Diagnostics.Append(d...)
 	if resp.Diagnostics.HasError() {
 		return
@@ -172,14 +172,17 @@ func (r *edgeResource) Update(ctx context.Context, req resource.UpdateRequest, r
 	// A new droplet behind the same hub gets the certificates and ACME
 	// account kept in state, so a rebuild does not ask the CA again. On the
 	// same droplet the edge's own (perhaps renewed) certificates stay.
+	// The certificates on a class volume win: ImportTLS only fills an empty storage.
 	var restore string
 	var oldRules []string
+	leaveVolume := false
 	if plan.Host.Equal(state.Host) {
 		resp.Diagnostics.Append(state.ExtraUFWRules.ElementsAs(ctx, &oldRules, true)...)
+		leaveVolume = state.VolumeName.ValueString() != "" && plan.VolumeName.ValueString() == ""
 	} else {
 		restore = state.TLSBundle.ValueString()
 	}
-	kept, d := r.install(ctx, &plan, secrets, restore, oldRules, keep)
+	kept, d := r.install(ctx, &plan, secrets, restore, oldRules, keep, leaveVolume)
 	resp.Diagnostics.Append(d...)
 	if resp.Diagnostics.HasError() {
 		return
@@ -188,12 +191,14 @@ func (r *edgeResource) Update(ctx context.Context, req resource.UpdateRequest, r
 	resp.Diagnostics.Append(kept.save(ctx, resp.Private.SetKey)...)
 }
 
-// install renders the release for m and installs it, then brings the extra
-// ufw rules from oldRules to m's; on success m carries the secrets, the
-// release id and the TLS bundle read back from the host, and the result
-// the verifiers of the write-only secrets' files. The droplet's copy of a
-// write-only secret in keep stays when keep verifies it.
-func (r *edgeResource) install(ctx context.Context, m *edgeModel, secrets hubconfig.Secrets, tlsBundle string, oldRules []string, keep verifiers) (verifiers, diag.Diagnostics) {
+// install puts the hub's state on m's volume (or, with leaveVolume, takes
+// it off the one the hub used), renders the release for m and installs it,
+// then brings the extra ufw rules from oldRules to m's; on success m
+// carries the secrets, the release id and the TLS bundle read back from
+// the host, and the result the verifiers of the write-only secrets' files.
+// The droplet's copy of a write-only secret in keep stays when keep
+// verifies it.
+func (r *edgeResource) install(ctx context.Context, m *edgeModel, secrets hubconfig.Secrets, tlsBundle string, oldRules []string, keep verifiers, leaveVolume bool) (verifiers, diag.Diagnostics) {
 	var diags diag.Diagnostics
 	s, d := m.settings(ctx)
 	diags.Append(d...)
@@ -228,6 +233,18 @@ func (r *edgeResource) install(ctx context.Context, m *edgeModel, secrets hubcon
 	if err := keepVerified(ctx, c, rel.Files, attrs, keep); err != nil {
 		diags.AddError("Cannot read the installed secrets' hashes", err.Error())
 		return nil, diags
+	}
+	if name := m.VolumeName.ValueString(); name != "" {
+		if err := c.MountVolume(ctx, name, append(hubconfig.Units(s), hubconfig.ServerUnits)); err != nil {
+			diags.AddAttributeError(path.Root("volume_name"), "Cannot put the hub's state on the volume", err.Error()+
+				"\n\nAttach the volume to this droplet (jhub_volume_attachment, listed in jhub_edge's depends_on) and apply again; nothing on the volume was changed unless it was blank.")
+			return nil, diags
+		}
+	} else if leaveVolume {
+		if err := c.UnmountVolume(ctx, append(hubconfig.Units(s), hubconfig.ServerUnits)); err != nil {
+			diags.AddAttributeError(path.Root("volume_name"), "Cannot take the hub off the volume", err.Error())
+			return nil, diags
+		}
 	}
 	if tlsBundle != "" {
 		if err := c.ImportTLS(ctx, []byte(tlsBundle)); err != nil {
@@ -532,6 +549,14 @@ func (r *edgeResource) Delete(ctx context.Context, req resource.DeleteRequest, r
 	defer done(true)
 	if err := c.Uninstall(ctx, hubconfig.Units(s)); err != nil {
 		resp.Diagnostics.AddError("Cannot remove the hub", err.Error())
+		return
+	}
+	// The state stays on the volume, unmounted (students' servers stopped
+	// first: they hold their homes), so detaching it is clean.
+	if state.VolumeName.ValueString() != "" {
+		if err := c.UnmountVolume(ctx, []string{hubconfig.ServerUnits}); err != nil {
+			resp.Diagnostics.AddAttributeError(path.Root("volume_name"), "Cannot unmount the class volume", err.Error())
+		}
 	}
 }
 

@@ -20,6 +20,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/classhub/terraform-provider-jhub/internal/hubconfig"
+	"github.com/classhub/terraform-provider-jhub/internal/ondroplet"
 )
 
 func (r *edgeResource) Schema(ctx context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
@@ -71,7 +72,7 @@ func (r *edgeResource) Schema(ctx context.Context, _ resource.SchemaRequest, res
 			// A new address is an in-place update, not a replacement: the hub
 			// moves to the new droplet with the certificates kept in state.
 			"host": schema.StringAttribute{
-				Description: "The droplet's address, usually `jhub_droplet.<name>.ipv4_address`. When it changes (a rebuilt droplet), the hub is installed on the new droplet in place, with the certificates and ACME account kept in state, so the CA is not asked again.",
+				Description: "The droplet's address, usually `jhub_droplet.<name>.ipv4_address`. When it changes (a rebuilt droplet), the hub is installed on the new droplet in place, with the certificates and ACME account kept in state (or, with `volume_name`, found on the class volume, which wins), so the CA is not asked again.",
 				Required:    true,
 			},
 			"host_public_key": schema.StringAttribute{
@@ -197,6 +198,17 @@ func (r *edgeResource) Schema(ctx context.Context, _ resource.SchemaRequest, res
 					"timeout": schema.StringAttribute{Description: "Idle time before a server is stopped, such as `1h`; at least `1m`.", Required: true},
 					"every":   str("How often to check, such as `5m`; defaults to half the timeout, at most 5m."),
 				},
+			},
+			"volume_name": schema.StringAttribute{
+				Description: "The class volume the hub's state lives on, usually `jhub_volume.<name>.name`, attached to the droplet by a " +
+					"`jhub_volume_attachment` (add it to `depends_on`, so the volume is attached before the hub is installed and detached after it is removed). " +
+					"The hub formats it (ext4) only when it is blank, mounts `/dev/disk/by-id/scsi-0DO_Volume_<name>` at `" + ondroplet.VolumeDir + "` (in `/etc/fstab`, " +
+					"`nofail`) and keeps there the students' homes (`" + ondroplet.VolumeHomes + "/<user>`), the hub database, the course directory and the edge's " +
+					"ACME account and certificates, so a rebuilt droplet, or a hub destroyed and applied again, finds every student's files with their owners, the same " +
+					"users and the same certificate without a new ACME order. Unset: all of it lives on the droplet's own disk and goes with it. " +
+					"Setting it on a running hub moves the database, course directory and certificates onto the volume; homes made before stay on the droplet's disk.",
+				Optional:   true,
+				Validators: []validator.String{checkString("Invalid volume name", "must be a DigitalOcean volume name", checkVolumeName)},
 			},
 			"hub_bind_url": schema.StringAttribute{
 				Description: "Where the hub process itself listens, on loopback. Defaults to `" + hubconfig.DefaultHubBindURL + "`.",

@@ -94,7 +94,7 @@ func countDroplets(t *testing.T, sim *dosim.Server) int {
 
 // examples/class-hub as a class admin fills it in plans cleanly, with the
 // public key as file() reads it (a trailing newline) and the per-student
-// limits known before anything exists.
+// limits and the class volume known before anything exists.
 func TestAccExampleClassHub_plans(t *testing.T) {
 	t.Setenv("TF_ACC_PROVIDER_NAMESPACE", "classhub")
 	sim := testSim(t, dosim.Options{})
@@ -113,6 +113,8 @@ func TestAccExampleClassHub_plans(t *testing.T) {
 		ConfigPlanChecks: resource.ConfigPlanChecks{PostApplyPostRefresh: []plancheck.PlanCheck{
 			plancheck.ExpectKnownValue("jhub_edge.hub", tfjsonpath.New("limits").AtMapKey("memory_max_mib"), knownvalue.Int64Exact(1792)),
 			plancheck.ExpectKnownValue("jhub_edge.hub", tfjsonpath.New("hub_url"), knownvalue.StringExact("https://hub.cs101.example.edu/")),
+			// The class volume's name, so its device on the droplet, is known before anything exists.
+			plancheck.ExpectKnownValue("jhub_edge.hub", tfjsonpath.New("volume_name"), knownvalue.StringExact("cs101-example-edu-class")),
 		}},
 	}}})
 	if n := countDroplets(t, sim); n != 0 {

@@ -35,7 +35,8 @@ const (
 	labTAPassword      = "ta-only-password-5678-abcd"
 )
 
-// exampleVars are examples/class-hub's variables for the lab, as make demo sets them.
+// exampleVars are examples/class-hub's variables for the lab, as make demo sets them
+// but without the class volume.
 func (h *classHub) exampleVars(students, admins []string) config.Variables {
 	env := h.lab.Env()
 	list := stringsVariable
@@ -57,6 +58,9 @@ func (h *classHub) exampleVars(students, admins []string) config.Variables {
 		"apt_security_mirror":   config.StringVariable(env.AptSecurityMirror),
 		"admin_ssh_public_key":  config.StringVariable(h.adminPub),
 		"admin_ssh_private_key": config.StringVariable(h.adminPEM),
+		// Homes at /home/<user>, as these tests read them; the class volume
+		// has its own test (TestLabClassHubOnVolume).
+		"class_volume_gib": config.IntegerVariable(0),
 	}
 }
 

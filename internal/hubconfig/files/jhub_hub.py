@@ -82,6 +82,11 @@ class AccountRules(Configurable):
     reserved_names = Set(Unicode(), config=True, help="names that are never hub users")
     reserved_prefixes = List(Unicode(), config=True, help="name prefixes that are never hub users")
     students_group = Unicode(config=True, help="group marking the accounts the hub created")
+    home_base = Unicode(
+        "", config=True,
+        help="directory of new accounts' homes ('' = useradd's default); on the class volume, where a "
+        "rebuilt droplet finds each home again with its files' owner",
+    )
 
     def name_problem(self, name):
         if not re.fullmatch(self.name_pattern, name):
@@ -125,16 +130,49 @@ class AccountRules(Configurable):
                 try:
                     pwd.getpwnam(name)
                 except KeyError:
-                    await _run(
-                        "/usr/sbin/useradd", "--create-home", "--shell", "/bin/bash", "--user-group",
-                        "--groups", self.students_group, "--key", "HOME_MODE=0700", "--", name,
-                    )
+                    await self._create_account(name)
         problem = self.account_problem(name)
         if problem:
             raise AccountError(problem)
         pw = pwd.getpwnam(name)
         private_home(pw)
         return pw
+
+    async def _create_account(self, name):
+        """useradd for name. Under home_base, a home already there (the
+        class volume on a rebuilt droplet) keeps its owner: the account
+        gets that uid and gid when both are free, else fresh ones and the
+        home is handed over (chown of what the old uid owned)."""
+        argv = ["/usr/sbin/useradd", "--shell", "/bin/bash", "--groups", self.students_group, "--key", "HOME_MODE=0700"]
+        old = None
+        if self.home_base:
+            home = os.path.join(self.home_base, name)
+            argv += ["--home-dir", home]
+            try:
+                st = os.lstat(home)
+                if stat.S_ISDIR(st.st_mode) and st.st_uid >= UID_MIN and st.st_gid >= UID_MIN:
+                    old = st
+            except FileNotFoundError:
+                pass
+        if old is None:
+            await _run(*argv, "--create-home", "--user-group", "--", name)
+            return
+        if _free(pwd.getpwuid, old.st_uid) and _free(grp.getgrgid, old.st_gid) and _free(grp.getgrnam, name):
+            await _run("/usr/sbin/groupadd", "--gid", str(old.st_gid), "--", name)
+            await _run(*argv, "--no-create-home", "--uid", str(old.st_uid), "--gid", name, "--", name)
+            return
+        await _run(*argv, "--no-create-home", "--user-group", "--", name)
+        pw = pwd.getpwnam(name)
+        await _run("/usr/bin/chown", "-R", "--no-dereference", "--from=%d" % old.st_uid, "%d:%d" % (pw.pw_uid, pw.pw_gid), "--", home)
+
+
+def _free(lookup, key):
+    """Whether no passwd/group entry answers lookup(key)."""
+    try:
+        lookup(key)
+    except KeyError:
+        return True
+    return False
 
 
 _account_lock = asyncio.Lock()

@@ -182,6 +182,37 @@ class Names(unittest.TestCase):
         with open(jhub.SERVER_EXTENSIONS_OVERRIDE, encoding="utf-8") as f:
             self.assertEqual(f.read(), '{"ServerApp": {"jpserver_extensions": {"nbgitpuller": false}}}\n')
 
+    def test_homes_on_the_class_volume_keep_their_owner(self):
+        # A rebuilt droplet: the volume holds the homes, /etc/passwd is new.
+        r = self.rules()
+        r.home_base = "/mnt/jhub-test/home"
+        os.makedirs(r.home_base, exist_ok=True)
+        subprocess.run(["groupadd", "--force", "--system", "jhub-students"], check=True)
+        for name, uid in [("carol", 1500), ("dave", 1501)]:
+            home = os.path.join(r.home_base, name)
+            os.makedirs(home)
+            with open(os.path.join(home, "hw.ipynb"), "w", encoding="utf-8") as f:
+                f.write("{}")
+            for p in (home, os.path.join(home, "hw.ipynb")):
+                os.chown(p, uid, uid)
+            os.chmod(home, 0o700)
+            os.chmod(os.path.join(home, "hw.ipynb"), 0o640)
+        # dave's old uid went to someone else on the new machine.
+        subprocess.run(["useradd", "--uid", "1501", "mallory"], check=True)
+        carol = asyncio.run(r.ensure_account("carol"))
+        self.assertEqual((carol.pw_uid, carol.pw_gid, carol.pw_dir), (1500, 1500, "/mnt/jhub-test/home/carol"))
+        self.assertEqual(grp.getgrgid(1500).gr_name, "carol")
+        dave = asyncio.run(r.ensure_account("dave"))
+        self.assertNotEqual(dave.pw_uid, 1501)
+        for who in (carol, dave):
+            st = os.stat(os.path.join(who.pw_dir, "hw.ipynb"))
+            self.assertEqual((st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)), (who.pw_uid, who.pw_gid, 0o640))
+            self.assertEqual(stat.S_IMODE(os.stat(who.pw_dir).st_mode), 0o700)
+        # A new student's home is made there.
+        erin = asyncio.run(r.ensure_account("erin"))
+        self.assertEqual(erin.pw_dir, "/mnt/jhub-test/home/erin")
+        self.assertEqual(os.stat(erin.pw_dir).st_uid, erin.pw_uid)
+
     def test_unit_names(self):
         self.assertEqual(jhub.unit_name("alice"), "jupyter-alice.service")
         self.assertEqual(jhub.unit_name("alice", "ml-1"), "jupyter-alice:ml\\x2d1.service")
