@@ -11,6 +11,7 @@ import (
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -158,11 +159,18 @@ func (h *Client) Login(ctx context.Context, user, password string) error {
 	}
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
 	_ = resp.Body.Close() // the answer is in status and body
-	if resp.StatusCode >= 400 || strings.Contains(string(body), "Invalid username or password") {
+	if resp.StatusCode == http.StatusForbidden || strings.Contains(string(body), "Invalid username or password") {
+		// JupyterHub re-renders its login page (200) with this message.
+		return fmt.Errorf("login as %s: %s: %w", user, resp.Status, ErrLoginRefused)
+	}
+	if resp.StatusCode >= 400 {
 		return fmt.Errorf("login as %s: %s: %.300s", user, resp.Status, body)
 	}
 	return nil
 }
+
+// ErrLoginRefused is the hub's answer to a wrong user name or password.
+var ErrLoginRefused = errors.New("the hub refused the user name or password")
 
 // StartServer starts the user's server and waits until it answers.
 func (h *Client) StartServer(ctx context.Context, user string) error {

@@ -5,6 +5,7 @@ package provider
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -16,6 +17,8 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/statecheck"
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
 	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
+
+	"github.com/classhub/terraform-provider-jhub/internal/hubclient"
 )
 
 // noSecretInState fails when any of the secrets appears anywhere in the
@@ -70,7 +73,7 @@ func TestLabWriteOnlySecrets(t *testing.T) {
 		if err == nil {
 			return fmt.Errorf("%s logged in with a password that should no longer work", user)
 		}
-		if !strings.Contains(err.Error(), "403") && !strings.Contains(err.Error(), "Invalid username or password") {
+		if !errors.Is(err, hubclient.ErrLoginRefused) {
 			return fmt.Errorf("want the hub to refuse the password, got %w", err)
 		}
 		return nil
