@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -69,7 +70,7 @@ func renderUnits(s Settings, current string) map[string][]byte {
 				"Wants=network-online.target " + hubWants(s),
 				"After=network-online.target " + hubWants(s),
 			},
-			[]string{
+			slices.Concat([]string{
 				// root: PAM, creating students' accounts, starting their
 				// servers' units, and binding a privileged port.
 				"User=root",
@@ -80,6 +81,7 @@ func renderUnits(s Settings, current string) map[string][]byte {
 				// private before any login; the course directory's
 				// group is the admins.
 				"ExecStartPre=/usr/bin/python3 -B " + path.Join(current, hubClassesName) + " " + strings.Join(prepareArgs(s), " "),
+			}, labOverridesLink(current), []string{
 				"ExecStart=/usr/bin/jupyterhub -f " + path.Join(current, hubConfigName) + " --upgrade-db",
 				"Restart=always",
 				"RestartSec=2s",
@@ -90,7 +92,7 @@ func renderUnits(s Settings, current string) map[string][]byte {
 				"PrivateDevices=yes",
 				"ProtectKernelTunables=yes",
 				"ProtectKernelModules=yes",
-			},
+			}),
 		),
 	}
 	if s.Edge.ProxyMode == ProxyCHP {

@@ -22,6 +22,13 @@ const (
 	TLSDir       = EdgeStateDir + "/tls" // the edge's certificate storage (certs.Storage)
 
 	CloudInitLogDir = "/var/log" // cloud-init.log, cloud-init-output.log
+
+	// LabOverrides is where every student's JupyterLab (Debian's, whose
+	// application directory is /usr/share/jupyter/lab) reads the class's
+	// defaults for its settings: a namespaced file of the application's
+	// settings/overrides.d, which Debian does not ship. The hub unit links
+	// it to the current release's file at every start.
+	LabOverrides = "/usr/share/jupyter/lab/settings/overrides.d/jhub.json"
 )
 
 // Owners and modes.
