@@ -222,10 +222,22 @@ func (h *classHub) browserStudent(ctx context.Context, t *testing.T, ip, user st
 	if err := do("reloading JupyterLab", 2*time.Minute, chromedp.Navigate(lab+"/tree/Welcome.ipynb")); err != nil {
 		return err
 	}
-	if err := wait("the launcher button", `(() => { const b = document.querySelector('.jp-FileBrowser-toolbar [data-command="launcher:create"]'); if (b) b.click(); return !!b; })()`, 2*time.Minute); err != nil {
-		return err
-	}
-	if err := wait("the launcher's terminal card", `(() => { const c = [...document.querySelectorAll('.jp-LauncherCard')].find(e => e.textContent.trim() === 'Terminal'); if (c) c.click(); return !!c; })()`, time.Minute); err != nil {
+	// A click before the reloaded app is ready does nothing: press the
+	// launcher button, then click its terminal card, again every few
+	// seconds until a terminal is there. JupyterLab 4.0's toolbar buttons
+	// act on mousedown, not on click().
+	if err := wait("a terminal from the launcher", `(() => {
+		if (document.querySelector('.jp-Terminal .xterm-helper-textarea')) return true;
+		const now = Date.now();
+		if (now - (window.jhubLastClick || 0) < 5000) return false;
+		const card = [...document.querySelectorAll('.jp-LauncherCard')].find(e => e.textContent.trim() === 'Terminal');
+		const button = document.querySelector('.jp-FileBrowser-toolbar [data-command="launcher:create"]');
+		if (card) card.click();
+		else if (button) ['pointerdown', 'mousedown', 'pointerup', 'mouseup'].forEach(t => button.dispatchEvent(new MouseEvent(t, {bubbles: true, cancelable: true, button: 0})));
+		else return false;
+		window.jhubLastClick = now;
+		return false;
+	})()`, 3*time.Minute); err != nil {
 		return err
 	}
 	if err := do("typing into the terminal", 2*time.Minute,
