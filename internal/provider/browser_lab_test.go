@@ -185,7 +185,8 @@ func (h *classHub) browserStudent(ctx context.Context, t *testing.T, ip, user st
 	// The hub's JupyterLab defaults reach the student's server.
 	mode, err := chromedp.Run(bctx, chromedp.Evaluate[string](fmt.Sprintf(`(async () => {
 		const r = await fetch(%q, {cache: 'no-store', headers: {'X-XSRFToken': %s}});
-		return r.ok ? String((await r.json()).composite.windowingMode) : 'HTTP ' + r.status;
+		// The server folds the overrides into the schema's defaults.
+		return r.ok ? String((await r.json()).schema.properties.windowingMode.default) : 'HTTP ' + r.status;
 	})()`, lab+"/api/settings/@jupyterlab/notebook-extension:tracker", xsrfJS), chromedp.EvalAwaitPromise))
 	if err != nil || mode != hubconfig.NotebookWindowingMode {
 		return fail("reading the notebook settings", fmt.Errorf("windowingMode is %q (%v), want %q from %s", mode, err, hubconfig.NotebookWindowingMode, ondroplet.LabOverrides))
