@@ -120,7 +120,10 @@ func (h *classHub) browserStudent(ctx context.Context, t *testing.T, ip, user st
 		deadline := time.Now().Add(timeout)
 		var last error
 		for time.Now().Before(deadline) {
-			ok, err := chromedp.Run(bctx, chromedp.Evaluate[bool](expr, chromedp.EvalAwaitPromise))
+			// A page held by a dialog or a busy renderer must not hold the test.
+			ectx, cancel := context.WithTimeout(bctx, 30*time.Second)
+			ok, err := chromedp.Run(ectx, chromedp.Evaluate[bool](expr, chromedp.EvalAwaitPromise))
+			cancel()
 			if err == nil && ok {
 				return nil
 			}
