@@ -1,7 +1,7 @@
 //go:build lab && browser
 
-// The browser tier (make test-browser): outside make test until the lab's
-// JupyterLab front end runs cells (docs/design.md, "The real-browser test").
+// The browser tier (make test-browser): outside make test until it passes
+// twice in a row in the lab (docs/design.md, "The real-browser test").
 
 package provider
 
