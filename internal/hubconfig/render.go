@@ -198,6 +198,7 @@ func build(s Settings, l layout) ([]File, error) {
 	r.add(checkHubName, ondroplet.FileMode, ondroplet.RootUser, checkHubPy)
 	r.add(hubClassesName, ondroplet.FileMode, ondroplet.RootUser, hubClassesPy).Restart = HubUnit
 	r.add(seedCourseName, ondroplet.FileMode, ondroplet.RootUser, seedCoursePy)
+	r.add(labOverridesName, ondroplet.FileMode, ondroplet.RootUser, labOverrides())
 	addCourseFiles(r, s.CourseFiles)
 	if s.IdleCull != nil {
 		r.add(cullerName, ondroplet.FileMode, ondroplet.RootUser, idleCullerPy).Restart = HubUnit

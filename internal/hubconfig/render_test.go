@@ -77,6 +77,7 @@ func TestRenderLayout(t *testing.T) {
 		"jhub_hub.py":                            pub,
 		"check_hub.py":                           pub,
 		"seed_course.py":                         pub,
+		"lab_overrides.json":                     pub,
 		"course/Welcome.ipynb":                   pub,
 		"course/week1/data.csv":                  pub,
 		"idle_culler.py":                         pub,

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -76,7 +77,7 @@ func renderUnits(s Settings, current string) map[string][]byte {
 				"Wants=network-online.target " + hubWants(s),
 				"After=network-online.target " + hubWants(s),
 			}, hubMounts...),
-			[]string{
+			slices.Concat([]string{
 				// root: PAM, creating students' accounts, starting their
 				// servers' units, and binding a privileged port.
 				"User=root",
@@ -87,6 +88,7 @@ func renderUnits(s Settings, current string) map[string][]byte {
 				// private before any login; the course directory's
 				// group is the admins.
 				"ExecStartPre=/usr/bin/python3 -B " + path.Join(current, hubClassesName) + " " + strings.Join(prepareArgs(s), " "),
+			}, labOverridesLink(current), []string{
 				"ExecStart=/usr/bin/jupyterhub -f " + path.Join(current, hubConfigName) + " --upgrade-db",
 				"Restart=always",
 				"RestartSec=2s",
@@ -97,7 +99,7 @@ func renderUnits(s Settings, current string) map[string][]byte {
 				"PrivateDevices=yes",
 				"ProtectKernelTunables=yes",
 				"ProtectKernelModules=yes",
-			},
+			}),
 		),
 	}
 	if s.Edge.ProxyMode == ProxyCHP {

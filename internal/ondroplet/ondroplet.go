@@ -24,6 +24,13 @@ const (
 	CloudInitLogDir = "/var/log" // cloud-init.log, cloud-init-output.log
 
 	CourseDir = "/srv/course" // the shared course directory (hubconfig sets its group and mode)
+
+	// LabOverrides is where every student's JupyterLab (Debian's, whose
+	// application directory is /usr/share/jupyter/lab) reads the class's
+	// defaults for its settings: a namespaced file of the application's
+	// settings/overrides.d, which Debian does not ship. The hub unit links
+	// it to the current release's file at every start.
+	LabOverrides = "/usr/share/jupyter/lab/settings/overrides.d/jhub.json"
 )
 
 // The class volume (jhub_edge's volume_name): what a rebuilt droplet must

@@ -1,7 +1,7 @@
 //go:build lab && browser
 
-// The browser tier (make test-browser): outside make test until the lab's
-// JupyterLab front end runs cells (docs/design.md, "The real-browser test").
+// The browser tier (make test-browser): outside make test until it passes
+// twice in a row in the lab (docs/design.md, "The real-browser test").
 
 package provider
 
@@ -30,6 +30,8 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
 
 	"github.com/classhub/terraform-provider-jhub/internal/hubconfig"
+	"github.com/classhub/terraform-provider-jhub/internal/lab"
+	"github.com/classhub/terraform-provider-jhub/internal/ondroplet"
 	"github.com/classhub/terraform-provider-jhub/internal/testkit"
 )
 
@@ -99,8 +101,10 @@ func (h *classHub) browserStudent(ctx context.Context, t *testing.T, ip, user st
 	}
 	fail := func(what string, err error) error {
 		if shot, serr := chromedp.Run(bctx, chromedp.CaptureScreenshot()); serr == nil {
-			p := filepath.Join(t.ArtifactDir(), user+".png")
-			if os.WriteFile(p, shot, 0o600) == nil {
+			// Kept beside the lab's caches: a test's own directories go with it.
+			dir := filepath.Join(lab.CacheDir(), "browser-test", time.Now().UTC().Format("20060102T150405"))
+			p := filepath.Join(dir, user+".png")
+			if os.MkdirAll(dir, 0o700) == nil && os.WriteFile(p, shot, 0o600) == nil {
 				t.Logf("%s: screenshot of the failure in %s", user, p)
 			}
 		}
@@ -109,13 +113,17 @@ func (h *classHub) browserStudent(ctx context.Context, t *testing.T, ip, user st
 	}
 	hub := "https://" + h.hubFQN + "/"
 	lab := hub + "user/" + user + "/lab"
+	userAPI := hub + "user/" + user + "/api/"
 	// wait evaluates a JavaScript expression until it is true. Errors
 	// while the page navigates (login, spawn, redirects) are retried.
 	wait := func(what, expr string, timeout time.Duration) error {
 		deadline := time.Now().Add(timeout)
 		var last error
 		for time.Now().Before(deadline) {
-			ok, err := chromedp.Run(bctx, chromedp.Evaluate[bool](expr))
+			// A page held by a dialog or a busy renderer must not hold the test.
+			ectx, cancel := context.WithTimeout(bctx, 30*time.Second)
+			ok, err := chromedp.Run(ectx, chromedp.Evaluate[bool](expr, chromedp.EvalAwaitPromise))
+			cancel()
 			if err == nil && ok {
 				return nil
 			}
@@ -129,35 +137,71 @@ func (h *classHub) browserStudent(ctx context.Context, t *testing.T, ip, user st
 		return fail("waiting for "+what, fmt.Errorf("not after %s (last error: %v)", timeout, last))
 	}
 
+	// do runs actions with a deadline of their own: chromedp's waits
+	// otherwise wait as long as the whole test.
+	do := func(what string, timeout time.Duration, actions ...chromedp.Action[chromedp.Void]) error {
+		actx, cancel := context.WithTimeout(bctx, timeout)
+		defer cancel()
+		if err := chromedp.Do(actx, actions...); err != nil {
+			if errors.Is(err, context.DeadlineExceeded) {
+				err = fmt.Errorf("not done after %s: %w", timeout, err)
+			}
+			return fail(what, err)
+		}
+		return nil
+	}
+
 	// 1. The hub's login page.
 	start := time.Now()
-	if err := chromedp.Do(bctx,
+	if err := do("logging in on the login page", 2*time.Minute,
 		chromedp.Navigate(hub),
 		chromedp.WaitVisible(chromedp.ID(`#username_input`)),
 		chromedp.SendKeys(chromedp.ID(`#username_input`), user),
 		chromedp.SendKeys(chromedp.ID(`#password_input`), labClassPassword),
 		chromedp.Click(chromedp.ID(`#login_submit`)),
 	); err != nil {
-		return fail("logging in", err)
+		return err
 	}
 	// 2.-3. The spawn, then JupyterLab on Welcome.ipynb (default_url),
-	// its kernel connected and idle.
+	// its kernel connected and idle. The toolbar's indicator says "idle"
+	// before the notebook has a kernel at all, and a cell run then is
+	// lost: JupyterLab 4.0 starts a second kernel for it and drops the
+	// request (jupyterlab/jupyterlab#8490). The server's session for the
+	// notebook, with a kernel the page is connected to, is what a student
+	// sees as "Python 3 (ipykernel) | Idle" after the start.
 	if err := wait("JupyterLab on Welcome.ipynb", `(() => {
 		const c = document.querySelector('.jp-NotebookPanel .jp-CodeCell .cm-content');
-		const k = document.querySelector('.jp-NotebookPanel [data-status]');
-		return !!c && c.textContent.includes('getpass') && location.pathname.endsWith('/lab/tree/Welcome.ipynb') && !!k && k.getAttribute('data-status') === 'idle';
+		return !!c && c.textContent.includes('getpass') && location.pathname.endsWith('/lab/tree/Welcome.ipynb');
 	})()`, 4*time.Minute); err != nil {
 		return err
 	}
+	if err := wait("the notebook's kernel", fmt.Sprintf(`(async () => {
+		const r = await fetch(%q, {cache: 'no-store', headers: {'X-XSRFToken': %s}});
+		if (!r.ok) return false;
+		const s = (await r.json()).find(s => s.path.endsWith('Welcome.ipynb'));
+		const k = document.querySelector('.jp-NotebookPanel .jp-Notebook-ExecutionIndicator');
+		return !!s && !!s.kernel && s.kernel.execution_state === 'idle' && s.kernel.connections > 0 && !!k && k.getAttribute('data-status') === 'idle';
+	})()`, userAPI+"sessions", xsrfJS), 3*time.Minute); err != nil {
+		return err
+	}
 	t.Logf("%s: login → JupyterLab with Welcome.ipynb and an idle kernel: %s", user, time.Since(start).Round(10*time.Millisecond))
+	// The hub's JupyterLab defaults reach the student's server.
+	mode, err := chromedp.Run(bctx, chromedp.Evaluate[string](fmt.Sprintf(`(async () => {
+		const r = await fetch(%q, {cache: 'no-store', headers: {'X-XSRFToken': %s}});
+		// The server folds the overrides into the schema's defaults.
+		return r.ok ? String((await r.json()).schema.properties.windowingMode.default) : 'HTTP ' + r.status;
+	})()`, lab+"/api/settings/@jupyterlab/notebook-extension:tracker", xsrfJS), chromedp.EvalAwaitPromise))
+	if err != nil || mode != hubconfig.NotebookWindowingMode {
+		return fail("reading the notebook settings", fmt.Errorf("windowingMode is %q (%v), want %q from %s", mode, err, hubconfig.NotebookWindowingMode, ondroplet.LabOverrides))
+	}
 
 	// 4. Run the notebook's code cell and read its output.
 	start = time.Now()
-	if err := chromedp.Do(bctx,
+	if err := do("running the cell", time.Minute,
 		chromedp.Click(chromedp.CSS(`.jp-NotebookPanel .jp-CodeCell .cm-content`)),
 		chromedp.Click(chromedp.CSS(`.jp-NotebookPanel-toolbar [data-command="notebook:run-cell-and-select-next"]`)),
 	); err != nil {
-		return fail("running the cell", err)
+		return err
 	}
 	want := "Hello, " + user + " - Python 3."
 	// A cell that never runs is reported at the end: the terminal and the
@@ -170,30 +214,43 @@ func (h *classHub) browserStudent(ctx context.Context, t *testing.T, ip, user st
 	// 5. A terminal from the launcher. Its text reaches the DOM in
 	// screen-reader mode, whichever renderer xterm picks.
 	saved, err := chromedp.Run(bctx, chromedp.Evaluate[bool](fmt.Sprintf(`(async () => {
-		const xsrf = (document.cookie.match(/(?:^|; )_xsrf=([^;]*)/) || [])[1] || '';
-		const r = await fetch(%q, {method: 'PUT', headers: {'Content-Type': 'application/json', 'X-XSRFToken': decodeURIComponent(xsrf)},
+		const r = await fetch(%q, {method: 'PUT', headers: {'Content-Type': 'application/json', 'X-XSRFToken': %s},
 			body: JSON.stringify({raw: '{"screenReaderMode": true}'})});
 		return r.ok;
-	})()`, lab+"/api/settings/@jupyterlab/terminal-extension:plugin"), chromedp.EvalAwaitPromise))
+	})()`, lab+"/api/settings/@jupyterlab/terminal-extension:plugin", xsrfJS), chromedp.EvalAwaitPromise))
 	if err != nil || !saved {
 		return fail("turning on the terminal's screen-reader mode", fmt.Errorf("saved %v: %v", saved, err))
 	}
-	if err := chromedp.Do(bctx, chromedp.Navigate(lab+"/tree/Welcome.ipynb")); err != nil {
-		return fail("reloading JupyterLab", err)
-	}
-	if err := wait("the launcher button", `(() => { const b = document.querySelector('.jp-FileBrowser-toolbar [data-command="launcher:create"]'); if (b) b.click(); return !!b; })()`, 2*time.Minute); err != nil {
+	// The notebook has unsaved changes (the run added a cell): the page's
+	// "leave site?" dialog is accepted by the browser's listener.
+	if err := do("reloading JupyterLab", 2*time.Minute, chromedp.Navigate(lab+"/tree/Welcome.ipynb")); err != nil {
 		return err
 	}
-	if err := wait("the launcher's terminal card", `(() => { const c = [...document.querySelectorAll('.jp-LauncherCard')].find(e => e.textContent.trim() === 'Terminal'); if (c) c.click(); return !!c; })()`, time.Minute); err != nil {
+	// A click before the reloaded app is ready does nothing: press the
+	// launcher button, then click its terminal card, again every few
+	// seconds until a terminal is there. JupyterLab 4.0's toolbar buttons
+	// act on mousedown, not on click().
+	if err := wait("a terminal from the launcher", `(() => {
+		if (document.querySelector('.jp-Terminal .xterm-helper-textarea')) return true;
+		const now = Date.now();
+		if (now - (window.jhubLastClick || 0) < 5000) return false;
+		const card = [...document.querySelectorAll('.jp-LauncherCard')].find(e => e.textContent.trim() === 'Terminal');
+		const button = document.querySelector('.jp-FileBrowser-toolbar [data-command="launcher:create"]');
+		if (card) card.click();
+		else if (button) ['pointerdown', 'mousedown', 'pointerup', 'mouseup'].forEach(t => button.dispatchEvent(new MouseEvent(t, {bubbles: true, cancelable: true, button: 0})));
+		else return false;
+		window.jhubLastClick = now;
+		return false;
+	})()`, 3*time.Minute); err != nil {
 		return err
 	}
-	if err := chromedp.Do(bctx,
+	if err := do("typing into the terminal", 2*time.Minute,
 		chromedp.WaitVisible(chromedp.CSS(`.jp-Terminal .xterm-helper-textarea`)),
 		chromedp.Sleep(2*time.Second), // the shell's prompt
 		chromedp.Focus(chromedp.CSS(`.jp-Terminal .xterm-helper-textarea`)),
 		chromedp.SendKeys(chromedp.CSS(`.jp-Terminal .xterm-helper-textarea`), `echo term-$(id -un)-$((6*7)); git clone -q `+hubconfig.CourseDir+`/notes && cat notes/README.md; touch `+hubconfig.CourseDir+`/$(id -un) || echo read-only-$((2*3))`+"\r"),
 	); err != nil {
-		return fail("typing into the terminal", err)
+		return err
 	}
 	if err := wait("the terminal's output", fmt.Sprintf(`(() => { const t = document.querySelector('.jp-Terminal'); return !!t && t.textContent.includes(%q) && t.textContent.includes('read-only-6') && t.textContent.includes('# Week 1'); })()`, "term-"+user+"-42"), time.Minute); err != nil {
 		return err
@@ -240,20 +297,37 @@ func (h *classHub) browserStudent(ctx context.Context, t *testing.T, ip, user st
 	if out := h.ssh(t, ctx, ip, fmt.Sprintf("sudo test -e /home/%s/pulled-by-anyone && echo CLONED || echo absent", user)); strings.TrimSpace(out) != "absent" || code == http.StatusOK {
 		return fmt.Errorf("%s: an unauthenticated git-pull request answered %d and the clone is %q", user, code, out)
 	}
-	return cellErr
+	if cellErr != nil {
+		return cellErr
+	}
+	if ex := console.exceptions(); len(ex) > 0 {
+		return fmt.Errorf("%s: the page threw %d uncaught exception(s):\n%s", user, len(ex), strings.Join(ex, "\n"))
+	}
+	return nil
 }
+
+// xsrfJS is a JavaScript expression for the page's XSRF token: the
+// single-user server refuses cookie-authenticated API requests without it.
+const xsrfJS = `decodeURIComponent((document.cookie.match(/(?:^|; )_xsrf=([^;]*)/) || [])[1] || '')`
 
 // consoleLog keeps what the page reports as errors and warnings (console,
 // uncaught exceptions, the browser's own log: failed websockets, TLS).
 type consoleLog struct {
-	mu    sync.Mutex
-	lines []string
+	mu       sync.Mutex
+	lines    []string
+	uncaught []string // exceptions, with their stack
 }
 
 func (c *consoleLog) add(format string, args ...any) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.lines = append(c.lines, fmt.Sprintf(format, args...))
+}
+
+func (c *consoleLog) exceptions() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.uncaught)
 }
 
 func (c *consoleLog) last(n int) []string {
@@ -277,11 +351,21 @@ func (c *consoleLog) listen(ev any) {
 			c.add("console.%s: %s", e.Type, strings.Join(parts, " "))
 		}
 	case *runtime.EventExceptionThrown:
-		desc := ""
-		if e.ExceptionDetails.Exception != nil {
-			desc = e.ExceptionDetails.Exception.Description
+		d := e.ExceptionDetails
+		msg := d.Text
+		if d.Exception != nil {
+			msg += " " + d.Exception.Description // the message and the stack as JavaScript prints it
+		} else if d.StackTrace != nil {
+			for _, f := range d.StackTrace.CallFrames {
+				msg += fmt.Sprintf("\n    at %s (%s:%d:%d)", f.FunctionName, f.URL, f.LineNumber+1, f.ColumnNumber+1)
+			}
 		}
-		c.add("exception: %s %s", e.ExceptionDetails.Text, desc)
+		c.add("exception: %s", msg)
+		c.mu.Lock()
+		c.uncaught = append(c.uncaught, msg)
+		c.mu.Unlock()
+	case *page.EventJavascriptDialogOpening:
+		c.add("dialog %s: %q", e.Type, e.Message)
 	case *log.EventEntryAdded:
 		if e.Entry.Level == log.EntryLevelError || e.Entry.Level == log.EntryLevelWarning {
 			c.add("%s %s: %s %s", e.Entry.Source, e.Entry.Level, e.Entry.Text, e.Entry.URL)
@@ -329,7 +413,20 @@ func (h *classHub) browser(ctx context.Context, t *testing.T, ip string) (contex
 	)
 	actx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
 	console := &consoleLog{}
-	bctx, cancelBrowser := chromedp.NewContext(actx, chromedp.WithListener(console.listen))
+	var bctx context.Context
+	listen := func(ev any) {
+		console.listen(ev)
+		// "Leave site?" (a notebook with unsaved changes) and any other
+		// dialog would hold the page; a listener must not block on a call.
+		if _, ok := ev.(*page.EventJavascriptDialogOpening); ok {
+			go func() {
+				if _, err := chromedp.Call(bctx, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: true}); err != nil {
+					console.add("accepting the dialog: %v", err)
+				}
+			}()
+		}
+	}
+	bctx, cancelBrowser := chromedp.NewContext(actx, chromedp.WithListener(listen))
 	t.Cleanup(func() { cancelBrowser(); cancelAlloc() })
 	if err := chromedp.Do(bctx); err != nil {
 		return nil, nil, err
