@@ -118,9 +118,16 @@ func (h *classHub) checkGitHubClass(ctx context.Context, t *testing.T, ip, gh st
 	if err != nil {
 		return err
 	}
-	out, err := k.Execute(ctx, "import getpass, os\nprint(getpass.getuser(), os.getcwd() == os.path.expanduser('~/assignments'), os.path.isfile('Welcome.ipynb'))")
-	if err != nil || out != alice+" True True" {
-		return fmt.Errorf("alice's kernel printed %q (%v), want %q", out, err, alice+" True True")
+	// A kernel started without a notebook runs in the server's working
+	// directory (her home), so the check names the path.
+	out, err := k.Execute(ctx, "import getpass, os\nprint(getpass.getuser(), os.path.isfile(os.path.expanduser('~/assignments/Welcome.ipynb')))")
+	if err != nil || out != alice+" True" {
+		return fmt.Errorf("alice's kernel printed %q (%v), want %q", out, err, alice+" True")
+	}
+	// JupyterLab's root is ~/assignments.
+	code, body, err := c.Do(ctx, http.MethodGet, "user/"+alice+"/api/contents", nil)
+	if err != nil || code != http.StatusOK || !strings.Contains(string(body), `"Welcome.ipynb"`) {
+		return fmt.Errorf("%s's contents root is not ~/assignments: %d %.300s %v", alice, code, body, err)
 	}
 	if groups := h.ssh(t, ctx, ip, "id -nG "+alice); !slices.Contains(strings.Fields(groups), "jhub-students") {
 		return fmt.Errorf("the account %s is in groups %q, want jhub-students", alice, groups)
@@ -154,7 +161,7 @@ func (h *classHub) checkGitHubClass(ctx context.Context, t *testing.T, ip, gh st
 	if p, err := ghLogin(ctx, teacher, gh, "TeacherT"); err != nil || p.status != http.StatusOK || p.url.Path != "/hub/home" {
 		return fmt.Errorf("TeacherT's login: %v %v", p, err)
 	}
-	code, body, err := teacher.Do(ctx, http.MethodGet, "hub/api/users", nil)
+	code, body, err = teacher.Do(ctx, http.MethodGet, "hub/api/users", nil)
 	if err != nil || code != http.StatusOK {
 		return fmt.Errorf("TeacherT on the admin API: %d %.200s %v", code, body, err)
 	}

@@ -51,7 +51,8 @@ func (h *classHub) startLabOP(t *testing.T, users ...string) (issuer string, caP
 	storage.RegisterClients(storage.WebClient(labOAuthClientID, labOAuthSecret, "https://"+h.hubFQN+"/"+edgeconfig.CallbackPath))
 	accounts := map[string]*storage.User{}
 	for _, u := range users {
-		accounts[u] = &storage.User{ID: "id-" + u, Username: u, Password: labOPPassword, Email: u + "@cs101.lab.test", EmailVerified: true}
+		// The OP finds a code's user by ID: the file is keyed by ID.
+		accounts["id-"+u] = &storage.User{ID: "id-" + u, Username: u, Password: labOPPassword, Email: u + "@cs101.lab.test", EmailVerified: true}
 	}
 	f := filepath.Join(t.TempDir(), "users.json")
 	b, err := json.Marshal(accounts)
