@@ -57,12 +57,13 @@ resource "jhub_edge" "hub" {
   # The edge runs GitHub's OAuth web flow; admin rights come from
   # admin_users only, never from GitHub.
   auth = {
-    kind          = "github"
-    client_id     = var.github_client_id
-    client_secret = var.github_client_secret
-    github_org    = var.github_org
-    github_url    = var.github_url
-    ca_pem        = var.github_ca_pem
+    kind                     = "github"
+    client_id                = var.github_client_id
+    client_secret_wo         = var.github_client_secret
+    client_secret_wo_version = var.github_client_secret_version
+    github_org               = var.github_org
+    github_url               = var.github_url
+    ca_pem                   = var.github_ca_pem
   }
 
   droplet_memory = jhub_droplet.hub.memory

@@ -25,9 +25,16 @@ variable "github_client_id" {
 }
 
 variable "github_client_secret" {
-  description = "The GitHub OAuth app's client secret. Pass it from a secret store or TF_VAR_github_client_secret."
+  description = "The GitHub OAuth app's client secret. Pass it from a secret store or TF_VAR_github_client_secret. Ephemeral: Terraform keeps it in no state or plan file."
   type        = string
   sensitive   = true
+  ephemeral   = true
+}
+
+variable "github_client_secret_version" {
+  description = "Increment it with a new github_client_secret: only a new version installs the new secret."
+  type        = number
+  default     = 1
 }
 
 variable "github_org" {

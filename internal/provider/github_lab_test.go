@@ -92,6 +92,8 @@ func TestLabGitHubClass(t *testing.T) {
 		},
 		func(*terraform.State) error { return h.checkGitHubClass(ctx, t, ip, ghURL, ghCA) },
 	)
+	// The client secret is write-only in the example: not in state.
+	step.ConfigStateChecks = append(step.ConfigStateChecks, noSecretInState{labOAuthSecret})
 	resource.Test(t, resource.TestCase{PreCheck: func() { preCheck(t) }, Steps: []resource.TestStep{step}})
 }
 
