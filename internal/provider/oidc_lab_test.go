@@ -257,21 +257,8 @@ func (h *classHub) checkOIDCClass(ctx context.Context, t *testing.T, ip, issuer 
 	if p, err := opLogin(ctx, teacher, issuer, "teacher"); err != nil || p.status != http.StatusOK || p.url.Path != "/hub/home" {
 		return fmt.Errorf("the teacher's login: %v %v", p, err)
 	}
-	code, body, err := teacher.Do(ctx, http.MethodGet, "hub/api/users", nil)
-	if err != nil || code != http.StatusOK {
-		return fmt.Errorf("the teacher on the admin API: %d %.200s %v", code, body, err)
-	}
-	var users []struct {
-		Name  string `json:"name"`
-		Admin bool   `json:"admin"`
-	}
-	if err := json.Unmarshal(body, &users); err != nil {
-		return fmt.Errorf("hub/api/users: %w: %.200s", err, body)
-	}
-	for _, u := range users {
-		if u.Admin != (u.Name == "teacher") {
-			return fmt.Errorf("hub/api/users: %s has admin=%v; only admin_users are admins", u.Name, u.Admin)
-		}
+	if err := onlyAdmin(ctx, teacher, "teacher"); err != nil {
+		return err
 	}
 
 	// mallory has an account at the provider but is not on the roster.
@@ -367,5 +354,27 @@ print(json.dumps(out))
 		}
 	}
 	t.Logf("27 forged identities from alice's kernel to %s:%d got no login (%d of 9 at the identity handler answered \"Login refused\")", hubconfig.LoopbackAddr, hubconfig.HubPort, refused)
+	return nil
+}
+
+// onlyAdmin checks, on the admin API as the admin c, that admin is the
+// hub's only admin: admin rights come from admin_users alone.
+func onlyAdmin(ctx context.Context, c *hubclient.Client, admin string) error {
+	code, body, err := c.Do(ctx, http.MethodGet, "hub/api/users", nil)
+	if err != nil || code != http.StatusOK {
+		return fmt.Errorf("%s on the admin API: %d %.200s %v", admin, code, body, err)
+	}
+	var users []struct {
+		Name  string `json:"name"`
+		Admin bool   `json:"admin"`
+	}
+	if err := json.Unmarshal(body, &users); err != nil {
+		return fmt.Errorf("hub/api/users: %w: %.200s", err, body)
+	}
+	for _, u := range users {
+		if u.Admin != (u.Name == admin) {
+			return fmt.Errorf("hub/api/users: %s has admin=%v; only admin_users are admins", u.Name, u.Admin)
+		}
+	}
 	return nil
 }
