@@ -5,7 +5,6 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"encoding/pem"
 	"fmt"
 	"io"
@@ -28,6 +27,7 @@ import (
 
 	"github.com/classhub/terraform-provider-jhub/internal/edgeconfig"
 	"github.com/classhub/terraform-provider-jhub/internal/testkit/ghstandin"
+	"github.com/classhub/terraform-provider-jhub/internal/testkit/opusers"
 )
 
 const (
@@ -48,25 +48,13 @@ func startOP(t *testing.T, withTLS bool) *httptest.Server {
 		cb := "https://hub.test/hub/oauth_callback"
 		storage.RegisterClients(storage.WebClient("jhub", "jhub-secret", cb), storage.WebClient("other", "other-secret", cb))
 	})
-	users := map[string]*storage.User{}
+	var users []*storage.User
 	for i, u := range []struct{ name, email string }{
 		{"alice", "alice@uni.test"}, {"Bob", "bob@elsewhere.test"}, {"not a name", "x@uni.test"},
 	} {
-		id := "id" + strconv.Itoa(i)
-		users[id] = &storage.User{ID: id, Username: u.name, Password: opPassword, Email: u.email, EmailVerified: true}
+		users = append(users, &storage.User{ID: "id" + strconv.Itoa(i), Username: u.name, Password: opPassword, Email: u.email, EmailVerified: true})
 	}
-	f := filepath.Join(t.TempDir(), "users.json")
-	b, err := json.Marshal(users)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(f, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	us, err := storage.StoreFromFile(f)
-	if err != nil {
-		t.Fatal(err)
-	}
+	us := opusers.Store(t, users...)
 	srv := httptest.NewUnstartedServer(nil)
 	if withTLS {
 		srv.StartTLS()

@@ -63,25 +63,15 @@ func TestLabGitHubClass(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	env := h.lab.Env()
-	step := h.exampleDirStep(t, githubClassExample, config.Variables{
-		"domain":                config.StringVariable(h.zone),
-		"students":              stringsVariable([]string{"Alice-Smith", "carol"}),
-		"admins":                stringsVariable([]string{"TeacherT"}),
-		"github_client_id":      config.StringVariable(labOAuthClientID),
-		"github_client_secret":  config.StringVariable(labOAuthSecret),
-		"github_org":            config.StringVariable(org),
-		"github_url":            config.StringVariable(ghURL),
-		"github_ca_pem":         config.StringVariable(string(ghCA)),
-		"acme_email":            config.StringVariable("teacher@" + h.zone),
-		"acme_directory_url":    config.StringVariable(env.ACMEDirectory),
-		"acme_ca_root_pem":      config.StringVariable(h.acmeCAPEM),
-		"trusted_ca_pem":        config.StringVariable(h.caPEM),
-		"apt_mirror":            config.StringVariable(env.AptMirror),
-		"apt_security_mirror":   config.StringVariable(env.AptSecurityMirror),
-		"admin_ssh_public_key":  config.StringVariable(h.adminPub),
-		"admin_ssh_private_key": config.StringVariable(h.adminPEM),
-	})
+	step := h.exampleDirStep(t, githubClassExample, h.labVars(config.Variables{
+		"students":             stringsVariable([]string{"Alice-Smith", "carol"}),
+		"admins":               stringsVariable([]string{"TeacherT"}),
+		"github_client_id":     config.StringVariable(labOAuthClientID),
+		"github_client_secret": config.StringVariable(labOAuthSecret),
+		"github_org":           config.StringVariable(org),
+		"github_url":           config.StringVariable(ghURL),
+		"github_ca_pem":        config.StringVariable(string(ghCA)),
+	}))
 	var ip string
 	start := time.Now()
 	step.Check = resource.ComposeTestCheckFunc(

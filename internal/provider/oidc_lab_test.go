@@ -11,8 +11,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -26,6 +24,7 @@ import (
 	"github.com/classhub/terraform-provider-jhub/internal/edgeconfig"
 	"github.com/classhub/terraform-provider-jhub/internal/hubclient"
 	"github.com/classhub/terraform-provider-jhub/internal/hubconfig"
+	"github.com/classhub/terraform-provider-jhub/internal/testkit/opusers"
 )
 
 // Where the lab's stand-ins for outside services listen on the gateway.
@@ -49,23 +48,11 @@ const (
 func (h *classHub) startLabOP(t *testing.T, users ...string) (issuer string, caPEM []byte) {
 	t.Helper()
 	storage.RegisterClients(storage.WebClient(labOAuthClientID, labOAuthSecret, "https://"+h.hubFQN+"/"+edgeconfig.CallbackPath))
-	accounts := map[string]*storage.User{}
+	var accounts []*storage.User
 	for _, u := range users {
-		// The OP finds a code's user by ID: the file is keyed by ID.
-		accounts["id-"+u] = &storage.User{ID: "id-" + u, Username: u, Password: labOPPassword, Email: u + "@cs101.lab.test", EmailVerified: true}
+		accounts = append(accounts, &storage.User{ID: "id-" + u, Username: u, Password: labOPPassword, Email: u + "@cs101.lab.test", EmailVerified: true})
 	}
-	f := filepath.Join(t.TempDir(), "users.json")
-	b, err := json.Marshal(accounts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(f, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	us, err := storage.StoreFromFile(f)
-	if err != nil {
-		t.Fatal(err)
-	}
+	us := opusers.Store(t, accounts...)
 	issuer = fmt.Sprintf("https://%s:%d/", h.lab.Env().Gateway, labOPPort)
 	op := exampleop.SetupServer(issuer, storage.NewStorage(us), slog.New(slog.DiscardHandler), false)
 	base, caPEM, err := h.lab.ServeTLS(labOPPort, op)

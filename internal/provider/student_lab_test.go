@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"strings"
@@ -38,18 +39,28 @@ const (
 // exampleVars are examples/class-hub's variables for the lab, as make demo sets them
 // but without the class volume.
 func (h *classHub) exampleVars(students, admins []string) config.Variables {
-	env := h.lab.Env()
 	list := stringsVariable
 	passwords := map[string]config.Variable{}
 	for _, a := range admins {
 		passwords[a] = config.StringVariable(map[string]string{"teacher": labTeacherPassword, "ta": labTAPassword}[a])
 	}
-	return config.Variables{
+	return h.labVars(config.Variables{
+		"students":        list(students),
+		"admins":          list(admins),
+		"admin_passwords": config.MapVariable(passwords),
+		"class_password":  config.StringVariable(labClassPassword),
+		// Homes at /home/<user>, as these tests read them; the class volume
+		// has its own test (TestLabClassHubOnVolume).
+		"class_volume_gib": config.IntegerVariable(0),
+	})
+}
+
+// labVars adds to vars what every example's deployment takes from the lab:
+// the zone, the CA and ACME directory, the apt mirrors and the admin's key.
+func (h *classHub) labVars(vars config.Variables) config.Variables {
+	env := h.lab.Env()
+	maps.Copy(vars, config.Variables{
 		"domain":                config.StringVariable(h.zone),
-		"students":              list(students),
-		"admins":                list(admins),
-		"admin_passwords":       config.MapVariable(passwords),
-		"class_password":        config.StringVariable(labClassPassword),
 		"acme_email":            config.StringVariable("teacher@" + h.zone),
 		"acme_directory_url":    config.StringVariable(env.ACMEDirectory),
 		"acme_ca_root_pem":      config.StringVariable(h.acmeCAPEM),
@@ -58,10 +69,8 @@ func (h *classHub) exampleVars(students, admins []string) config.Variables {
 		"apt_security_mirror":   config.StringVariable(env.AptSecurityMirror),
 		"admin_ssh_public_key":  config.StringVariable(h.adminPub),
 		"admin_ssh_private_key": config.StringVariable(h.adminPEM),
-		// Homes at /home/<user>, as these tests read them; the class volume
-		// has its own test (TestLabClassHubOnVolume).
-		"class_volume_gib": config.IntegerVariable(0),
-	}
+	})
+	return vars
 }
 
 // stringsVariable is a list(string) variable.
