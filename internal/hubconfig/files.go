@@ -12,4 +12,6 @@ var (
 	hubClassesPy []byte
 	//go:embed files/seed_course.py
 	seedCoursePy []byte
+	//go:embed files/jhub_gitpull.py
+	gitPullPy []byte
 )

@@ -286,20 +286,24 @@ echo "alice's unit: $(systemctl is-active jupyter-alice.service || true)"
 func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
 
 // jhub_hub.py's logic in the image's real JupyterHub, not booted: logins,
-// the throttle, names, quoting (testdata/test_jhub_hub.py).
+// the throttle, names, quoting (testdata/test_jhub_hub.py); the git-pull
+// extension's checks under the image's real jupyter-server
+// (testdata/test_jhub_gitpull.py).
 func TestLabHubClasses(t *testing.T) {
 	img := labImage(t)
 	hostRoot := stage(t, classHub(t), staging)
-	test, err := os.ReadFile("testdata/test_jhub_hub.py")
-	if err != nil {
-		t.Fatal(err)
+	for _, name := range []string{"test_jhub_hub.py", "test_jhub_gitpull.py"} {
+		test, err := os.ReadFile(filepath.Join("testdata", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(hostRoot, ondroplet.Root, name), test, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		stdout, stderr, err := inImage(t, img, hostRoot, "python3", "-B", path.Join(ondroplet.Root, name), staging)
+		if err != nil || !strings.Contains(stderr, "\nOK\n") {
+			t.Fatalf("%s: %v\n%s\n%s", name, err, stdout, stderr)
+		}
+		t.Logf("%s: %s", name, tail(stderr, 3000))
 	}
-	if err := os.WriteFile(filepath.Join(hostRoot, ondroplet.Root, "test_jhub_hub.py"), test, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	stdout, stderr, err := inImage(t, img, hostRoot, "python3", "-B", path.Join(ondroplet.Root, "test_jhub_hub.py"), staging)
-	if err != nil || !strings.Contains(stderr, "\nOK\n") {
-		t.Fatalf("%v\n%s\n%s", err, stdout, stderr)
-	}
-	t.Logf("%s", tail(stderr, 3000))
 }

@@ -113,6 +113,7 @@ const (
 	hubClassesName = "jhub_hub.py"
 	checkHubName   = "check_hub.py"
 	seedCourseName = "seed_course.py"
+	gitPullName    = "jhub_gitpull.py" // the servers' git-pull extension; jhub_hub.py's prepare links it onto their path
 	secretsDir     = "secrets"
 	// IdentityKeyFile is the HMAC key of the identity the edge hands the
 	// hub after an OAuth login (edgeconfig.IdentityHeader), 0600 jhub-edge.
@@ -198,6 +199,8 @@ func build(s Settings, l layout) ([]File, error) {
 	r.add(checkHubName, ondroplet.FileMode, ondroplet.RootUser, checkHubPy)
 	r.add(hubClassesName, ondroplet.FileMode, ondroplet.RootUser, hubClassesPy).Restart = HubUnit
 	r.add(seedCourseName, ondroplet.FileMode, ondroplet.RootUser, seedCoursePy)
+	// Servers import it when they start: no hub restart.
+	r.add(gitPullName, ondroplet.FileMode, ondroplet.RootUser, gitPullPy)
 	r.add(labOverridesName, ondroplet.FileMode, ondroplet.RootUser, labOverrides())
 	addCourseFiles(r, s.CourseFiles)
 	if s.IdleCull != nil {

@@ -77,6 +77,7 @@ func TestRenderLayout(t *testing.T) {
 		"jhub_hub.py":                            pub,
 		"check_hub.py":                           pub,
 		"seed_course.py":                         pub,
+		"jhub_gitpull.py":                        pub,
 		"lab_overrides.json":                     pub,
 		"course/Welcome.ipynb":                   pub,
 		"course/week1/data.csv":                  pub,

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -37,6 +38,13 @@ import (
 
 // uploadBytes is the size of the file each student uploads in the browser.
 const uploadBytes = 10 << 20
+
+// The teacher's repository in the shared course directory, as an
+// nbgitpuller link names it, and where the students' links put it.
+const (
+	courseRepo = "file://" + hubconfig.CourseDir + "/notes"
+	pullTarget = "pulled-notes"
+)
 
 // Two students at once, each in a headless Chromium, against
 // examples/class-hub as shipped: log in on the login page, wait out the
@@ -283,17 +291,80 @@ func (h *classHub) browserStudent(ctx context.Context, t *testing.T, ip, user st
 	}
 	t.Logf("%s: 10 MiB upload landed: %s", user, time.Since(start).Round(10*time.Millisecond))
 
+	// 7. An nbgitpuller link to the teacher's repository in the shared
+	// course directory, as a teacher hands it out: the student's server
+	// pulls it below their root and JupyterLab opens the pulled file.
+	pullLink := func(urlpath string) string {
+		return hub + "hub/user-redirect/git-pull?" + url.Values{"repo": {courseRepo}, "branch": {"main"}, "targetpath": {pullTarget}, "urlpath": {urlpath}}.Encode()
+	}
+	editorShows := func(what, text string) error {
+		return wait(what, fmt.Sprintf(`[...document.querySelectorAll('.jp-FileEditor .cm-content')].some(c => c.textContent.includes(%q))`, text), 3*time.Minute)
+	}
+	start = time.Now()
+	if err := do("opening the git-pull link", 3*time.Minute, chromedp.Navigate(pullLink("lab/tree/"+pullTarget+"/README.md"))); err != nil {
+		return err
+	}
+	if err := editorShows("the pulled README.md in JupyterLab", "# Week 1"); err != nil {
+		return err
+	}
+	t.Logf("%s: git-pull link → JupyterLab on the pulled README.md: %s", user, time.Since(start).Round(10*time.Millisecond))
+	// The student edits the pulled file (as JupyterLab saves it); a link
+	// out of their root is refused, to them too.
+	mine := "my notes (" + user + ")"
+	got, err := chromedp.Run(bctx, chromedp.Evaluate[string](fmt.Sprintf(`(async () => {
+		const h = {'Content-Type': 'application/json', 'X-XSRFToken': %[1]s};
+		const f = %[2]q + 'contents/' + %[3]q + '/README.md';
+		const old = await (await fetch(f + '?content=1&type=file&format=text', {cache: 'no-store', headers: h})).json();
+		const put = await fetch(f, {method: 'PUT', headers: h, body: JSON.stringify({type: 'file', format: 'text', content: %[4]q + '
+' + old.content})});
+		const out = await fetch(%[5]q, {redirect: 'manual', cache: 'no-store'});
+		return put.status + ' ' + out.status + ' ' + (await out.text()).includes('must not contain');
+	})()`, xsrfJS, userAPI, pullTarget, mine, hub+"user/"+user+"/git-pull?"+url.Values{"repo": {courseRepo}, "targetpath": {"../.."}}.Encode()), chromedp.EvalAwaitPromise))
+	if err != nil || got != "200 400 true" {
+		return fail("editing README.md and a targetpath of ../..", fmt.Errorf("PUT, git-pull with targetpath=../.., refusal shown: %q (%v), want \"200 400 true\"", got, err))
+	}
+
 	// Debian's nbgitpuller handlers authenticate nobody under
-	// jupyter-server 2: they must not be served. A request without any
-	// login must not make this student's server clone anything anywhere.
+	// jupyter-server 2: they must not be served, and the release's
+	// git-pull sends a request without any login to the hub's login page.
+	// Neither makes this student's server clone anything anywhere.
 	anon := h.client(t, "/")
-	code, _, err := anon.Do(ctx, http.MethodGet, "user/"+user+"/git-pull/api?repo=file://"+hubconfig.CourseDir+"/notes&targetpath=../pulled-by-anyone", nil)
-	if err != nil {
-		return fmt.Errorf("%s: the unauthenticated git-pull request: %w", user, err)
+	for _, p := range []string{"git-pull/api", "git-pull"} {
+		code, body, err := anon.Do(ctx, http.MethodGet, "user/"+user+"/"+p+"?"+url.Values{"repo": {courseRepo}, "targetpath": {"pulled-by-anyone"}}.Encode(), nil)
+		if err != nil {
+			return fmt.Errorf("%s: the unauthenticated request for %s: %w", user, p, err)
+		}
+		if code != http.StatusNotFound && !strings.Contains(string(body), `id="username_input"`) {
+			return fmt.Errorf("%s: an unauthenticated request for %s answered %d without the login page:\n%.400s", user, p, code, body)
+		}
 	}
-	if out := h.ssh(t, ctx, ip, fmt.Sprintf(`h="$(getent passwd %s | cut -d: -f6)"; [ -d "$h" ] || echo "no home"; sudo test -e "$h/pulled-by-anyone" && echo CLONED || echo absent`, user)); strings.TrimSpace(out) != "absent" || code == http.StatusOK {
-		return fmt.Errorf("%s: an unauthenticated git-pull request answered %d and the clone is %q", user, code, out)
+	// One SSH session: the pulled files are the student's, nothing came
+	// from the anonymous requests, and the teacher commits a change to
+	// README.md and a new file (serialized: both students' flows commit).
+	commit := fmt.Sprintf(`'cd %[2]s && printf "\nteacher: week 2 is out\n" >> README.md && printf "# Week 2 for %[1]s\n" > week2-%[1]s.md && git add README.md week2-%[1]s.md && git -c user.name=Teacher -c user.email=teacher@lab commit -qm "week 2 for %[1]s" && echo committed'`, user, strings.TrimPrefix(courseRepo, "file://"))
+	out := h.ssh(t, ctx, ip, fmt.Sprintf(`h="$(getent passwd %[1]s | cut -d: -f6)"; sudo find "$h" -maxdepth 3 -name pulled-by-anyone -printf 'CLONED %%p\n'; sudo find "$h" -maxdepth 3 -path '*/%[2]s/README.md' -printf 'pulled %%u\n'; sudo flock /run/lock/jhub-browser-notes sudo -u teacher -H sh -c %[3]s`,
+		user, pullTarget, commit))
+	if want := "pulled " + user + "\ncommitted"; strings.TrimSpace(out) != want {
+		return fmt.Errorf("%s: after the pull and the anonymous requests the droplet says %q, want %q", user, out, want)
 	}
+	// 8. The same link again, landing on the teacher's new file: the
+	// student gets it and keeps their edit (nbgitpuller's merge).
+	start = time.Now()
+	if err := do("opening the git-pull link again", 3*time.Minute, chromedp.Navigate(pullLink("lab/tree/"+pullTarget+"/week2-"+user+".md"))); err != nil {
+		return err
+	}
+	if err := editorShows("the teacher's new file in JupyterLab", "# Week 2 for "+user); err != nil {
+		return err
+	}
+	readme, err := chromedp.Run(bctx, chromedp.Evaluate[string](fmt.Sprintf(`(async () => {
+		const r = await fetch(%q + 'contents/' + %q + '/README.md?content=1&type=file&format=text', {cache: 'no-store', headers: {'X-XSRFToken': %s}});
+		return r.ok ? (await r.json()).content : 'HTTP ' + r.status;
+	})()`, userAPI, pullTarget, xsrfJS), chromedp.EvalAwaitPromise))
+	if err != nil || !strings.Contains(readme, mine) || strings.Contains(readme, "<<<<<<<") {
+		return fail("reading README.md after the second pull", fmt.Errorf("it is %q (%v), want the student's line %q kept without conflict markers", readme, err, mine))
+	}
+	t.Logf("%s: git-pull link again → the teacher's new file, their edit kept: %s", user, time.Since(start).Round(10*time.Millisecond))
+
 	if cellErr != nil {
 		return cellErr
 	}

@@ -38,6 +38,7 @@ import re
 import stat
 import subprocess
 import sys
+import sysconfig
 import time
 from collections import OrderedDict, deque
 
@@ -63,10 +64,14 @@ UNIT_PREFIX = "jupyter-"
 # builds its handlers on notebook 6's IPythonHandler, which under
 # jupyter-server 2 authenticates nobody ("anonymous"), so anyone reaching
 # /user/<name>/git-pull/api could make that student's server clone any
-# repository to any path they can write (targetpath=../..). Off until an
-# authenticated handler exists.
+# repository to any path they can write (targetpath=../..). It stays off;
+# the release's jhub_gitpull serves the same links, authenticated.
 SERVER_EXTENSIONS_OVERRIDE = "/etc/jupyter/jupyter_server_config.d/zz_jhub.json"
-DISABLED_SERVER_EXTENSIONS = ("nbgitpuller",)
+# The authenticated git-pull extension, shipped beside this file (render.go's
+# gitPullName); prepare links it into /usr/local's Python path, where every
+# server (the same /usr/bin/python3) imports it.
+GITPULL_MODULE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "jhub_gitpull.py")
+SERVER_EXTENSIONS = {"nbgitpuller": False, os.path.splitext(os.path.basename(GITPULL_MODULE))[0]: True}
 # Copies course files as the user; shipped beside this file.
 SEED_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "seed_course.py")
 
@@ -525,7 +530,8 @@ def prepare(group, course_dir, course_mode, course_group, admins):
     course directory is a real directory root:course_group with
     course_mode, and course_group lists exactly those admins whose
     accounts the hub created (demoted admins lose write access); git
-    trusts the repositories in it. Unsafe server extensions are off."""
+    trusts the repositories in it. Debian's unsafe nbgitpuller extension is
+    off, the release's git-pull on."""
     subprocess.run(["/usr/sbin/groupadd", "--force", "--system", group], check=True)
     members = set()
     for name in grp.getgrnam(group).gr_mem:
@@ -550,9 +556,9 @@ def prepare(group, course_dir, course_mode, course_group, admins):
     os.makedirs(course_dir, exist_ok=True)
     os.chown(course_dir, 0, grp.getgrnam(course_group).gr_gid)
     os.chmod(course_dir, course_mode)
-    disable_server_extensions()
+    server_extensions(course_dir)
     if os.path.exists("/usr/bin/git"):
-        # Students pull the admins' repositories from here (nbgitpuller
+        # Students pull the admins' repositories from here (git-pull
         # links); git refuses a repository another user owns unless it is
         # trusted, and only admins can write below course_dir.
         subprocess.run(
@@ -561,12 +567,22 @@ def prepare(group, course_dir, course_mode, course_group, admins):
         )
 
 
-def disable_server_extensions():
-    """Writes SERVER_EXTENSIONS_OVERRIDE (root, 0644) atomically."""
+def server_extensions(course_dir):
+    """Writes SERVER_EXTENSIONS_OVERRIDE (root, 0644) atomically, with the
+    course directory git-pull links may name; links GITPULL_MODULE onto the
+    servers' path (following the current release)."""
+    site = sysconfig.get_path("purelib", "posix_local")
+    os.makedirs(site, mode=0o755, exist_ok=True)
+    link = os.path.join(site, os.path.basename(GITPULL_MODULE))
+    tmp = link + ".tmp"
+    if os.path.lexists(tmp):
+        os.unlink(tmp)
+    os.symlink(GITPULL_MODULE, tmp)
+    os.replace(tmp, link)
     os.makedirs(os.path.dirname(SERVER_EXTENSIONS_OVERRIDE), mode=0o755, exist_ok=True)
     tmp = SERVER_EXTENSIONS_OVERRIDE + ".tmp"
     with open(tmp, "w", encoding="utf-8") as f:
-        json.dump({"ServerApp": {"jpserver_extensions": {name: False for name in DISABLED_SERVER_EXTENSIONS}}}, f)
+        json.dump({"ServerApp": {"jpserver_extensions": SERVER_EXTENSIONS}, "JhubGitPull": {"course_dir": course_dir}}, f)
         f.write("\n")
     os.chmod(tmp, 0o644)
     os.replace(tmp, SERVER_EXTENSIONS_OVERRIDE)

@@ -9,6 +9,7 @@ import grp
 import hashlib
 import hmac
 import importlib.util
+import json
 import os
 import stat
 import subprocess
@@ -178,9 +179,18 @@ class Names(unittest.TestCase):
         jhub.prepare("jhub-students", "/srv/course", 0o2775, "jhub-course", ["newbie"])
         out = subprocess.run(["git", "config", "--system", "--get-all", "safe.directory"], capture_output=True, text=True, check=True).stdout
         self.assertEqual(out.split(), ["/srv/course/*"])
-        # nbgitpuller's unauthenticated handlers stay off.
+        # nbgitpuller's unauthenticated handlers stay off; the release's
+        # git-pull is on, knows the course directory, and every server's
+        # python3 imports it (from / : not from the release's directory).
         with open(jhub.SERVER_EXTENSIONS_OVERRIDE, encoding="utf-8") as f:
-            self.assertEqual(f.read(), '{"ServerApp": {"jpserver_extensions": {"nbgitpuller": false}}}\n')
+            self.assertEqual(json.load(f), {
+                "ServerApp": {"jpserver_extensions": {"nbgitpuller": False, "jhub_gitpull": True}},
+                "JhubGitPull": {"course_dir": "/srv/course"},
+            })
+        out = subprocess.run(
+            ["python3", "-B", "-c", "import jhub_gitpull; print(jhub_gitpull.__file__)"], cwd="/", capture_output=True, text=True, check=True,
+        ).stdout.strip()
+        self.assertEqual(os.path.realpath(out), os.path.realpath(jhub.GITPULL_MODULE))
 
     def test_homes_on_the_class_volume_keep_their_owner(self):
         # A rebuilt droplet: the volume holds the homes, /etc/passwd is new.
