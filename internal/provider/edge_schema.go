@@ -179,7 +179,10 @@ func (r *edgeResource) Schema(ctx context.Context, _ resource.SchemaRequest, res
 					"Paths are clean and relative (no leading `/`, no `..`); at most " + fmt.Sprint(hubconfig.MaxCourseFiles) + " files of at most " +
 					fmt.Sprint(hubconfig.MaxCourseFileBytes>>20) + " MiB each, " + fmt.Sprint(hubconfig.MaxCourseBytes>>20) + " MiB in all. " +
 					"Larger material goes into the shared course directory `" + hubconfig.CourseDir + "` on the droplet, which every student can read " +
-					"and only the hub's admins (group `" + hubconfig.CourseGroup + "`) can write; students can `git clone` the repositories in it.",
+					"and only the hub's admins (group `" + hubconfig.CourseGroup + "`) can write; students can `git clone` the repositories in it, " +
+					"or follow an nbgitpuller link such as `https://HUB/hub/user-redirect/git-pull?repo=file://" + hubconfig.CourseDir + "/notes&urlpath=lab/tree/notes/README.md` " +
+					"(`repo` may also be a public `https://`, `http://` or `git://` repository; `targetpath`, a folder below the notebook directory, defaults to the repository's name): " +
+					"the student's server clones it, or later merges the new commits keeping the student's edits, and opens `urlpath`.",
 				Optional: true, ElementType: types.StringType,
 			},
 			"named_servers": schema.BoolAttribute{
