@@ -26,7 +26,7 @@ func TestGitPullChecks(t *testing.T) {
 	cmd := exec.Command(py, "-B", "testdata/test_jhub_gitpull.py", release)
 	cmd.Env = append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1", "HOME="+t.TempDir())
 	out, err := cmd.CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "\nOK\n") {
+	if err != nil || !strings.Contains(string(out), "\nOK") {
 		t.Fatalf("%v\n%s", err, out)
 	}
 	for _, line := range strings.Split(string(out), "\n") {

@@ -34,8 +34,6 @@ from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import JupyterHandler
 from jupyter_server.utils import url_path_join
 from tornado import web
-from traitlets import Unicode
-from traitlets.config import Configurable
 
 # The URL schemes a link may name besides file://.
 NETWORK_SCHEMES = ("https", "http", "git")
@@ -54,8 +52,15 @@ class Refused(ValueError):
     """A link this server does not follow; the message says why."""
 
 
-class JhubGitPull(Configurable):
-    course_dir = Unicode("", config=True, help="the shared course directory: the only place file:// links may name")
+def configured_course_dir(config_paths):
+    """JhubGitPull.course_dir from the jupyter_server_config.d files
+    (prepare's override) in config_paths: the shared course directory, the
+    only place file:// links may name. traitlets reads only the extension
+    switches from config.d, so it is read the way jupyter-server reads them."""
+    from jupyter_server.extension.config import ExtensionConfigManager
+
+    config = ExtensionConfigManager(read_config_path=config_paths).get("jupyter_server_config")
+    return config.get("JhubGitPull", {}).get("course_dir", "")
 
 
 def check_repo(url, course_dir):
@@ -196,13 +201,15 @@ class GitPullHandler(JupyterHandler):
     auth_resource = "contents"
     _lock = None
 
+    def initialize(self, course_dir):
+        self.course_dir = course_dir
+
     @web.authenticated
     @authorized("write")
     async def get(self):
         arg = self.get_argument
         try:
-            course_dir = JhubGitPull(parent=self.serverapp).course_dir
-            url = check_repo(arg("repo", ""), course_dir)
+            url = check_repo(arg("repo", ""), self.course_dir)
             targetpath = arg("targetpath", None) or arg("targetPath", None) or default_target(url)
             root = os.path.expanduser(self.settings["server_root_dir"])
             repo_dir = target_dir(root, targetpath)
@@ -235,4 +242,6 @@ def _jupyter_server_extension_points():
 
 def _load_jupyter_server_extension(serverapp):
     web_app = serverapp.web_app
-    web_app.add_handlers(".*$", [(url_path_join(web_app.settings["base_url"], "git-pull"), GitPullHandler)])
+    course_dir = configured_course_dir(serverapp.config_file_paths)
+    web_app.add_handlers(".*$", [(url_path_join(web_app.settings["base_url"], "git-pull"), GitPullHandler, {"course_dir": course_dir})])
+    serverapp.log.info("jhub_gitpull: git-pull links served; file:// repositories below %s", course_dir or "nowhere")

@@ -31,8 +31,6 @@ except ImportError:
     fake("jupyter_server.base.handlers", JupyterHandler=object)
     fake("jupyter_server.utils", url_path_join=lambda *p: "/".join(p))
     fake("tornado", web=types.SimpleNamespace(authenticated=lambda f: f, HTTPError=Exception))
-    fake("traitlets", Unicode=lambda *a, **k: None)
-    fake("traitlets.config", Configurable=object)
     REAL = False
 else:
     REAL = True
@@ -195,6 +193,19 @@ class Extension(unittest.TestCase):
             # The real decorators wrapped the handler: authenticated, then authorized.
             self.assertTrue(hasattr(gp.GitPullHandler.get, "__wrapped__"))
             self.assertEqual(gp.GitPullHandler.auth_resource, "contents")
+
+    @unittest.skipUnless(REAL, "needs jupyter-server (the lab image)")
+    def test_course_dir_from_config_d(self):
+        # As prepare writes it, after Debian's own switch files.
+        with tempfile.TemporaryDirectory() as system, tempfile.TemporaryDirectory() as user:
+            d = os.path.join(system, "jupyter_server_config.d")
+            os.makedirs(d)
+            with open(os.path.join(d, "nbgitpuller.json"), "w") as f:
+                f.write('{"ServerApp": {"jpserver_extensions": {"nbgitpuller": true}}}')
+            with open(os.path.join(d, "zz_jhub.json"), "w") as f:
+                f.write('{"ServerApp": {"jpserver_extensions": {"nbgitpuller": false, "jhub_gitpull": true}}, "JhubGitPull": {"course_dir": "/srv/course"}}')
+            self.assertEqual(gp.configured_course_dir([user, system]), "/srv/course")
+            self.assertEqual(gp.configured_course_dir([user]), "")
 
 
 if __name__ == "__main__":
