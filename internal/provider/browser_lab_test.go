@@ -316,7 +316,7 @@ func (h *classHub) browserStudent(ctx context.Context, t *testing.T, ip, user st
 		const f = %[2]q + 'contents/' + %[3]q + '/README.md';
 		const old = await (await fetch(f + '?content=1&type=file&format=text', {cache: 'no-store', headers: h})).json();
 		const put = await fetch(f, {method: 'PUT', headers: h, body: JSON.stringify({type: 'file', format: 'text', content: %[4]q + '\n' + old.content})});
-		const out = await fetch(%[5]q, {redirect: 'manual', cache: 'no-store'});
+		const out = await fetch(%[5]q, {redirect: 'manual', cache: 'no-store', headers: h}); // JupyterHub 5 takes a cookie without XSRF token on a non-navigation GET for no login
 		return put.status + ' ' + out.status + ' ' + (await out.text()).includes('must not contain');
 	})()`, xsrfJS, userAPI, pullTarget, mine, hub+"user/"+user+"/git-pull?"+url.Values{"repo": {courseRepo}, "targetpath": {"../.."}}.Encode()), chromedp.EvalAwaitPromise))
 	if err != nil || got != "200 400 true" {
