@@ -54,29 +54,25 @@ func TestLabBrowserCampusSSO(t *testing.T) {
 	resource.Test(t, resource.TestCase{PreCheck: func() { preCheck(t) }, Steps: []resource.TestStep{step}})
 }
 
-// ssoBrowser opens a Chromium that trusts the hub's and the provider's CAs.
-func (h *classHub) ssoBrowser(ctx context.Context, t *testing.T, ip string, opCA []byte, user string) (*tab, error) {
+// signIn opens the hub in a Chromium of user's own that trusts the hub's
+// and the provider's CAs; the hub sends it to the provider's sign-in form,
+// and user signs in there. It returns when the form is sent.
+func (h *classHub) signIn(ctx context.Context, t *testing.T, ip, issuer string, opCA []byte, user string) (*tab, error) {
 	bctx, console, err := h.browser(ctx, t, ip, opCA)
 	if err != nil {
 		return nil, fmt.Errorf("%s's browser: %w", user, err)
 	}
-	return &tab{ctx: bctx, t: t, user: user, console: console}, nil
-}
-
-// signIn opens the hub, which sends the browser to the provider's
-// sign-in form, and signs in there as b's user; it returns when the form
-// is sent.
-func (h *classHub) signIn(b *tab, issuer string) error {
+	b := &tab{ctx: bctx, t: t, user: user, console: console}
 	start := time.Now()
 	if err := b.do("opening the hub", 2*time.Minute, chromedp.Navigate("https://"+h.hubFQN+"/")); err != nil {
-		return err
+		return nil, err
 	}
 	if err := b.wait("the provider's sign-in form", fmt.Sprintf(`location.href.startsWith(%q) && !!document.querySelector('#password')`, issuer+labOPFormPath), time.Minute); err != nil {
-		return err
+		return nil, err
 	}
-	b.t.Logf("%s: hub → the provider's sign-in form: %s", b.user, time.Since(start).Round(10*time.Millisecond))
-	return b.do("signing in at the provider", time.Minute,
-		chromedp.SendKeys(chromedp.ID(`#username`), b.user),
+	t.Logf("%s: hub → the provider's sign-in form: %s", user, time.Since(start).Round(10*time.Millisecond))
+	return b, b.do("signing in at the provider", time.Minute,
+		chromedp.SendKeys(chromedp.ID(`#username`), user),
 		chromedp.SendKeys(chromedp.ID(`#password`), labOPPassword),
 		chromedp.Click(chromedp.CSS(`button[type=submit]`)),
 	)
@@ -85,11 +81,8 @@ func (h *classHub) signIn(b *tab, issuer string) error {
 // ssoStudent is a student on the roster: sign in at the provider, back to
 // the hub, the spawn, JupyterLab on Welcome.ipynb, and its cell's output.
 func (h *classHub) ssoStudent(ctx context.Context, t *testing.T, ip, issuer string, opCA []byte, user string) error {
-	b, err := h.ssoBrowser(ctx, t, ip, opCA, user)
+	b, err := h.signIn(ctx, t, ip, issuer, opCA, user)
 	if err != nil {
-		return err
-	}
-	if err := h.signIn(b, issuer); err != nil {
 		return err
 	}
 	start := time.Now()
@@ -110,11 +103,8 @@ func (h *classHub) ssoStudent(ctx context.Context, t *testing.T, ip, issuer stri
 // after signing in there she sees the hub's refusal, holds no hub session
 // and gets no server.
 func (h *classHub) ssoOutsider(ctx context.Context, t *testing.T, ip, issuer string, opCA []byte, user string) error {
-	b, err := h.ssoBrowser(ctx, t, ip, opCA, user)
+	b, err := h.signIn(ctx, t, ip, issuer, opCA, user)
 	if err != nil {
-		return err
-	}
-	if err := h.signIn(b, issuer); err != nil {
 		return err
 	}
 	if err := b.wait("the hub's refusal", fmt.Sprintf(`location.host === %q && document.body.innerText.includes('403') && document.body.innerText.includes('Login refused')`, h.hubFQN), time.Minute); err != nil {
