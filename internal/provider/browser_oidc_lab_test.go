@@ -17,9 +17,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
 )
 
-// campusSSOExample is examples/campus-sso exactly as shipped.
-var campusSSOExample = config.StaticDirectory("../../examples/campus-sso")
-
 // examples/campus-sso as shipped, its campus provider a real OpenID
 // provider in the lab (zitadel's example OP, over HTTPS from its own CA):
 // a student opens the hub in Chromium, signs in on the provider's own
