@@ -36,6 +36,11 @@ func TestLabBrowserCampusSSO(t *testing.T) {
 		"oidc_client_id":     config.StringVariable(labOAuthClientID),
 		"oidc_client_secret": config.StringVariable(labOAuthSecret),
 		"oidc_ca_pem":        config.StringVariable(string(opCA)),
+		// No class volume, as the other examples' lab tests: volumes have
+		// their own (TestLabClassHubOnVolume), and on this busy machine the
+		// teardown's unmount, which first stops alice's server, outlasted
+		// jhub_edge's 45 s delete.
+		"class_volume_gib": config.IntegerVariable(0),
 	}))
 	start := time.Now()
 	step.Check = func(s *terraform.State) error {
