@@ -130,12 +130,14 @@ func (h *classHub) rebootHub(ctx context.Context, t *testing.T, s *terraform.Sta
 			return 0, err
 		}
 	}
+	t.Logf("reboot: the action completed (sshd up) %s after the API call", time.Since(start).Round(time.Second))
 	// The hub starts after sshd; a student retries as a browser would.
 	var got notebookFile
 	for got, err = h.openNotebook(ctx, t, false); err != nil; got, err = h.openNotebook(ctx, t, false) {
-		if time.Since(start) > 5*time.Minute {
+		if time.Since(start) > 8*time.Minute {
 			return 0, fmt.Errorf("after the reboot: %w", err)
 		}
+		t.Logf("reboot: %s after the API call: %v", time.Since(start).Round(time.Second), err)
 		time.Sleep(3 * time.Second)
 	}
 	took := time.Since(start)
