@@ -113,6 +113,12 @@ func (l *Lab) boot(ctx context.Context, d *droplet) error {
 		"--machine=" + d.ns,
 		"--resolv-conf=off", "--link-journal=no", "--console=read-only",
 	}
+	// Volumes attached before this boot are found again, as on a droplet.
+	gen, err := l.bootGenerator(d)
+	if err != nil {
+		return err
+	}
+	args = append(args, gen)
 	if hostnameRE.MatchString(d.spec.Name) {
 		args = append(args, "--hostname="+d.spec.Name)
 	}

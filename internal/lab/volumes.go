@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -107,6 +108,73 @@ func (l *Lab) AttachVolume(ctx context.Context, volumeID, name string, dropletID
 	l.attached[volumeID] = &attachment{loop: loop, droplet: dropletID, name: name}
 	l.mu.Unlock()
 	return nil
+}
+
+// volumeGenerator is where a booting droplet finds bootGenerator's script:
+// a systemd generator directory in the container's /run, not on its disk.
+const volumeGenerator = "/run/systemd/system-generators/jhub-lab-volumes"
+
+// bootGenerator writes, for a booting droplet, the systemd generator that
+// stands in for what a droplet's kernel, udev and systemd-fstab-generator
+// do at boot and a container lacks: the attached volumes' nodes appear
+// under their by-id names before local filesystems are mounted, and each
+// /etc/fstab line naming a volume device becomes a mount unit (in a
+// container systemd-fstab-generator skips device lines: /sys is
+// read-only). The rest of /etc/fstab (the bind mounts, their ordering,
+// nofail) is systemd's own work. A line whose volume is not attached gets
+// its unit too and fails as on a droplet (at once, not after the device
+// timeout). fsck (fstab's pass number) is not run. It returns nspawn's
+// argument that binds the script in. d.mu is held.
+func (l *Lab) bootGenerator(d *droplet) (string, error) {
+	l.mu.Lock()
+	var nodes []string
+	for _, a := range l.attached {
+		if a.droplet != d.spec.ID {
+			continue
+		}
+		var st unix.Stat_t
+		if err := unix.Stat(a.loop, &st); err != nil {
+			l.mu.Unlock()
+			return "", fmt.Errorf("lab: droplet %d: volume %s: %w", d.spec.ID, a.name, err)
+		}
+		nodes = append(nodes, fmt.Sprintf(" && mknod -m 0660 %[1]s b %[2]d %[3]d && chgrp disk %[1]s",
+			ondroplet.VolumeDevice(a.name), unix.Major(st.Rdev), unix.Minor(st.Rdev)))
+	}
+	l.mu.Unlock()
+	sort.Strings(nodes)
+	script := fmt.Sprintf(`#!/bin/sh
+# The jhub lab's stand-in for a droplet's udev and systemd-fstab-generator
+# for its volumes (internal/lab/volumes.go, bootGenerator).
+set -eu
+out=$1
+mkdir -p "$out/local-fs-pre.target.wants"
+cat >"$out/jhub-lab-volumes.service" <<'UNIT'
+[Unit]
+Description=The droplet's volumes appear under /dev/disk/by-id (udev, on a droplet)
+DefaultDependencies=no
+Before=local-fs-pre.target
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=/bin/sh -c 'mkdir -p %s%s'
+UNIT
+ln -sf ../jhub-lab-volumes.service "$out/local-fs-pre.target.wants/"
+[ -r /etc/fstab ] || exit 0
+while read -r what where type opts rest; do
+	case $what in %s*) ;; *) continue ;; esac
+	unit=$(systemd-escape -p --suffix=mount "$where")
+	printf '[Unit]\nSourcePath=/etc/fstab\nAfter=jhub-lab-volumes.service\n\n[Mount]\nWhat=%%s\nWhere=%%s\nType=%%s\nOptions=%%s\n' "$what" "$where" "$type" "$opts" >"$out/$unit"
+	case ,$opts, in *,nofail,*) dep=wants ;; *) dep=requires ;; esac
+	mkdir -p "$out/local-fs.target.$dep"
+	ln -sf "../$unit" "$out/local-fs.target.$dep/$unit"
+done </etc/fstab
+`, filepath.Dir(ondroplet.VolumeDevice("x")), strings.Join(nodes, ""), ondroplet.VolumeDevice(""))
+	f := filepath.Join(d.dir, "volume-generator")
+	if err := os.WriteFile(f, []byte(script), 0o755); err != nil {
+		return "", fmt.Errorf("lab: droplet %d: %w", d.spec.ID, err)
+	}
+	return "--bind-ro=" + f + ":" + volumeGenerator, nil
 }
 
 // DetachVolume removes the node from the droplet and frees the loop device

@@ -135,3 +135,49 @@ umount /mnt/home'`)
 		t.Errorf("loop devices left after detaching: %v", loops)
 	}
 }
+
+// A droplet's volume survives a reboot and a power cycle as on
+// DigitalOcean: the device node is there again under its by-id name, and
+// systemd mounts it from /etc/fstab (with a bind mount ordered after it)
+// before anything logs in.
+func TestLabVolumeReboot(t *testing.T) {
+	l := theLab(t)
+	c := apiClient(t, l.Env())
+	ctx := context.Background()
+	v, _, err := c.Storage.CreateVolume(ctx, &godo.VolumeCreateRequest{Region: "fra1", Name: "labboot", SizeGigaBytes: 1, FilesystemType: "ext4"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := unlessGone(c.Storage.DeleteVolume(ctx, v.ID)); err != nil {
+			t.Errorf("cleanup: deleting volume %s: %v", v.ID, err)
+		}
+	})
+	m := createDroplet(t, l, c, "vol-boot", "s-1vcpu-1gb", false)
+	waitActive(t, c, m)
+	attach(t, c, v.ID, m.id)
+	s := m.dial(t)
+	cloudInitDone(t, s)
+	dev := ondroplet.VolumeDevice("labboot")
+	mustRun(t, s, `sudo sh -ec 'printf "%s /mnt/class ext4 defaults,nofail 0 2\n/mnt/class/state /srv/state none bind,nofail,x-systemd.requires-mounts-for=/mnt/class 0 0\n" `+dev+` >> /etc/fstab
+mkdir -p /mnt/class /srv/state; systemctl daemon-reload; mount /mnt/class
+install -d -o 1234 -g 1234 -m 0700 /mnt/class/state; mount /srv/state
+printf kept > /srv/state/f; chown 1234:1234 /srv/state/f; chmod 0640 /srv/state/f'`)
+	for _, power := range []func(context.Context, int) (*godo.Action, *godo.Response, error){c.DropletActions.Reboot, c.DropletActions.PowerCycle} {
+		s.Close()
+		start := time.Now()
+		act, _, err := power(ctx, m.id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		waitAction(t, c, m.id, act.ID)
+		s = m.dial(t)
+		got := mustRun(t, s, `sudo sh -c 'findmnt -n -o SOURCE,TARGET /mnt/class; findmnt -n -o TARGET /srv/state; stat -c "%u:%g %a" /srv/state/f; cat /srv/state/f'`)
+		// findmnt names the loop device the node points to.
+		want := "/mnt/class\n/srv/state\n1234:1234 640\nkept"
+		if _, after, _ := strings.Cut(got, " "); strings.TrimSpace(after) != want {
+			t.Fatalf("after %s: %q, want the volume and its bind mount back with the file (%q)", act.Type, got, want)
+		}
+		t.Logf("%s: the volume's file readable again %s after the API call", act.Type, time.Since(start).Round(100*time.Millisecond))
+	}
+}

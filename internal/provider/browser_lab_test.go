@@ -6,6 +6,7 @@
 package provider
 
 import (
+	"bytes"
 	"context"
 	"encoding/pem"
 	"errors"
@@ -52,11 +53,7 @@ const (
 // terminal (cloning the teacher's repository from the shared course
 // directory, which the student cannot write), and upload 10 MiB.
 func TestLabBrowserStudents(t *testing.T) {
-	for _, bin := range []string{"chromium", "certutil"} {
-		if _, err := exec.LookPath(bin); err != nil {
-			testkit.Need(t, bin, "run scripts/setup.sh (apt-get install chromium libnss3-tools)")
-		}
-	}
+	needBrowser(t)
 	h := newClassHub(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
@@ -101,63 +98,25 @@ func TestLabBrowserStudents(t *testing.T) {
 	resource.Test(t, resource.TestCase{PreCheck: func() { preCheck(t) }, Steps: []resource.TestStep{step}})
 }
 
+// needBrowser skips (fails in CI) without Chromium and NSS's certutil.
+func needBrowser(t *testing.T) {
+	for _, bin := range []string{"chromium", "certutil"} {
+		if _, err := exec.LookPath(bin); err != nil {
+			testkit.Need(t, bin, "run scripts/setup.sh (apt-get install chromium libnss3-tools)")
+		}
+	}
+}
+
 // browserStudent plays one student in a Chromium of their own.
 func (h *classHub) browserStudent(ctx context.Context, t *testing.T, ip, user string) error {
 	bctx, console, err := h.browser(ctx, t, ip)
 	if err != nil {
 		return fmt.Errorf("%s's browser: %w", user, err)
 	}
-	fail := func(what string, err error) error {
-		if shot, serr := chromedp.Run(bctx, chromedp.CaptureScreenshot()); serr == nil {
-			// Kept beside the lab's caches: a test's own directories go with it.
-			dir := filepath.Join(lab.CacheDir(), "browser-test", time.Now().UTC().Format("20060102T150405"))
-			p := filepath.Join(dir, user+".png")
-			if os.MkdirAll(dir, 0o700) == nil && os.WriteFile(p, shot, 0o600) == nil {
-				t.Logf("%s: screenshot of the failure in %s", user, p)
-			}
-		}
-		text, _ := chromedp.Run(bctx, chromedp.Evaluate[string](`document.body ? document.body.innerText.slice(0, 400) : ""`))
-		return fmt.Errorf("%s in the browser, %s: %w; the page shows:\n%s\nthe browser's errors:\n%s", user, what, err, text, strings.Join(console.last(30), "\n"))
-	}
+	b := &tab{ctx: bctx, t: t, user: user, console: console}
+	fail, wait, do := b.fail, b.wait, b.do
 	hub := "https://" + h.hubFQN + "/"
 	lab := hub + "user/" + user + "/lab"
-	userAPI := hub + "user/" + user + "/api/"
-	// wait evaluates a JavaScript expression until it is true. Errors
-	// while the page navigates (login, spawn, redirects) are retried.
-	wait := func(what, expr string, timeout time.Duration) error {
-		deadline := time.Now().Add(timeout)
-		var last error
-		for time.Now().Before(deadline) {
-			// A page held by a dialog or a busy renderer must not hold the test.
-			ectx, cancel := context.WithTimeout(bctx, 30*time.Second)
-			ok, err := chromedp.Run(ectx, chromedp.Evaluate[bool](expr, chromedp.EvalAwaitPromise))
-			cancel()
-			if err == nil && ok {
-				return nil
-			}
-			last = err
-			select {
-			case <-bctx.Done():
-				return fail("waiting for "+what, bctx.Err())
-			case <-time.After(250 * time.Millisecond):
-			}
-		}
-		return fail("waiting for "+what, fmt.Errorf("not after %s (last error: %v)", timeout, last))
-	}
-
-	// do runs actions with a deadline of their own: chromedp's waits
-	// otherwise wait as long as the whole test.
-	do := func(what string, timeout time.Duration, actions ...chromedp.Action[chromedp.Void]) error {
-		actx, cancel := context.WithTimeout(bctx, timeout)
-		defer cancel()
-		if err := chromedp.Do(actx, actions...); err != nil {
-			if errors.Is(err, context.DeadlineExceeded) {
-				err = fmt.Errorf("not done after %s: %w", timeout, err)
-			}
-			return fail(what, err)
-		}
-		return nil
-	}
 
 	// 1. The hub's login page.
 	start := time.Now()
@@ -170,26 +129,8 @@ func (h *classHub) browserStudent(ctx context.Context, t *testing.T, ip, user st
 	); err != nil {
 		return err
 	}
-	// 2.-3. The spawn, then JupyterLab on Welcome.ipynb (default_url),
-	// its kernel connected and idle. The toolbar's indicator says "idle"
-	// before the notebook has a kernel at all, and a cell run then is
-	// lost: JupyterLab 4.0 starts a second kernel for it and drops the
-	// request (jupyterlab/jupyterlab#8490). The server's session for the
-	// notebook, with a kernel the page is connected to, is what a student
-	// sees as "Python 3 (ipykernel) | Idle" after the start.
-	if err := wait("JupyterLab on Welcome.ipynb", `(() => {
-		const c = document.querySelector('.jp-NotebookPanel .jp-CodeCell .cm-content');
-		return !!c && c.textContent.includes('getpass') && location.pathname.endsWith('/lab/tree/Welcome.ipynb');
-	})()`, 4*time.Minute); err != nil {
-		return err
-	}
-	if err := wait("the notebook's kernel", fmt.Sprintf(`(async () => {
-		const r = await fetch(%q, {cache: 'no-store', headers: {'X-XSRFToken': %s}});
-		if (!r.ok) return false;
-		const s = (await r.json()).find(s => s.path.endsWith('Welcome.ipynb'));
-		const k = document.querySelector('.jp-NotebookPanel .jp-Notebook-ExecutionIndicator');
-		return !!s && !!s.kernel && s.kernel.execution_state === 'idle' && s.kernel.connections > 0 && !!k && k.getAttribute('data-status') === 'idle';
-	})()`, userAPI+"sessions", xsrfJS), 3*time.Minute); err != nil {
+	// 2.-3. The spawn, then JupyterLab on Welcome.ipynb.
+	if err := b.welcomeReady(hub); err != nil {
 		return err
 	}
 	t.Logf("%s: login → JupyterLab with Welcome.ipynb and an idle kernel: %s", user, time.Since(start).Round(10*time.Millisecond))
@@ -203,21 +144,10 @@ func (h *classHub) browserStudent(ctx context.Context, t *testing.T, ip, user st
 		return fail("reading the notebook settings", fmt.Errorf("windowingMode is %q (%v), want %q from %s", mode, err, hubconfig.NotebookWindowingMode, ondroplet.LabOverrides))
 	}
 
-	// 4. Run the notebook's code cell and read its output.
-	start = time.Now()
-	if err := do("running the cell", time.Minute,
-		chromedp.Click(chromedp.CSS(`.jp-NotebookPanel .jp-CodeCell .cm-content`)),
-		chromedp.Click(chromedp.CSS(`.jp-NotebookPanel-toolbar [data-command="notebook:run-cell-and-select-next"]`)),
-	); err != nil {
-		return err
-	}
-	want := "Hello, " + user + " - Python 3."
-	// A cell that never runs is reported at the end: the terminal and the
-	// upload are checked all the same.
-	cellErr := wait("the cell's output", fmt.Sprintf(`[...document.querySelectorAll('.jp-NotebookPanel .jp-CodeCell .jp-OutputArea-output')].some(o => o.textContent.includes(%q))`, want), 2*time.Minute)
-	if cellErr == nil {
-		t.Logf("%s: cell → output %q: %s", user, want, time.Since(start).Round(10*time.Millisecond))
-	}
+	// 4. Run the notebook's code cell and read its output. A cell that
+	// never runs is reported at the end: the terminal and the upload are
+	// checked all the same.
+	cellErr := b.runWelcomeCell()
 
 	// 5. A terminal from the launcher. Its text reaches the DOM in
 	// screen-reader mode, whichever renderer xterm picks.
@@ -373,6 +303,108 @@ func (h *classHub) browserStudent(ctx context.Context, t *testing.T, ip, user st
 	return nil
 }
 
+// tab is a student's page in a Chromium of their own (h.browser), with
+// the steps every browser test takes on it.
+type tab struct {
+	ctx     context.Context // the browser's
+	t       *testing.T
+	user    string
+	console *consoleLog
+}
+
+// fail reports what failed with the page's text and the browser's errors,
+// and keeps a screenshot.
+func (b *tab) fail(what string, err error) error {
+	if shot, serr := chromedp.Run(b.ctx, chromedp.CaptureScreenshot()); serr == nil {
+		// Kept beside the lab's caches: a test's own directories go with it.
+		dir := filepath.Join(lab.CacheDir(), "browser-test", time.Now().UTC().Format("20060102T150405"))
+		p := filepath.Join(dir, b.user+".png")
+		if os.MkdirAll(dir, 0o700) == nil && os.WriteFile(p, shot, 0o600) == nil {
+			b.t.Logf("%s: screenshot of the failure in %s", b.user, p)
+		}
+	}
+	text, _ := chromedp.Run(b.ctx, chromedp.Evaluate[string](`document.body ? document.body.innerText.slice(0, 400) : ""`))
+	return fmt.Errorf("%s in the browser, %s: %w; the page shows:\n%s\nthe browser's errors:\n%s", b.user, what, err, text, strings.Join(b.console.last(30), "\n"))
+}
+
+// wait evaluates a JavaScript expression until it is true. Errors while
+// the page navigates (login, spawn, redirects) are retried.
+func (b *tab) wait(what, expr string, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	var last error
+	for time.Now().Before(deadline) {
+		// A page held by a dialog or a busy renderer must not hold the test.
+		ectx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
+		ok, err := chromedp.Run(ectx, chromedp.Evaluate[bool](expr, chromedp.EvalAwaitPromise))
+		cancel()
+		if err == nil && ok {
+			return nil
+		}
+		last = err
+		select {
+		case <-b.ctx.Done():
+			return b.fail("waiting for "+what, b.ctx.Err())
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+	return b.fail("waiting for "+what, fmt.Errorf("not after %s (last error: %v)", timeout, last))
+}
+
+// do runs actions with a deadline of their own: chromedp's waits
+// otherwise wait as long as the whole test.
+func (b *tab) do(what string, timeout time.Duration, actions ...chromedp.Action[chromedp.Void]) error {
+	actx, cancel := context.WithTimeout(b.ctx, timeout)
+	defer cancel()
+	if err := chromedp.Do(actx, actions...); err != nil {
+		if errors.Is(err, context.DeadlineExceeded) {
+			err = fmt.Errorf("not done after %s: %w", timeout, err)
+		}
+		return b.fail(what, err)
+	}
+	return nil
+}
+
+// welcomeReady waits out the spawn until JupyterLab shows Welcome.ipynb
+// (default_url) with its kernel connected and idle. The toolbar's
+// indicator says "idle" before the notebook has a kernel at all, and a
+// cell run then is lost: JupyterLab 4.0 starts a second kernel for it and
+// drops the request (jupyterlab/jupyterlab#8490). The server's session for
+// the notebook, with a kernel the page is connected to, is what a student
+// sees as "Python 3 (ipykernel) | Idle" after the start.
+func (b *tab) welcomeReady(hub string) error {
+	if err := b.wait("JupyterLab on Welcome.ipynb", `(() => {
+		const c = document.querySelector('.jp-NotebookPanel .jp-CodeCell .cm-content');
+		return !!c && c.textContent.includes('getpass') && location.pathname.endsWith('/lab/tree/Welcome.ipynb');
+	})()`, 4*time.Minute); err != nil {
+		return err
+	}
+	return b.wait("the notebook's kernel", fmt.Sprintf(`(async () => {
+		const r = await fetch(%q, {cache: 'no-store', headers: {'X-XSRFToken': %s}});
+		if (!r.ok) return false;
+		const s = (await r.json()).find(s => s.path.endsWith('Welcome.ipynb'));
+		const k = document.querySelector('.jp-NotebookPanel .jp-Notebook-ExecutionIndicator');
+		return !!s && !!s.kernel && s.kernel.execution_state === 'idle' && s.kernel.connections > 0 && !!k && k.getAttribute('data-status') === 'idle';
+	})()`, hub+"user/"+b.user+"/api/sessions", xsrfJS), 3*time.Minute)
+}
+
+// runWelcomeCell runs Welcome.ipynb's code cell from the toolbar and
+// reads its greeting from the page.
+func (b *tab) runWelcomeCell() error {
+	start := time.Now()
+	if err := b.do("running the cell", time.Minute,
+		chromedp.Click(chromedp.CSS(`.jp-NotebookPanel .jp-CodeCell .cm-content`)),
+		chromedp.Click(chromedp.CSS(`.jp-NotebookPanel-toolbar [data-command="notebook:run-cell-and-select-next"]`)),
+	); err != nil {
+		return err
+	}
+	want := "Hello, " + b.user + " - Python 3."
+	if err := b.wait("the cell's output", fmt.Sprintf(`[...document.querySelectorAll('.jp-NotebookPanel .jp-CodeCell .jp-OutputArea-output')].some(o => o.textContent.includes(%q))`, want), 2*time.Minute); err != nil {
+		return err
+	}
+	b.t.Logf("%s: cell → output %q: %s", b.user, want, time.Since(start).Round(10*time.Millisecond))
+	return nil
+}
+
 // xsrfJS is a JavaScript expression for the page's XSRF token: the
 // single-user server refuses cookie-authenticated API requests without it.
 const xsrfJS = `decodeURIComponent((document.cookie.match(/(?:^|; )_xsrf=([^;]*)/) || [])[1] || '')`
@@ -441,9 +473,10 @@ func (c *consoleLog) listen(ev any) {
 }
 
 // browser starts a headless Chromium that resolves only the hub's name to
-// the droplet and trusts the lab's CA through an NSS database in its own
-// temporary HOME (no certificate errors are ignored); it stops with t.
-func (h *classHub) browser(ctx context.Context, t *testing.T, ip string) (context.Context, *consoleLog, error) {
+// the droplet and trusts the lab's CA, and extraCAs (a login provider's),
+// through an NSS database in its own temporary HOME (no certificate errors
+// are ignored); it stops with t.
+func (h *classHub) browser(ctx context.Context, t *testing.T, ip string, extraCAs ...[]byte) (context.Context, *consoleLog, error) {
 	home := t.TempDir()
 	nssdb := filepath.Join(home, ".pki", "nssdb")
 	if err := os.MkdirAll(nssdb, 0o700); err != nil {
@@ -452,7 +485,7 @@ func (h *classHub) browser(ctx context.Context, t *testing.T, ip string) (contex
 	if out, err := exec.CommandContext(ctx, "certutil", "-N", "-d", "sql:"+nssdb, "--empty-password").CombinedOutput(); err != nil {
 		return nil, nil, fmt.Errorf("certutil -N: %v: %s", err, out)
 	}
-	rest := []byte(h.caPEM)
+	rest := bytes.Join(append([][]byte{[]byte(h.caPEM)}, extraCAs...), []byte("\n"))
 	for i := 0; ; i++ {
 		var block *pem.Block
 		block, rest = pem.Decode(rest)

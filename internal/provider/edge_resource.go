@@ -42,6 +42,13 @@ const driftedRelease = "drifted"
 // JupyterHub takes seconds to start, a first ACME certificate a little longer.
 const healthTimeout = 3 * time.Minute
 
+// Delete waits deleteDialTimeout for SSH, then deleteTimeout to stop the hub,
+// its students' servers, and unmount the class volume.
+const (
+	deleteDialTimeout = 45 * time.Second
+	deleteTimeout     = 5 * time.Minute
+)
+
 // installTimeout bounds an install from the first SSH attempt (a droplet still
 // booting) to the health check.
 const installTimeout = 20 * time.Minute
@@ -537,9 +544,14 @@ func (r *edgeResource) Delete(ctx context.Context, req resource.DeleteRequest, r
 	}
 	s, d := state.settings(ctx)
 	resp.Diagnostics.Append(d...)
-	ctx, cancel := context.WithTimeout(ctx, 45*time.Second)
+	// An unreachable droplet is given up on quickly; a reachable one gets
+	// the time its students' servers take to stop (systemd allows each 90 s)
+	// and the volume to unmount, even on a busy droplet.
+	dialCtx, cancelDial := context.WithTimeout(ctx, deleteDialTimeout)
+	c, done, err := sshConns.get(dialCtx, &state)
+	cancelDial()
+	ctx, cancel := context.WithTimeout(ctx, deleteTimeout)
 	defer cancel()
-	c, done, err := sshConns.get(ctx, &state)
 	if err != nil {
 		// A droplet destroyed before the hub on it has nothing left to remove.
 		resp.Diagnostics.AddWarning("Droplet unreachable", fmt.Sprintf("Nothing was removed from %s, which does not answer SSH (%s); if the droplet still exists, remove /opt/jhub by hand.", state.Host.ValueString(), err))
@@ -555,7 +567,8 @@ func (r *edgeResource) Delete(ctx context.Context, req resource.DeleteRequest, r
 	// first: they hold their homes), so detaching it is clean.
 	if state.VolumeName.ValueString() != "" {
 		if err := c.UnmountVolume(ctx, []string{hubconfig.ServerUnits}); err != nil {
-			resp.Diagnostics.AddAttributeError(path.Root("volume_name"), "Cannot unmount the class volume", err.Error())
+			resp.Diagnostics.AddAttributeError(path.Root("volume_name"), "Cannot unmount the class volume", err.Error()+
+				"\n\nThe hub itself is removed and the students' data is intact on the volume. A process still holding a file there blocks the unmount: run `terraform destroy` again, which retries it.")
 		}
 	}
 }

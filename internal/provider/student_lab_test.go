@@ -36,8 +36,8 @@ const (
 	labTAPassword      = "ta-only-password-5678-abcd"
 )
 
-// exampleVars are examples/class-hub's variables for the lab, as make demo sets them
-// but without the class volume.
+// exampleVars are examples/class-hub's variables for the lab, as make demo sets
+// them: the example's own defaults stand, the class volume among them.
 func (h *classHub) exampleVars(students, admins []string) config.Variables {
 	list := stringsVariable
 	passwords := map[string]config.Variable{}
@@ -49,9 +49,6 @@ func (h *classHub) exampleVars(students, admins []string) config.Variables {
 		"admins":          list(admins),
 		"admin_passwords": config.MapVariable(passwords),
 		"class_password":  config.StringVariable(labClassPassword),
-		// Homes at /home/<user>, as these tests read them; the class volume
-		// has its own test (TestLabClassHubOnVolume).
-		"class_volume_gib": config.IntegerVariable(0),
 	})
 }
 
@@ -179,16 +176,16 @@ func TestLabHostileStudent(t *testing.T) {
 		},
 		// The notebook directory of the example exists, and homes are private.
 		func(*terraform.State) error {
-			out, err := run("alice", "import os, stat\nh=os.path.expanduser('~')\nopen(h+'/assignments/mine.txt','w').write('x')\nprint(oct(stat.S_IMODE(os.stat(h).st_mode)))")
-			if err != nil || out != "0o700" {
-				return fmt.Errorf("alice's home mode and ~/assignments: %q, %v", out, err)
+			out, err := run("alice", "import os, stat\nh=os.path.expanduser('~')\nopen(h+'/assignments/mine.txt','w').write('x')\nprint(h, oct(stat.S_IMODE(os.stat(h).st_mode)))")
+			if want := ondroplet.VolumeHomes + "/alice 0o700"; err != nil || out != want {
+				return fmt.Errorf("alice's home, its mode and ~/assignments: %q, %v; want %q (on the class volume)", out, err, want)
 			}
 			// JupyterLab opens in the example's notebook_dir.
 			code, body, err := clients["alice"].Do(ctx, http.MethodGet, "user/alice/api/contents", nil)
 			if err != nil || code != http.StatusOK || !strings.Contains(string(body), `"mine.txt"`) {
 				return fmt.Errorf("alice's contents root is not ~/assignments: %d %.300s %v", code, body, err)
 			}
-			out, err = run("alice", "import os\ntry:\n    os.listdir('/home/bob'); print('READ')\nexcept PermissionError:\n    print('denied')")
+			out, err = run("alice", "import os\ntry:\n    os.listdir(os.path.expanduser('~bob')); print('READ')\nexcept PermissionError:\n    print('denied')")
 			if err != nil || out != "denied" {
 				return fmt.Errorf("alice listing bob's home: %q, %v", out, err)
 			}
@@ -298,7 +295,7 @@ print('files', n, 'hits', sorted(hits))`, pyList(hexAll(secrets)))
 			defer cancel()
 			out, err := kernels["alice"].Execute(bctx, "import os\na=[]\nfor i in range(12*1024//64):\n    a.append(bytearray(64<<20))\nopen(os.path.expanduser('~/memory-bomb.txt'),'w').write('allocated 12 GiB')\nprint('allocated 12 GiB')")
 			t.Logf("memory bomb: %q, %v", out, err)
-			if report := h.ssh(t, ctx, ip, "sudo cat /home/alice/memory-bomb.txt 2>/dev/null || true"); strings.Contains(report, "allocated") {
+			if report := h.ssh(t, ctx, ip, "sudo cat ~alice/memory-bomb.txt 2>/dev/null || true"); strings.Contains(report, "allocated") {
 				return fmt.Errorf("alice's kernel allocated 12 GiB on a droplet of 4 GiB: no memory limit")
 			}
 			return h.classStillWorks(ctx, kernels["bob"], clients["bob"])
@@ -320,7 +317,7 @@ print('files', n, 'hits', sorted(hits))`, pyList(hexAll(secrets)))
 			// file says how it ended.
 			var report string
 			for end := time.Now().Add(2 * time.Minute); time.Now().Before(end); time.Sleep(5 * time.Second) {
-				if report = h.ssh(t, ctx, ip, "sudo cat /home/alice/fork-bomb.txt 2>/dev/null || true"); report != "" {
+				if report = h.ssh(t, ctx, ip, "sudo cat ~alice/fork-bomb.txt 2>/dev/null || true"); report != "" {
 					break
 				}
 			}
@@ -384,8 +381,8 @@ print('files', n, 'hits', sorted(hits))`, pyList(hexAll(secrets)))
 		if code, _, err := clients["teacher"].Do(ctx, http.MethodGet, "hub/api/users/bob", nil); err != nil || code != http.StatusNotFound {
 			return fmt.Errorf("the hub still knows bob: %v %v", code, err)
 		}
-		if out := h.ssh(t, ctx, ip, "sudo stat -c %a:%U /home/bob; systemctl list-units --no-legend 'jupyter-bob*'"); !strings.HasPrefix(out, "700:bob") || strings.Contains(out, "jupyter-bob") {
-			return fmt.Errorf("bob's files must stay (0700) and his server stop: %q", out)
+		if out := h.ssh(t, ctx, ip, "sudo stat -c %a:%U "+ondroplet.VolumeHomes+"/bob; systemctl list-units --no-legend 'jupyter-bob*'"); !strings.HasPrefix(out, "700:bob") || strings.Contains(out, "jupyter-bob") {
+			return fmt.Errorf("bob's files must stay on the class volume (0700) and his server stop: %q", out)
 		}
 		if code, _, err := clients["ta"].Do(ctx, http.MethodGet, "hub/api/users", nil); err != nil || code != http.StatusForbidden {
 			return fmt.Errorf("the demoted TA on the admin API: %v %v, want 403", code, err)

@@ -6,30 +6,33 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/digitalocean/godo"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/plancheck"
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
 
+	"github.com/classhub/terraform-provider-jhub/internal/hubconfig"
 	"github.com/classhub/terraform-provider-jhub/internal/ondroplet"
 )
 
 // volumeHubConfig is the class hub with its state on the class volume, as
 // docs/guides/semester.md has it: volume is the jhub_volume the hub uses,
 // extra adds resources (the term-end snapshot, a new term's volume). With
-// hub false only the volumes stay: the hub was destroyed.
+// hub false only the volumes stay: the hub was destroyed. The fall volume
+// is created blank (no initial_filesystem_type): jhub_edge formats it.
 func (h *classHub) volumeHubConfig(hub bool, volume, extra string) string {
 	cfg := h.config([]string{"alice", "bob"}, "/")
 	provider, _, _ := strings.Cut(cfg, `resource "jhub_droplet"`)
 	volumes := `
 resource "jhub_volume" "fall" {
-  name                    = "cs101-fall"
-  region                  = "fra1"
-  size                    = 1
-  initial_filesystem_type = "ext4"
+  name   = "cs101-fall"
+  region = "fra1"
+  size   = 1
 }
 ` + extra
 	if !hub {
@@ -98,11 +101,90 @@ print(pwd.getpwuid(st.st_uid).pw_name, "%d:%d" % (st.st_uid, st.st_gid), oct(sta
 	return notebookFile{owner: f[0], ids: f[1], mode: f[2], text: "alice's week 1"}, nil
 }
 
+// rebootHub reboots the hub's droplet through the API, as an admin in
+// DigitalOcean's console would, and checks that it comes back by itself:
+// the volume mounted from /etc/fstab by systemd, the hub and edge running
+// on it, alice's notebook as it was, the same certificate and no new ACME
+// order. It returns the time from the API call to the notebook open again.
+func (h *classHub) rebootHub(ctx context.Context, t *testing.T, s *terraform.State, want notebookFile, orders int) (time.Duration, error) {
+	ip := dropletIP(s)
+	id, err := strconv.Atoi(s.RootModule().Resources["jhub_droplet.hub"].Primary.ID)
+	if err != nil {
+		return 0, err
+	}
+	do := godo.NewFromToken(h.lab.Env().Token)
+	if err := setBaseURL(do, h.lab.Env().APIURL); err != nil {
+		return 0, err
+	}
+	start := time.Now()
+	a, _, err := do.DropletActions.Reboot(ctx, id)
+	if err != nil {
+		return 0, fmt.Errorf("rebooting droplet %d: %w", id, err)
+	}
+	for a.Status != godo.ActionCompleted {
+		if a.Status == "errored" {
+			return 0, fmt.Errorf("the reboot of droplet %d errored", id)
+		}
+		time.Sleep(time.Second)
+		if a, _, err = do.DropletActions.Get(ctx, id, a.ID); err != nil {
+			return 0, err
+		}
+	}
+	t.Logf("reboot: the action completed (sshd up) %s after the API call", time.Since(start).Round(time.Second))
+	// The hub starts after sshd; a student retries as a browser would.
+	var got notebookFile
+	for got, err = h.openNotebook(ctx, t, false); err != nil; got, err = h.openNotebook(ctx, t, false) {
+		if time.Since(start) > 8*time.Minute {
+			return 0, fmt.Errorf("after the reboot: %w", err)
+		}
+		t.Logf("reboot: %s after the API call: %v", time.Since(start).Round(time.Second), err)
+		time.Sleep(3 * time.Second)
+	}
+	took := time.Since(start)
+	if got != want {
+		return 0, fmt.Errorf("after the reboot alice's notebook is %+v, was %+v", got, want)
+	}
+	if serial, err := h.servedSerial(ctx); err != nil || serial != h.serial {
+		return 0, fmt.Errorf("after the reboot the hub serves certificate %s (%v), not %s", serial, err, h.serial)
+	}
+	// One connection: ufw limits new ones to :22.
+	out := h.ssh(t, ctx, ip, "findmnt -n -o TARGET,FSTYPE "+ondroplet.VolumeDir+"; systemctl show -p SourcePath -p ActiveState "+
+		systemdMountUnit(ondroplet.VolumeDir)+"; systemctl is-active "+hubconfig.HubUnit+" "+hubconfig.EdgeUnit+
+		"; systemctl show -p After "+hubconfig.HubUnit+" "+hubconfig.EdgeUnit)
+	for _, w := range []string{ondroplet.VolumeDir + " ext4\n", "SourcePath=/etc/fstab\n", "ActiveState=active\n", "\nactive\nactive\n"} {
+		if !strings.Contains(out, w) {
+			return 0, fmt.Errorf("after the reboot %q is missing from the droplet's mounts and units:\n%s", w, out)
+		}
+	}
+	// Started by systemd after their state's mounts (RequiresMountsFor);
+	// systemctl quotes a name with a backslash, and doubles the backslash.
+	after := strings.ReplaceAll(out, `\\`, `\`)
+	for _, b := range append(ondroplet.VolumeBinds, ondroplet.VolumeBind{Target: ondroplet.VolumeDir}) {
+		if !strings.Contains(after, systemdMountUnit(b.Target)) {
+			return 0, fmt.Errorf("after the reboot neither the hub nor the edge is ordered after %s:\n%s", systemdMountUnit(b.Target), out)
+		}
+	}
+	t.Logf("reboot: the droplet's mounts and units:\n%s", out)
+	if n, err := h.lab.ACMEOrders(); err != nil || n != orders {
+		return 0, fmt.Errorf("after the reboot Pebble received %d orders (%v), %d before", n, err, orders)
+	}
+	return took, nil
+}
+
+// systemdMountUnit is systemd's name of the mount unit for an absolute
+// path without special characters ("/var/lib/jhub-edge" is
+// var-lib-jhub\x2dedge.mount).
+func systemdMountUnit(p string) string {
+	return strings.ReplaceAll(strings.ReplaceAll(strings.TrimPrefix(p, "/"), "-", `\x2d`), "/", "-") + ".mount"
+}
+
 // The semester runbook (docs/guides/semester.md) in the lab: a student's
 // notebook, the users and the certificate survive a replaced droplet and a
 // hub destroyed and applied again on the same volume, without a new ACME
 // order; the term-end snapshot becomes a new term's volume with the
-// notebook on it. Every step's second plan is empty (the framework checks).
+// notebook on it. The first apply formats the blank volume; a reboot
+// through the API brings the hub back on it by itself. Every step's
+// second plan is empty (the framework checks).
 func TestLabClassHubOnVolume(t *testing.T) {
 	h := newClassHub(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Minute)
@@ -176,6 +258,11 @@ func TestLabClassHubOnVolume(t *testing.T) {
 						return fmt.Errorf("Pebble received no order for the hub")
 					}
 					t.Logf("first apply: Pebble received %d orders", orders)
+					// jhub_edge formatted the blank volume (the lab creates it
+					// without a signature when no filesystem is asked for).
+					if fs := h.ssh(t, ctx, ip, "sudo blkid -p -o value -s TYPE "+ondroplet.VolumeDevice("cs101-fall")); fs != "ext4\n" {
+						return fmt.Errorf("the volume's filesystem is %q, want the ext4 jhub_edge made", fs)
+					}
 					// The state directories are the volume's; the admin's home is not.
 					out := h.ssh(t, ctx, ip, "for d in "+ondroplet.HubStateDir+" "+ondroplet.EdgeStateDir+" "+ondroplet.CourseDir+
 						"; do findmnt -n -o TARGET,SOURCE --mountpoint $d; done; echo admin home on $(findmnt -n -o TARGET -T $HOME)")
@@ -184,6 +271,11 @@ func TestLabClassHubOnVolume(t *testing.T) {
 							return fmt.Errorf("%q missing from the droplet's mounts and the admin's home:\n%s", want, out)
 						}
 					}
+					took, err := h.rebootHub(ctx, t, s, first, orders)
+					if err != nil {
+						return err
+					}
+					t.Logf("reboot: alice's notebook open again %s after the API call", took.Round(time.Second))
 					return nil
 				},
 			},
