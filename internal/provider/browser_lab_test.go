@@ -117,6 +117,7 @@ func (h *classHub) browserStudent(ctx context.Context, t *testing.T, ip, user st
 	fail, wait, do := b.fail, b.wait, b.do
 	hub := "https://" + h.hubFQN + "/"
 	lab := hub + "user/" + user + "/lab"
+	userAPI := hub + "user/" + user + "/api/"
 
 	// 1. The hub's login page.
 	start := time.Now()
