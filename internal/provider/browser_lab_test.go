@@ -168,24 +168,37 @@ func (h *classHub) browserStudent(ctx context.Context, t *testing.T, ip, user st
 	// A click before the reloaded app is ready does nothing: press the
 	// launcher button, then click its terminal card, again every few
 	// seconds until a terminal is there. JupyterLab 4.0's toolbar buttons
-	// act on mousedown, not on click().
-	if err := wait("a terminal from the launcher", `(() => {
+	// and tabs act on mousedown, not on click(). The app restores
+	// Welcome.ipynb's tab on its own time and may bring it to the front
+	// over the new terminal: the terminal's tab is pressed again until the
+	// terminal is in front with its shell's prompt.
+	press := `const press = e => ['pointerdown', 'mousedown', 'pointerup', 'mouseup'].forEach(t => e.dispatchEvent(new MouseEvent(t, {bubbles: true, cancelable: true, button: 0})));`
+	inFront := `(() => {` + press + `
+		const term = document.querySelector('.jp-Terminal');
+		if (!term || !term.querySelector('.xterm-helper-textarea')) return false;
+		if (term.offsetWidth > 0 && term.offsetHeight > 0) return term.textContent.includes('$');
+		const tab = [...document.querySelectorAll('.lm-DockPanel .lm-TabBar-tab')].find(e => e.textContent.includes('Terminal'));
+		if (tab) press(tab);
+		return false;
+	})()`
+	if err := wait("a terminal from the launcher", `(() => {`+press+`
 		if (document.querySelector('.jp-Terminal .xterm-helper-textarea')) return true;
 		const now = Date.now();
 		if (now - (window.jhubLastClick || 0) < 5000) return false;
 		const card = [...document.querySelectorAll('.jp-LauncherCard')].find(e => e.textContent.trim() === 'Terminal');
 		const button = document.querySelector('.jp-FileBrowser-toolbar [data-command="launcher:create"]');
 		if (card) card.click();
-		else if (button) ['pointerdown', 'mousedown', 'pointerup', 'mouseup'].forEach(t => button.dispatchEvent(new MouseEvent(t, {bubbles: true, cancelable: true, button: 0})));
+		else if (button) press(button);
 		else return false;
 		window.jhubLastClick = now;
 		return false;
 	})()`, 3*time.Minute); err != nil {
 		return err
 	}
+	if err := wait("the terminal in front, with its prompt", inFront, time.Minute); err != nil {
+		return err
+	}
 	if err := do("typing into the terminal", 2*time.Minute,
-		chromedp.WaitVisible(chromedp.CSS(`.jp-Terminal .xterm-helper-textarea`)),
-		chromedp.Sleep(2*time.Second), // the shell's prompt
 		chromedp.Focus(chromedp.CSS(`.jp-Terminal .xterm-helper-textarea`)),
 		chromedp.SendKeys(chromedp.CSS(`.jp-Terminal .xterm-helper-textarea`), `echo term-$(id -un)-$((6*7)); git clone -q `+hubconfig.CourseDir+`/notes && cat notes/README.md; touch `+hubconfig.CourseDir+`/$(id -un) || echo read-only-$((2*3))`+"\r"),
 	); err != nil {

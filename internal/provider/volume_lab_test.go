@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -335,5 +336,21 @@ resource "jhub_volume" "spring" {
 				Check: same("a new term's hub on a volume from the snapshot", "cs101-spring", &spring),
 			},
 		},
+	})
+}
+
+// An errored attach in the lab (the simulator's fault, on a real droplet
+// and a real volume image) fails the apply at the attachment, before the
+// hub is installed, and destroy leaves nothing behind.
+func TestLabVolumeAttachErrored(t *testing.T) {
+	h := newClassHub(t)
+	sim := h.lab.Sim()
+	accTest(t, resource.TestCase{
+		CheckDestroy: nothingLeftAtAll(sim),
+		Steps: []resource.TestStep{{
+			PreConfig:   func() { sim.Faults().FailActionsOf("attach_volume", 1) },
+			Config:      h.volumeHubConfig(true, "fall", ""),
+			ExpectError: regexp.MustCompile(`(?s)Cannot attach volume.*jhub_volume_attachment.class.*ended "errored".*The volume is not attached`),
+		}},
 	})
 }
