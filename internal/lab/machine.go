@@ -1,6 +1,7 @@
 package lab
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -152,7 +153,7 @@ func (l *Lab) boot(ctx context.Context, d *droplet) error {
 		case <-d.done:
 			return fmt.Errorf("lab: droplet %d: systemd-nspawn exited during boot: %s", d.spec.ID, l.consoleTail(d))
 		case <-ctx.Done():
-			return fmt.Errorf("lab: droplet %d: sshd not listening on :22 within %s: %s", d.spec.ID, l.opts.BootTimeout, l.consoleTail(d))
+			return fmt.Errorf("lab: droplet %d: sshd not listening on :22 within %s: %s\n%s", d.spec.ID, l.opts.BootTimeout, l.consoleTail(d), d.bootJournal())
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
@@ -183,6 +184,24 @@ func sshListening(ns string) bool {
 }
 
 // consoleTail is the end of a droplet's console, for boot errors.
+// bootJournal is what the droplet's own journal says of a boot that did
+// not finish: the console names the unit that failed, the journal says
+// why, and the disk goes when the failed droplet is deleted.
+func (d *droplet) bootJournal() string {
+	var b strings.Builder
+	for _, q := range [][]string{
+		{"--priority=warning"},
+		{"--unit=cloud-init-local.service", "--unit=cloud-init-network.service"},
+	} {
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		args := append([]string{"--directory=" + filepath.Join(d.root(), "var/log/journal"), "--boot", "--no-pager", "--lines=40"}, q...)
+		out, err := exec.CommandContext(ctx, "journalctl", args...).CombinedOutput()
+		cancel()
+		fmt.Fprintf(&b, "journalctl %s (%v):\n%s\n", strings.Join(q, " "), err, bytes.TrimSpace(out))
+	}
+	return b.String()
+}
+
 func (l *Lab) consoleTail(d *droplet) string {
 	b, _ := os.ReadFile(filepath.Join(d.dir, "console.log"))
 	if len(b) > 2000 {
