@@ -183,7 +183,6 @@ func sshListening(ns string) bool {
 	return false
 }
 
-// consoleTail is the end of a droplet's console, for boot errors.
 // bootJournal is what the droplet's own journal says of a boot that did
 // not finish: the console names the unit that failed, the journal says
 // why, and the disk goes when the failed droplet is deleted.
@@ -197,11 +196,15 @@ func (d *droplet) bootJournal() string {
 		args := append([]string{"--directory=" + filepath.Join(d.root(), "var/log/journal"), "--boot", "--no-pager", "--lines=40"}, q...)
 		out, err := exec.CommandContext(ctx, "journalctl", args...).CombinedOutput()
 		cancel()
-		fmt.Fprintf(&b, "journalctl %s (%v):\n%s\n", strings.Join(q, " "), err, bytes.TrimSpace(out))
+		fmt.Fprintf(&b, "journalctl %s:\n%s\n", strings.Join(q, " "), bytes.TrimSpace(out))
+		if err != nil {
+			fmt.Fprintf(&b, "(journalctl: %v)\n", err)
+		}
 	}
 	return b.String()
 }
 
+// consoleTail is the end of a droplet's console, for boot errors.
 func (l *Lab) consoleTail(d *droplet) string {
 	b, _ := os.ReadFile(filepath.Join(d.dir, "console.log"))
 	if len(b) > 2000 {
