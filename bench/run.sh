@@ -291,10 +291,14 @@ wrk_phase() {
 	shift 3
 	local cmd=("${LOAD[@]}" wrk -t1 -c"$conns" -d"${DUR}s" --latency "$@" "$url")
 	record_cmd "$PROXY-$metric" "$PROXY $metric" "${cmd[@]}"
-	local t0
-	t0=$(cpu_ticks)
+	local u0 s0 u1 s1 n
+	read -r u0 s0 < <(cpu_split)
 	"${cmd[@]}" >"$out" 2>&1 || { log "$PROXY $metric: wrk failed: $(cat "$out")"; RPS=""; return; }
-	PERCPU=$(per_cpu "$(awk '/ requests in / {print $1}' "$out")" $(($(cpu_ticks) - t0)))
+	read -r u1 s1 < <(cpu_split)
+	n=$(awk '/ requests in / {print $1}' "$out")
+	PERCPU=$(per_cpu "$n" $((u1 - u0 + s1 - s0)))
+	# User and kernel CPU per request apart: where a proxy's cost is.
+	USER_US=$(us_per "$n" $((u1 - u0))) SYS_US=$(us_per "$n" $((s1 - s0)))
 	RPS=$(awk '/^Requests\/sec:/ {print $2}' "$out")
 	P50=$(to_ms "$(awk '/Latency Distribution/ {f=1} f && $1 == "50%" {print $2; exit}' "$out")")
 	P99=$(to_ms "$(awk '/Latency Distribution/ {f=1} f && $1 == "99%" {print $2; exit}' "$out")")
@@ -325,17 +329,27 @@ rss_kib() {
 	echo "$total"
 }
 
-# cpu_ticks — user+system clock ticks used so far by the proxy's processes.
-cpu_ticks() {
-	local total=0 p t
+# cpu_split — "USER SYSTEM": clock ticks used so far by the proxy's processes.
+cpu_split() {
+	local user=0 sys=0 p u s
 	for p in $(tree "${CPU_PIDS[@]}"); do
 		# Fields 14 and 15 of /proc/PID/stat, counted after the ")" ending the name.
-		t=$(sed 's/.*) //' "/proc/$p/stat" 2>/dev/null | awk '{print $12 + $13}' || true)
-		total=$((total + ${t:-0}))
+		read -r u s < <(sed 's/.*) //' "/proc/$p/stat" 2>/dev/null | awk '{print $12, $13}' || true)
+		user=$((user + ${u:-0})) sys=$((sys + ${s:-0}))
 	done
-	echo "$total"
+	echo "$user $sys"
+}
+
+# cpu_ticks — user+system clock ticks used so far by the proxy's processes.
+cpu_ticks() {
+	local u s
+	read -r u s < <(cpu_split)
+	echo $((u + s))
 }
 CLK_TCK=$(getconf CLK_TCK)
+
+# us_per COUNT TICKS — microseconds of proxy CPU per unit of work.
+us_per() { awk -v n="$1" -v t="$2" -v hz="$CLK_TCK" 'BEGIN { if (n > 0) printf "%.1f", t / hz * 1e6 / n }'; }
 
 # per_cpu COUNT TICKS — COUNT per CPU-second of the proxy (how much work the
 # proxy does per unit of CPU, independent of CPU stolen by other processes).
@@ -383,7 +397,8 @@ measure() {
 		[[ -n $RPS ]] && emit http_ka_rps "$RPS" && emit http_ka_p50_ms "$P50" && emit http_ka_p99_ms "$P99" && emit http_ka_per_cpu_s "$PERCPU"
 	fi
 	wrk_phase https_ka 64 "$HTTPS_URL/1k"
-	[[ -n $RPS ]] && emit https_ka_rps "$RPS" && emit https_ka_p50_ms "$P50" && emit https_ka_p99_ms "$P99" && emit https_ka_per_cpu_s "$PERCPU"
+	[[ -n $RPS ]] && emit https_ka_rps "$RPS" && emit https_ka_p50_ms "$P50" && emit https_ka_p99_ms "$P99" && emit https_ka_per_cpu_s "$PERCPU" &&
+		emit https_ka_user_us "$USER_US" && emit https_ka_sys_us "$SYS_US"
 
 	# wrk opens a new connection (full handshake: wrk never resumes) for each request.
 	wrk_phase handshakes 64 "$HTTPS_URL/1k" -H "Connection: close"

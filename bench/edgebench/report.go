@@ -39,6 +39,8 @@ var metrics = []metric{
 	// processes on a shared machine (for "direct": the upstream's CPU).
 	{name: "http_ka_per_cpu_s", label: "HTTP keep-alive req per proxy CPU-second"},
 	{name: "https_ka_per_cpu_s", label: "HTTPS keep-alive req per proxy CPU-second"},
+	{name: "https_ka_user_us", label: "HTTPS keep-alive proxy user-mode CPU µs per request", lowerBetter: true},
+	{name: "https_ka_sys_us", label: "HTTPS keep-alive proxy kernel CPU µs per request", lowerBetter: true},
 	{name: "handshakes_per_cpu_s", label: "handshakes per proxy CPU-second"},
 	{name: "ws_echo_per_cpu_s", label: "wss echo msgs per proxy CPU-second"},
 	{name: "dl_https_mib_per_cpu_s", label: "HTTPS MiB downloaded per proxy CPU-second"},
