@@ -6,6 +6,9 @@
 # A benchmark, not a test: it needs root and the lab image (make setup).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The provider installs the edge from the bundle beside it: without it the
+# apply fails at jhub_edge after creating the droplet.
+make -s bundle
 ns=${LECTURE_NS:-10 30 60}
 size=${LECTURE_SIZE:-s-8vcpu-16gb}
 ramp=${LECTURE_RAMP:-60s}
