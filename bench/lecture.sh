@@ -36,12 +36,22 @@ cgroups=(/sys/fs/cgroup/memory/jhub*-*)
 [ "${#cgroups[@]}" = 1 ] || { echo "lecture: expected one lab droplet's cgroup, found: ${cgroups[*]}" >&2; exit 1; }
 
 mkdir -p "$out"
+# The hub's own log of each run (the droplet's journal, read in its mount
+# namespace), kept outside the repository: it names every student.
+logs=${LECTURE_LOGS:-/var/tmp/jhub-lecture-logs}
+mkdir -p "$logs"
+droplet_pid=
+for p in $(sort -n "${cgroups[0]}/cgroup.procs"); do # the first is systemd-nspawn, on the host's side
+  [ "$(readlink "/proc/$p/ns/mnt")" = "$(readlink /proc/self/ns/mnt)" ] || { droplet_pid=$p; break; }
+done
 rc=0 i=0
 for n in $ns; do
   echo "== $n students arriving over $ramp, then a cell every 5 s for $hold"
   "$work/lecture" -hub "$hub" -ca "$JHUB_LAB_CA" -dns "$JHUB_LAB_DNS" -password-file "$work/class.password" \
     -users "${letters[$i]}%02d" -n "$n" -ramp "$ramp" -hold "$hold" -cgroup "${cgroups[0]}" \
     -json "$out/n$n.json" | tee "$out/n$n.md" || rc=$?
+  nsenter -t "$droplet_pid" -m -- journalctl -u jupyterhub --no-pager -o short-precise --since "-$((n * 10 + 600))s" >"$logs/hub-n$n.log" 2>&1 || true
+  echo "the hub's log of this run: $logs/hub-n$n.log"
   i=$((i + 1))
 done
 tf destroy -auto-approve -compact-warnings >/dev/null
