@@ -28,6 +28,9 @@ type upstreams struct {
 	// upgradeTimeout is limits.upgrade_timeout: dial plus the upstream's
 	// answer to a websocket upgrade.
 	upgradeTimeout time.Duration
+	// pools are the fast path's idle connections, by target host:port.
+	poolsMu sync.Mutex
+	pools   map[string]*connPool
 }
 
 func newUpstreams(log *slog.Logger, upgradeTimeout time.Duration) *upstreams {
@@ -92,11 +95,12 @@ type proxy struct {
 	target     *url.URL
 	targetName string // for the access log
 	act        *atomic.Int64
+	pool       *connPool // nil when the fast path does not serve the target
 	rp         httputil.ReverseProxy
 }
 
 func (u *upstreams) newProxy(target *url.URL, act *atomic.Int64) *proxy {
-	p := &proxy{u: u, target: target, targetName: target.String(), act: act}
+	p := &proxy{u: u, target: target, targetName: target.String(), act: act, pool: u.poolFor(target)}
 	p.rp = httputil.ReverseProxy{
 		Rewrite:   p.rewrite,
 		Transport: u.transport,
@@ -131,13 +135,12 @@ func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	if p.fastEligible(r) {
+		p.serveFast(w, r)
+		return
+	}
 	p.rp.ServeHTTP(w, r)
 }
-
-var (
-	protoHTTPS = []string{"https"}
-	protoHTTP  = []string{"http"}
-)
 
 // rewrite points the request at the target, keeps Host exactly as the
 // client sent it and sets the forwarding headers. httputil.ReverseProxy has
@@ -162,17 +165,31 @@ func (p *proxy) pointAt(out, in *url.URL) {
 	}
 }
 
-func setForwarded(h http.Header, in *http.Request) {
+// forwardedNames are the headers the edge sets on every upstream request;
+// forwardedValues their values: the client's address twice, the scheme twice.
+var forwardedNames = [4]string{"X-Forwarded-For", "X-Real-Ip", "X-Forwarded-Proto", "X-Scheme"}
+
+func forwardedValues(in *http.Request) [4]string {
 	ip := clientIP(in.RemoteAddr)
-	ips := []string{ip, ip} // one allocation for both headers
-	h["X-Forwarded-For"] = ips[0:1:1]
-	h["X-Real-Ip"] = ips[1:2:2]
-	proto := protoHTTP
+	proto := "http"
 	if in.TLS != nil {
-		proto = protoHTTPS
+		proto = "https"
 	}
-	h["X-Forwarded-Proto"] = proto
-	h["X-Scheme"] = proto
+	return [4]string{ip, ip, proto, proto}
+}
+
+// notForwarded are the client's headers never passed on besides the
+// hop-by-hop ones: forwarding headers (a client's copy would let it choose
+// its address; the edge sets its own), HTTP/2's pseudo-header, and Host,
+// which travels in its own field.
+var notForwarded = map[string]bool{"Forwarded": true, "X-Forwarded-Host": true, ":protocol": true, "Host": true,
+	forwardedNames[0]: true, forwardedNames[1]: true, forwardedNames[2]: true, forwardedNames[3]: true}
+
+func setForwarded(h http.Header, in *http.Request) {
+	v := forwardedValues(in)
+	for i, k := range forwardedNames {
+		h[k] = []string{v[i]}
+	}
 }
 
 // clientIP strips the port from RemoteAddr without allocating.

@@ -424,6 +424,7 @@ func (s *Server) Serve(ctx context.Context) error {
 		_ = srv.Shutdown(sctx)
 	}
 	s.up.transport.CloseIdleConnections()
+	s.up.closeIdle()
 	return err
 }
 

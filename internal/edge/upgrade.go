@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"net/textproto"
+	"net/url"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -55,7 +56,7 @@ func (p *proxy) upgradeRequest(r *http.Request, upgrade string) *http.Request {
 	p.pointAt(&u, r.URL)
 	h := r.Header.Clone()
 	removeHopByHop(h)
-	for _, k := range []string{":protocol", "Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto"} {
+	for k := range notForwarded {
 		delete(h, k)
 	}
 	h["Connection"] = []string{"Upgrade"}
@@ -64,16 +65,22 @@ func (p *proxy) upgradeRequest(r *http.Request, upgrade string) *http.Request {
 	return &http.Request{Method: http.MethodGet, URL: &u, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1, Header: h, Host: r.Host}
 }
 
-// dialUpstream opens a connection to the target for one upgraded request.
-func (p *proxy) dialUpstream(ctx context.Context) (net.Conn, error) {
-	host := p.target.Host
-	if p.target.Port() == "" {
-		port := "80"
-		if p.target.Scheme == "https" {
-			port = "443"
-		}
-		host = net.JoinHostPort(p.target.Hostname(), port)
+// targetAddr is the target's host:port, the scheme's port when it has none.
+func targetAddr(target *url.URL) string {
+	if target.Port() != "" {
+		return target.Host
 	}
+	port := "80"
+	if target.Scheme == "https" {
+		port = "443"
+	}
+	return net.JoinHostPort(target.Hostname(), port)
+}
+
+// dialUpstream opens a connection to the target: for one upgraded request,
+// or for the fast path's pool.
+func (p *proxy) dialUpstream(ctx context.Context) (net.Conn, error) {
+	host := targetAddr(p.target)
 	if p.target.Scheme == "https" {
 		d := &tls.Dialer{NetDialer: p.u.dialer, Config: &tls.Config{ServerName: p.target.Hostname(), MinVersion: tls.VersionTLS12}}
 		return d.DialContext(ctx, "tcp", host)
