@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"maps"
 	"mime"
 	"net"
 	"net/http"
@@ -204,13 +205,18 @@ func (p *proxy) exchange(w http.ResponseWriter, r *http.Request, uc *upstreamCon
 		case res.StatusCode == http.StatusSwitchingProtocols:
 			return nil, errors.New("upstream switched protocols on a request that asked for none")
 		case res.StatusCode < 200:
+			// WriteHeader sends a 1xx with the header map as it stands and
+			// keeps it; the edge's own headers (HSTS) must stay for the
+			// final answer, the 1xx's must not.
 			h := w.Header()
+			own := h.Clone()
 			removeHopByHop(res.Header)
 			for k, vv := range res.Header {
 				h[k] = vv
 			}
 			w.WriteHeader(res.StatusCode)
 			clear(h)
+			maps.Copy(h, own)
 		default:
 			return res, nil
 		}

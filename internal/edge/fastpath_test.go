@@ -117,6 +117,7 @@ func TestFastPathHeadTrailersAndEarlyHints(t *testing.T) {
 		case "/hub/hints":
 			w.Header().Set("Link", "</hub/static/style.css>; rel=preload")
 			w.WriteHeader(http.StatusEarlyHints)
+			w.Header().Del("Link") // for the 103 only
 			_, _ = io.WriteString(w, "page")
 		case "/hub/trailer":
 			w.Header().Set("Trailer", "X-Checksum")
@@ -167,5 +168,8 @@ func TestFastPathHeadTrailersAndEarlyHints(t *testing.T) {
 	_ = resp.Body.Close()
 	if string(page) != "page" || len(hints) != 1 || hints[0].Get("Link") == "" {
 		t.Errorf("early hints: body %q, 103s %v; want page and one 103 with its Link", page, hints)
+	}
+	if resp.Header.Get("Strict-Transport-Security") == "" || resp.Header.Get("Link") != "" {
+		t.Errorf("answer after a 103: headers %v; want the edge's HSTS kept and the 103's Link gone", resp.Header)
 	}
 }
