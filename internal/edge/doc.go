@@ -23,6 +23,10 @@
 // (408), connections beyond a per-client cap are closed on accept, and
 // failed basic-auth logins beyond an allowance get 429 without a hash.
 //
+// Body-less GETs and HEADs to plain-HTTP upstreams, nearly all of a
+// class's requests, take a fast path over pooled keep-alive connections
+// (fastpath.go); the rest goes through httputil.ReverseProxy.
+//
 // Websockets are proxied on any path, never with deadlines. Over HTTP/2 the
 // edge bridges RFC 8441 extended CONNECT to an HTTP/1.1 upgrade when Go's
 // server advertises it (GODEBUG=http2xconnect=1); otherwise browsers open
