@@ -199,6 +199,23 @@ func TestLabHostileStudent(t *testing.T) {
 			}
 			return nil
 		},
+		// Kernels talk to their server over Unix sockets in a directory of
+		// the server's own (no loopback port another connection can take
+		// first); a student can enter hers and no one else's (bob's, the
+		// admins').
+		func(*terraform.State) error {
+			out, err := run("alice", "import json, os, ipykernel.connect\n"+
+				"c = json.load(open(ipykernel.connect.get_connection_file()))\n"+
+				"d = os.path.dirname(c['ip'])\nmine, other = 0, 0\n"+
+				"for e in os.listdir(os.path.dirname(d)):\n"+
+				"    try:\n        os.listdir(os.path.join(os.path.dirname(d), e)); mine += 1\n"+
+				"    except PermissionError:\n        other += 1\n"+
+				"print(c['transport'], oct(os.stat(d).st_mode & 0o777), mine, other >= 1)")
+			if err != nil || out != "ipc 0o700 1 True" {
+				return fmt.Errorf("alice's kernel transport, its directory's mode, the kernel directories she can and cannot enter: %q (want \"ipc 0o700 1 True\": bob's server runs too), %v", out, err)
+			}
+			return nil
+		},
 		// Nothing a student can bind sits between the edge and the hub.
 		func(*terraform.State) error {
 			for _, port := range hubconfig.InternalPorts {

@@ -56,6 +56,13 @@ PRIVILEGED_GROUPS = ("root", "sudo", "adm", "wheel", "disk", "shadow")
 UID_MIN = 1000
 # Where spawner EnvironmentFiles live for the instant of a start.
 ENV_DIR = "/run/jhub-spawner"
+# Each server's kernels talk to it over Unix sockets in a 0700 directory
+# below this one that lives as long as the server's unit (RuntimeDirectory).
+# Loopback TCP ports failed at a lecture's start: a port jupyter_client had
+# picked was taken by another connection before the kernel bound it, and the
+# kernel never came up. A socket path must fit in 107 bytes, hence the
+# short hashed names.
+KERNEL_DIR = "/run/jhub-kernels"
 # Server units: "jupyter-<user>.service" or "jupyter-<user>:<server>.service";
 # user names never contain ':', so a user's units are unambiguous.
 UNIT_PREFIX = "jupyter-"
@@ -501,7 +508,10 @@ class JhubSpawner(AccountRules, Spawner):
             "--property=EnvironmentFile=" + env_file,
         ]
         argv += ["--property=" + p for p in self.unit_properties]
+        kernels = os.path.join(KERNEL_DIR, hashlib.sha256(unit.encode()).hexdigest()[:16])
+        argv += ["--property=RuntimeDirectory=" + os.path.relpath(kernels, "/run"), "--property=RuntimeDirectoryMode=0700"]
         argv += ["--"] + list(self.cmd) + list(self.get_args())
+        argv += ["--KernelManager.transport=ipc", "--KernelManager.ip=" + os.path.join(kernels, "k")]
         self.log.info("Starting %s for %s", unit, self.user.name)
         try:
             await _run(*argv)
