@@ -47,15 +47,18 @@ type upstreamConn struct {
 // connPool holds the idle connections to one target host, most recently
 // used last. Every route to that host shares it.
 type connPool struct {
-	p       *upstreams
 	mu      sync.Mutex
 	idle    []*upstreamConn
 	reaping bool
 	closed  bool
 }
 
-// maxIdlePerTarget matches what the Transport kept (MaxIdleConnsPerHost).
-const maxIdlePerTarget = 1024
+// maxIdlePerTarget and idleConnTimeout bound the idle connections to one
+// upstream host, on the fast path and in the Transport alike.
+const (
+	maxIdlePerTarget = 1024
+	idleConnTimeout  = 90 * time.Second
+)
 
 // poolFor is the shared pool of a plain-HTTP target host, or nil for
 // targets the fast path does not serve.
@@ -71,7 +74,7 @@ func (u *upstreams) poolFor(target *url.URL) *connPool {
 	}
 	cp := u.pools[hostport]
 	if cp == nil {
-		cp = &connPool{p: u}
+		cp = &connPool{}
 		u.pools[hostport] = cp
 	}
 	return cp
@@ -143,9 +146,6 @@ func (cp *connPool) reap() {
 		time.AfterFunc(time.Until(keep[0].idleSince.Add(idleConnTimeout)), cp.reap)
 	}
 }
-
-// idleConnTimeout is how long an unused upstream connection stays open.
-const idleConnTimeout = 90 * time.Second
 
 // serveFast proxies an eligible request. A request that fails on a reused
 // connection before any answer (the upstream closed it while idle) is sent

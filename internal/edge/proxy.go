@@ -43,8 +43,8 @@ func newUpstreams(log *slog.Logger, upgradeTimeout time.Duration) *upstreams {
 			Proxy:                 nil, // never honour HTTP_PROXY for loopback upstreams
 			DialContext:           dialer.DialContext,
 			MaxIdleConns:          0,
-			MaxIdleConnsPerHost:   1024,
-			IdleConnTimeout:       90 * time.Second,
+			MaxIdleConnsPerHost:   maxIdlePerTarget,
+			IdleConnTimeout:       idleConnTimeout,
 			TLSHandshakeTimeout:   10 * time.Second,
 			ExpectContinueTimeout: time.Second,
 			DisableCompression:    true, // pass bodies through untouched
